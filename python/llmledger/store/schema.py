@@ -1,0 +1,88 @@
+"""The ledger's tables, SQLAlchemy 2 Core, portable across SQLite, PostgreSQL and MySQL/MariaDB.
+
+Money columns are BIGINT pico-USD (1e-12 USD): exact, and every call fits (about 9.2 million
+USD at most). Times are BIGINT microseconds since the Unix epoch, UTC: one portable type that
+sorts, compares and bulk-reads fast on all three databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects import mysql, postgresql
+
+__all__ = ["BUCKETS", "COST_COLUMNS", "calls", "metadata", "price_snapshots"]
+
+BUCKETS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+)
+"""The disjoint token buckets, in canonical order (the Rust core uses the same order)."""
+
+COST_COLUMNS = tuple("cost_" + b.removesuffix("_tokens") for b in BUCKETS) + ("cost_request",)
+"""Per-bucket cost columns, then the per-request fee; `cost` is their sum."""
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+_Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+_Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+calls = Table(
+    "llmledger_calls",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), nullable=False, unique=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("model", String(255), nullable=False),
+    *(Column(b, BigInteger, nullable=False, default=0) for b in BUCKETS),
+    Column("cost", BigInteger),
+    *(Column(c, BigInteger) for c in COST_COLUMNS),
+    Column("pricing_mode", String(32), nullable=False, default="standard"),
+    Column("usage_source", String(16), nullable=False),
+    Column("status", String(16), nullable=False, default="ok"),
+    Column("http_status", Integer),
+    Column("latency_ms", Float),
+    Column("provider_response_id", String(255)),
+    # The price rule: which snapshot, which entry (catalog or override), which dated version,
+    # which mode variant and which tier produced `cost`. NULL together when unpriced.
+    Column("price_snapshot_id", String(64)),
+    Column("price_source", String(16)),
+    Column("price_provider", String(64)),
+    Column("price_model", String(255)),
+    Column("price_version", String(64)),
+    Column("price_variant", String(32)),
+    Column("price_tier", BigInteger),
+    Column("tags", _Json, nullable=False),
+    Column("raw_usage", _Json),
+    Index("ix_llmledger_calls_at_us", "at_us"),
+    Index("ix_llmledger_calls_provider_model", "provider", "model"),
+)
+
+price_snapshots = Table(
+    "llmledger_price_snapshots",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("source", String(255), nullable=False),
+    # zlib-compressed canonical JSON of the compiled catalog, overrides included.
+    Column("content", _Blob, nullable=False),
+)
