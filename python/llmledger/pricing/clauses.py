@@ -19,16 +19,20 @@ Clause = list[Any]
 
 
 def from_genai_prices(clause: Any) -> Clause:
-    """The data form of one genai-prices clause object."""
+    """The data form of one genai-prices clause object.
+
+    genai-prices compares strings case-insensitively, so they are lower-cased here once; regexes
+    run as written against the lower-cased name, as there.
+    """
     match clause:
         case gp.ClauseEquals(equals=s):
-            return ["eq", s]
+            return ["eq", s.lower()]
         case gp.ClauseStartsWith(starts_with=s):
-            return ["sw", s]
+            return ["sw", s.lower()]
         case gp.ClauseEndsWith(ends_with=s):
-            return ["ew", s]
+            return ["ew", s.lower()]
         case gp.ClauseContains(contains=s):
-            return ["in", s]
+            return ["in", s.lower()]
         case gp.ClauseRegex(regex=s):
             return ["re", s]
         case gp.ClauseOr(or_=subs):
