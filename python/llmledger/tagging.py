@@ -32,6 +32,7 @@ __all__ = [
     "current",
     "merge",
     "resolve_defaults",
+    "snapshot",
     "tags",
 ]
 
@@ -48,8 +49,8 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-_scope: ContextVar[Mapping[str, str]] = ContextVar("llmledger_tags", default=_EMPTY)
+# Each scope holds its own dict, never mutated after it is set: a reference is a snapshot.
+_scope: ContextVar[dict[str, str]] = ContextVar("llmledger_tags", default={})  # noqa: B039 - never mutated
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,23 +82,32 @@ def merge(*layers: Mapping[str, str]) -> dict[str, str]:
 
 
 def current() -> Mapping[str, str]:
-    """The tags of the enclosing scopes, as a read-only mapping (a snapshot: it never changes)."""
+    """The tags of the enclosing scopes, read-only."""
+    return MappingProxyType(_scope.get())
+
+
+def snapshot() -> dict[str, str]:
+    """The scope's tags as they are now, for a call that starts now. Never mutated: each scope
+    holds its own dict, so keeping a reference is a snapshot."""
     return _scope.get()
 
 
-class tags:  # noqa: N801 - used as a context manager and decorator, like contextlib's
+def _enter(scoped: dict[str, str]) -> Token[dict[str, str]]:
+    return _scope.set(merge(_scope.get(), scoped))
+
+
+class tags:
     """Scope tags to a block (`with`) or to every call of a function (decorator)."""
 
     __slots__ = ("_tags", "_tokens")
 
     def __init__(self, **kv: Any) -> None:
         self._tags = _clean(kv, "llmledger.tags()")
-        self._tokens: list[Token[Mapping[str, str]]] = []
+        self._tokens: list[Token[dict[str, str]]] = []
 
     def __enter__(self) -> Mapping[str, str]:
-        merged = MappingProxyType({**_scope.get(), **self._tags})
-        self._tokens.append(_scope.set(merged))
-        return merged
+        self._tokens.append(_enter(self._tags))
+        return current()
 
     def __exit__(self, *exc: object) -> None:
         _scope.reset(self._tokens.pop())
@@ -109,7 +119,7 @@ class tags:  # noqa: N801 - used as a context manager and decorator, like contex
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                token = _scope.set(MappingProxyType({**_scope.get(), **scoped}))
+                token = _enter(scoped)
                 try:
                     return await fn(*args, **kwargs)
                 finally:
@@ -119,7 +129,7 @@ class tags:  # noqa: N801 - used as a context manager and decorator, like contex
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = _scope.set(MappingProxyType({**_scope.get(), **scoped}))
+            token = _enter(scoped)
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -133,7 +143,9 @@ def clean_explicit(explicit: Mapping[str, Any] | None) -> dict[str, str]:
     return _clean(explicit, "tags=") if explicit else {}
 
 
-def resolve_defaults(default_tags: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None) -> dict[str, str]:
+def resolve_defaults(
+    default_tags: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+) -> dict[str, str]:
     """The configured defaults for one call. A failing callable is logged, never raised."""
     if default_tags is None:
         return {}

@@ -9,7 +9,7 @@ from typing import Any
 
 from .compile import compile_genai_prices
 from .overrides import OverridesError, apply_overrides, load_overrides
-from .pricer import PriceRule, Priced, Pricer, Resolution
+from .pricer import Priced, Pricer, PriceRule, Resolution
 from .rates import from_pico, to_pico
 
 __all__ = [

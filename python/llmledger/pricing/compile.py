@@ -62,7 +62,11 @@ def version_label(when: dict[str, Any] | None) -> str:
     if "from_day" in when:
         return "from " + (_EPOCH + dt.timedelta(days=when["from_day"])).isoformat()
     start, end = when["daily"]
-    return f"daily {start // 3600:02d}:{start % 3600 // 60:02d}-{end // 3600:02d}:{end % 3600 // 60:02d} UTC"
+
+    def hhmm(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    return f"daily {hhmm(start)}-{hhmm(end)} UTC"
 
 
 class _Counter:

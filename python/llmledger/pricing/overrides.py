@@ -16,11 +16,12 @@ Accepted as a dict or a JSON/TOML file path::
 
 Entries for the same provider, model and match form one override with dated versions (`since`,
 a UTC date) and mode variants (`mode`). An override wins over the catalog from its earliest
-`since` on; before that the catalog prices the call. Its prices replace the catalog entry whole,
-so list every key the model is billed for: a key left out costs nothing. A discount is a percentage off the
-catalog's prices for calls to that provider; it does not apply to overrides, which are already
-the price you pay. Prices are USD per million tokens (`*_mtok`) or per thousand requests
-(`requests_kcount`), as decimal strings or numbers; a tiered price is
+`since` on; before that the catalog prices the call. Its prices replace the catalog entry
+whole, so list every key the model is billed for: a key left out costs nothing. A discount is a
+percentage off the catalog's prices for calls to that provider; it does not apply to
+overrides, which are already the price you pay. Prices are USD per million tokens (`*_mtok`)
+or per thousand requests (`requests_kcount`), as decimal strings or integers (floats are
+refused: they cannot hold most prices exactly); a tiered price is
 `{"base": "1.25", "tiers": [[200000, "2.50"]]}`.
 """
 

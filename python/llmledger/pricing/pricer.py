@@ -62,6 +62,18 @@ class PriceRule:
     """The tier threshold the total input crossed, if any."""
     discount_percent: Decimal | None
 
+    def columns(self) -> tuple:
+        """The rule as the ledger row's `price_*` columns, in schema order."""
+        return (
+            self.snapshot_id,
+            self.source,
+            self.provider,
+            self.model,
+            self.version,
+            self.variant,
+            self.tier,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Priced:
@@ -70,7 +82,10 @@ class Priced:
     costs: tuple[int, ...]
     request_fee: int
     total: int
-    rule: PriceRule
+    rule: PriceRule | None
+    """None only for a failed call, which is not billed."""
+    index: int
+    """The compiled model that priced it."""
 
 
 class Pricer:
@@ -88,6 +103,7 @@ class Pricer:
         self._discounts: dict[str, int] = spec["overrides"]["discounts"]
         self._resolved: dict[tuple[str, str], Resolution | None] = {}
         self._provider_ids: dict[str, str] = {}
+        self._rules: dict[tuple, PriceRule] = {}
 
     @classmethod
     def from_snapshot(cls, content: bytes) -> Pricer:
@@ -151,7 +167,9 @@ class Pricer:
                 return Resolution(index, True, valid_from, catalog, 0)
         return catalog
 
-    def _resolve_catalog(self, canonical: str | None, name: str, discount: int) -> Resolution | None:
+    def _resolve_catalog(
+        self, canonical: str | None, name: str, discount: int
+    ) -> Resolution | None:
         if canonical is None:
             return None
         for ref in dict.fromkeys((name, _COMPACT_DATE.sub(r"-\1-\2-\3", name))):
@@ -186,22 +204,28 @@ class Pricer:
         costs, fee, total, version, tier, variant = self.core.price(
             resolution.index, ts_us, mode_index, tokens, resolution.discount_ppm
         )
-        entry = self._models[resolution.index]
+        key = (resolution.index, version, mode if variant else None, tier, resolution.discount_ppm)
+        rule = self._rules.get(key)
+        if rule is None:
+            rule = self._rules[key] = self._rule(*key)
+        return Priced(costs, fee, total, rule, resolution.index)
+
+    def _rule(
+        self, index: int, version: int, variant: str | None, tier: int | None, discount_ppm: int
+    ) -> PriceRule:
+        entry = self._models[index]
         when = entry["versions"][version]["when"]
         effective = None
         if when is not None and "from_day" in when:
             effective = _EPOCH + dt.timedelta(days=when["from_day"])
-        rule = PriceRule(
+        return PriceRule(
             snapshot_id=self.snapshot_id,
             source=entry["source"],
             provider=entry["provider"],
             model=entry["id"],
             version=entry["versions"][version]["label"],
             effective_from=effective,
-            variant=mode if variant else None,
+            variant=variant,
             tier=tier,
-            discount_percent=Decimal(resolution.discount_ppm).scaleb(-4)
-            if resolution.discount_ppm
-            else None,
+            discount_percent=Decimal(discount_ppm).scaleb(-4) if discount_ppm else None,
         )
-        return Priced(costs, fee, total, rule)
