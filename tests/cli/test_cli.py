@@ -58,7 +58,8 @@ def test_demo_then_report(tmp_path):
     report = run("report", "--db", "sqlite:///llmledger-demo.db", "--by", "feature", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "spend" in report.stdout and "over 3,000 calls" in report.stdout
-    since = run("report", "--db", "sqlite:///llmledger-demo.db", "--since", "2100-01-01", cwd=tmp_path)
+    db = "sqlite:///llmledger-demo.db"
+    since = run("report", "--db", db, "--since", "2100-01-01", cwd=tmp_path)
     assert "no calls recorded in this range" in since.stdout
 
 
