@@ -76,3 +76,18 @@ def test_bad_arguments_exit_2_with_a_message(args):
     out = run(*args)
     assert out.returncode == 2
     assert out.stderr
+
+
+def test_doctor(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    missing = run("doctor", "--db", url)
+    assert missing.returncode == 1
+    assert "run `llmledger db upgrade" in missing.stdout
+    run("db", "upgrade", "--db", url)
+    healthy = run("doctor", "--db", url)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "revision 0001, up to date" in healthy.stdout
+    assert "0 calls" in healthy.stdout and "spool      empty" in healthy.stdout
+    down = run("doctor", "--db", "postgresql+psycopg://u:secret@127.0.0.1:9/ledger")
+    assert down.returncode == 1
+    assert "reachable  NO" in down.stdout and "secret" not in down.stdout
