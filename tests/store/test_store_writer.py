@@ -260,7 +260,7 @@ def test_full_queue_spools_instead_of_blocking(engine, tmp_path):
 
 
 def test_close_writes_the_queue_and_later_rows_wait_in_the_spool(engine, tmp_path):
-    spool = tmp_path / "spool.jsonl"
+    spool = tmp_path / "not-yet" / "spool.jsonl"  # the folder is made when first needed
     writer = Writer(engine, spool_path=spool, flush_interval=60)  # only close() writes
     for n in range(3):
         writer.submit(make_row(n))
