@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -95,3 +99,44 @@ def test_ensure_schema_creates_sqlite_and_asks_servers_for_db_upgrade(bare_engin
     assert ledger_tables(bare_engine) == []
     upgrade(bare_engine)
     ensure_schema(bare_engine)
+
+
+def test_app_workers_creating_a_new_sqlite_file_together(tmp_path):
+    # Web server workers start at once and each ensures the schema of the same new file.
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    script = (
+        "import sys; from llmledger.store import ensure_schema, make_engine;"
+        " ensure_schema(make_engine(sys.argv[1]))"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [worker.communicate(timeout=120)[1].decode() for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0, 0], errors
+    engine = make_engine(url)
+    assert current_revision(engine) == "0001"
+    engine.dispose()
+
+
+def test_threads_migrating_at_once(tmp_path):
+    # Alembic's module-level context is shared by threads: migrations must take turns.
+    urls = [f"sqlite:///{tmp_path / f'ledger{n}.db'}" for n in range(4)]
+    engines = [make_engine(url) for url in urls]
+    errors: list[BaseException] = []
+
+    def migrate(engine) -> None:
+        try:
+            ensure_schema(engine)
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert [current_revision(engine) for engine in engines] == ["0001"] * 4
+    for engine in engines:
+        engine.dispose()
