@@ -8,12 +8,18 @@ application's logging stays as it is.
 from alembic import context
 
 attributes = context.config.attributes
+
+
+def ledger_only(name: str | None, type_: str, _parent: object) -> bool:
+    """Autogenerate (for new revisions) compares only the ledger's tables, not the host's."""
+    return type_ != "table" or (name or "").startswith("llmledger_")
+
+
 context.configure(
     connection=attributes["connection"],
     target_metadata=attributes["target_metadata"],
     version_table=attributes["version_table"],
-    # Autogenerate (for new revisions) compares only the ledger's tables, never the host's.
-    include_name=lambda name, type_, _parent: type_ != "table" or name.startswith("llmledger_"),
+    include_name=ledger_only,
 )
 with context.begin_transaction():
     context.run_migrations()
