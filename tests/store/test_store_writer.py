@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -291,3 +292,21 @@ def test_row_keys_are_the_calls_columns():
 
     assert set(make_row(0)) == {c.name for c in calls.columns} - {"id"}
     assert set(BUCKETS) <= set(make_row(0))
+
+
+def test_a_forked_child_writes_through_a_thread_of_its_own(engine, tmp_path):
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl")
+    writer.submit(make_row(1))
+    assert writer.flush(timeout=30)  # the parent now holds a pooled connection
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        writer.submit(make_row(2))
+        ok = writer.flush(timeout=30) and writer.stats()["written"] == 1
+        writer.close()
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    writer.submit(make_row(3))  # the parent's writer and connection still work
+    assert writer.flush(timeout=30)
+    writer.close()
+    assert event_ids(engine) == EV[1:4]

@@ -48,6 +48,10 @@ class Spool:
         self._replaying_glob = glob.escape(str(path.with_name(path.stem))) + ".*.replaying"
         self._thread_lock = threading.Lock()
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh thread lock (the parent's may have been held)."""
+        self._thread_lock = threading.Lock()
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:

@@ -9,9 +9,11 @@ successful write (or every `retry_interval` seconds while rows wait).
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
@@ -48,12 +50,25 @@ def default_spool_path(engine: Engine) -> Path:
     return Path.cwd() / "llmledger-spool.jsonl"
 
 
+_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _restart_writers_in_child() -> None:
+    for writer in list(_writers):
+        writer._restart_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_restart_writers_in_child)
+
+
 class Writer:
     """Writes ledger rows to `engine` from a background thread, in batches.
 
     Rows are dicts keyed by the column names of `schema.calls` except ``id``. Create one per
     engine and call `close()` at exit (``atexit.register(writer.close)``): its thread is a
-    daemon, so rows still queued when the interpreter ends are otherwise lost.
+    daemon, so rows still queued when the interpreter ends are otherwise lost. A process
+    forked after the writer started (``gunicorn --preload``) gets a writer thread of its own.
 
     `spool_path` (default `default_spool_path`) holds rows while the database is unavailable
     or the queue (`max_queue` rows) is full; rows the database refuses for their content go,
@@ -83,8 +98,24 @@ class Writer:
         self._unavailable = False  # between the first failed write of an outage and recovery
         self._overflowing = False  # between the first full-queue spill and the next write
         self._closed = False
+        self._start()
+        _writers.add(self)
+
+    def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="llmledger-writer", daemon=True)
         self._thread.start()
+
+    def _restart_in_child(self) -> None:
+        # A forked child (gunicorn --preload, multiprocessing) inherits no threads: without
+        # a writer of its own its rows would only pile up. Queued rows stay the parent's to
+        # write, and the parent's pooled connections are not the child's to use.
+        self.engine.dispose(close=False)
+        self._queue = queue.Queue(self._queue.maxsize)
+        self._counts = Counter()
+        self._counts_lock = threading.Lock()
+        self.spool.after_fork()
+        if not self._closed:
+            self._start()
 
     # -- the app's side -------------------------------------------------------------------
 
