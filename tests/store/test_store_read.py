@@ -150,3 +150,11 @@ def test_tag_values_that_look_like_json_stay_strings(engine, tmp_path, value):
     write(engine, tmp_path, [make_row(1, tags={"k": value})])
     frame = read_calls(engine, k=value)
     assert frame["tags"].to_list() == [{"k": value}]
+
+
+def test_rows_without_tags_give_a_struct_without_fields(engine, tmp_path):
+    write(engine, tmp_path, [make_row(1, tags={}), make_row(2, tags={})])
+    frame = read_calls(engine)
+    assert frame["tags"].dtype == pl.Struct([])
+    assert frame["tags"].to_list() == [{}, {}]
+    assert frame["cost"].to_list() == [Decimal("2.7025"), Decimal("2.705")]

@@ -6,20 +6,20 @@ the integers with Python's Decimal (exact scaling, never through a float).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, LargeBinary, cast, select
+from sqlalchemy import Engine, LargeBinary, Text, cast, select
 
 from .schema import BUCKETS, COST_COLUMNS, calls
 
 __all__ = ["CALL_SCHEMA", "read_calls", "to_us"]
 
 MONEY = pl.Decimal(38, 12)
+_PICO = pl.Series([Decimal("1e-12")], dtype=pl.Decimal(38, 12))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _PRICE_COLUMNS = (
@@ -69,17 +69,6 @@ def to_us(moment: datetime | date | str) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-def _usd(pico: int | None) -> Decimal | None:
-    return None if pico is None else Decimal(pico).scaleb(-12)
-
-
-def _tag_text(value: Any) -> str | None:
-    # Tags are stored as strings; anything else written by hand reads back as its JSON.
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def read_calls(
     engine: Engine,
     since: datetime | date | str | None = None,
@@ -98,7 +87,9 @@ def read_calls(
     a row lacks one; no fields when no row has tags) and ``raw_usage`` (JSON text). An empty
     ledger gives an empty frame with these columns.
     """
-    query = select(calls.c.at_us, *(calls.c[name] for name in _SELECTED), calls.c.tags)
+    # JSON columns come as text: Polars decodes them in bulk, far faster than row by row.
+    columns = [cast(calls.c[n], Text) if n == "raw_usage" else calls.c[n] for n in _SELECTED]
+    query = select(calls.c.at_us, *columns, cast(calls.c.tags, Text))
     if since is not None:
         query = query.where(calls.c.at_us >= to_us(since))
     if until is not None:
@@ -125,17 +116,28 @@ def _frame(rows: Sequence[Any]) -> pl.DataFrame:
     for name, values in zip(_SELECTED, selected, strict=True):
         dtype = CALL_SCHEMA[name]
         if dtype == MONEY:
-            data[name] = pl.Series(name, [_usd(v) for v in values], dtype)
+            # pico-USD integer x 1e-12, in Decimal arithmetic: exact, no float on the way.
+            pico = pl.Series(name, values, pl.Int64).cast(pl.Decimal(38, 0))
+            data[name] = pico * _PICO
         elif name == "raw_usage":
-            texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-            data[name] = pl.Series(name, texts, dtype)
+            # A NULL written through SQLAlchemy's JSON type is stored as JSON 'null'.
+            data[name] = pl.Series(name, [None if v == "null" else v for v in values], dtype)
         else:
             data[name] = pl.Series(name, values, dtype)
-    keys = sorted({key for row_tags in tags for key in row_tags})
-    tag_type = pl.Struct(dict.fromkeys(keys, pl.String))
-    data["tags"] = pl.Series(
-        "tags",
-        [{key: _tag_text(row_tags.get(key)) for key in keys} for row_tags in tags],
-        tag_type,
-    )
+    data["tags"] = _tags(pl.Series("tags", tags, pl.String))
     return pl.DataFrame(data).select(_ORDER)
+
+
+def _tags(texts: pl.Series) -> pl.Series:
+    if texts.is_empty():
+        return pl.Series("tags", [], pl.Struct([]))
+    decoded = texts.str.json_decode(infer_schema_length=None)  # fields: the union of keys
+    # Sorted fields: the same frame on every database (PostgreSQL's JSONB reorders keys).
+    fields = sorted(decoded.struct.fields)
+    if not fields:  # no row has a tag
+        return pl.Series("tags", [{}] * len(texts), pl.Struct([]))
+    return (
+        decoded.struct.unnest()
+        .select(pl.struct(pl.col(fields).cast(pl.String)).alias("tags"))
+        .to_series()
+    )
