@@ -256,14 +256,14 @@ class Writer:
                 rows, torn = self.spool.read(path)
             except FileNotFoundError:  # another process sharing the spool replayed it first
                 continue
-            for line in torn:
-                self._reject_line(line)
             for start in range(0, len(rows), self.batch_size):
                 chunk = rows[start : start + self.batch_size]
                 if self._insert_isolating(chunk, "replayed", confirm_unavailable=True):
                     # Down again: keep the file whole; rows already in are skipped next time.
                     return
                 replayed += len(chunk)
+            for line in torn:  # once the file is done, so a retried file moves them once
+                self._reject_line(line)
             path.unlink(missing_ok=True)  # missing: another process finished it too
         if replayed:
             log.info("llmledger: replayed %d spooled rows", replayed)
