@@ -140,3 +140,17 @@ def test_threads_migrating_at_once(tmp_path):
     assert [current_revision(engine) for engine in engines] == ["0001"] * 4
     for engine in engines:
         engine.dispose()
+
+
+def test_make_engine_defaults_and_url_settings(tmp_path):
+    file_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    engine = make_engine(file_url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    engine.dispose()
+    engine = make_engine(file_url + "?timeout=2")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2_000  # URL wins
+    engine.dispose()
+    assert make_engine(engine) is engine  # the host's own Engine, untouched

@@ -57,21 +57,26 @@ def make_engine(url_or_engine: str | URL | Engine) -> Engine:
     the writer) with a busy timeout of 30 s; an in-memory SQLite database is shared by all
     threads (one connection), so the background writer sees the same data. Server databases
     get a pre-ping on checkout (a connection dropped during an outage is replaced, not
-    reused) and a 10 s connect timeout. An Engine passed in belongs to the host application
-    and is returned as it is.
+    reused) and a 10 s connect timeout. Either timeout set in the URL's query (``?timeout=``,
+    ``?connect_timeout=``) wins. An Engine passed in belongs to the host application and is
+    returned as it is.
     """
     if isinstance(url_or_engine, Engine):
         return url_or_engine
     url = make_url(url_or_engine)
     if url.get_backend_name() != "sqlite":
-        return create_engine(
-            url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
-        )
+        timeout = _unless_in_url(url, connect_timeout=CONNECT_TIMEOUT)
+        return create_engine(url, pool_pre_ping=True, connect_args=timeout)
     if url.database in (None, "", ":memory:"):
         return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+    engine = create_engine(url, connect_args=_unless_in_url(url, timeout=SQLITE_BUSY_TIMEOUT))
     event.listen(engine, "connect", _sqlite_wal)
     return engine
+
+
+def _unless_in_url(url: URL, **defaults: int) -> dict[str, int]:
+    # connect_args override the URL's query, and a setting in the URL is the user's choice.
+    return {key: value for key, value in defaults.items() if key not in url.query}
 
 
 def _sqlite_wal(dbapi_connection, _record) -> None:
