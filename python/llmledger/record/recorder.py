@@ -173,7 +173,7 @@ _ROW_KEYS = (
 )
 _NO_RULE = (None,) * 7
 _UNPRICED = (None,) * (1 + len(COST_COLUMNS)) + _NO_RULE
-# A failed call (an error response) is not billed: zero cost, by no price rule.
+# An error response is not billed: zero cost, by no price rule.
 _FAILED = Priced((0,) * len(BUCKETS), 0, 0, None, -1)
 
 
@@ -201,10 +201,10 @@ def record(
     st = state()
     pricer = st.pricer
     provider = pricer.provider_id(provider)
-    if status == "ok":
-        priced = _price(pricer, provider, model, ts_us, pricing_mode, tokens)
-    else:
+    if status == "error":
         priced = _FAILED
+    else:  # ok, or a stream cut short: the provider bills the tokens it reported
+        priced = _price(pricer, provider, model, ts_us, pricing_mode, tokens)
     if st.default_tags is None and not explicit_tags:
         call_tags = scoped_tags  # the scope's own dict, never mutated: no copy needed
     else:
