@@ -88,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         state.received.append(Received(self.command, self.path, dict(self.headers), body))
         r = state.reply
-        self.send_response(r.status)
+        # No Date or Server header: replies are byte-for-byte the same on every run.
+        self.send_response_only(r.status)
         self.send_header("content-type", r.content_type)
         for k, v in r.headers:
             self.send_header(k, v)
