@@ -11,9 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakeprovider
 
-from fakeprovider import FakeProvider  # noqa: E402
-
-from llmledger.capture import sink  # noqa: E402
+from fakeprovider import FakeProvider
+from llmledger.capture import sink
 
 
 @pytest.fixture(scope="session")

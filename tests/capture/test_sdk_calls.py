@@ -10,7 +10,6 @@ import pytest
 from cases import CASES, Case
 from conftest import aclose_client, make_client
 from fakeprovider import reply
-
 from llmledger.capture import instrument
 from llmledger.store.schema import BUCKETS
 
@@ -80,9 +79,9 @@ def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: list[Any]) -> N
     """Through the SDK's raw-response API, the instrumented client reads the server's bytes,
     here cut into 5-byte HTTP chunks that split events and UTF-8 sequences."""
     sent = fake.serve(reply(case.fixture, chunk_size=5)).body
-    with instrument(make_client(case.sdk, fake.url), provider=case.sdk) as client:
-        with case.call(client.with_streaming_response, case.stream) as response:
-            body = b"".join(response.iter_bytes())
+    client = instrument(make_client(case.sdk, fake.url), provider=case.sdk)
+    with client, case.call(client.with_streaming_response, case.stream) as response:
+        body = b"".join(response.iter_bytes())
     assert body == sent
     assert len(ledger) == 1
     assert_row(ledger[0], case)
