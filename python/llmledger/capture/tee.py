@@ -73,7 +73,11 @@ class Exchange:
                 self.decoder = None
                 self.parser = None
                 return
-        parser.feed(chunk)
+        try:
+            parser.feed(chunk)
+        except Exception:  # a parser bug must not break the app's stream: stop parsing it
+            report_problem("parse", "the usage parser failed on a %s body", self.route.provider)
+            self.parser = None
 
     def finish(self, status: str) -> None:
         """Record the call, once. `status`: "ok", or "interrupted" if the body failed midway."""
@@ -85,7 +89,8 @@ class Exchange:
         try:
             result = self.parser.finish() if self.parser is not None else None
             if result is None and self.http_status < 400:
-                # An unparseable 2xx body (unsupported encoding): estimate from the request.
+                # A 2xx body that could not be parsed (unsupported encoding, parser failure):
+                # estimate from the request rather than record nothing.
                 result = _NOTHING_SEEN
             if result is not None and result["error"]:
                 report_problem("parse", "%s %s: %s", self.route.provider, self.route.api,
