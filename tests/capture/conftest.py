@@ -34,16 +34,18 @@ def ledger() -> Iterator[list[Any]]:
 
 def make_client(sdk: str, url: str, *, asynchronous: bool = False, **kw: Any) -> Any:
     """A real SDK client pointed at the fake provider (no retries unless asked)."""
+    if sdk != "google":
+        kw.setdefault("max_retries", 0)
     if sdk == "openai":
         import openai
 
         cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        return cls(api_key="sk-test", base_url=url + "/v1", max_retries=0, **kw)
+        return cls(api_key="sk-test", base_url=url + "/v1", **kw)
     if sdk == "anthropic":
         import anthropic
 
         cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="sk-ant-test", base_url=url, max_retries=0, **kw)
+        return cls(api_key="sk-ant-test", base_url=url, **kw)
     from google import genai
     from google.genai import types
 
