@@ -1,18 +1,21 @@
-"""Fixtures: the fake provider on loopback, real SDK clients pointed at it, and the ledger."""
+"""Fixtures: the fake provider on loopback, and a fresh ledger the captured calls land in."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakeprovider
 
+import llmledger
 from fakeprovider import FakeProvider
-from llmledger.capture import sink
+from llmledger.store.schema import BUCKETS
 
 
 @pytest.fixture(scope="session")
@@ -22,36 +25,24 @@ def fake() -> Iterator[FakeProvider]:
     server.stop()
 
 
+class Ledger:
+    """The embedded SQLite ledger of one test, read back as a user would."""
+
+    def rows(self) -> list[Any]:
+        """Every recorded call, oldest first, with `tokens` gathered into one dict and
+        `cost_pico` the exact total in pico-USD (None when unpriced)."""
+        out = []
+        for row in llmledger.calls().to_dicts():
+            row["tokens"] = {b: row[b] for b in BUCKETS}
+            cost = row["cost"]
+            row["cost_pico"] = None if cost is None else int(cost * Decimal(10**12))
+            row["tags"] = {k: v for k, v in (row["tags"] or {}).items() if v is not None}
+            out.append(SimpleNamespace(**row))
+        return out
+
+
 @pytest.fixture
-def ledger() -> Iterator[list[Any]]:
-    """The calls capture recorded during the test, in order."""
-    seen: list[Any] = []
-    previous = sink.hook
-    sink.hook = seen.append
-    yield seen
-    sink.hook = previous
-
-
-def make_client(sdk: str, url: str, *, asynchronous: bool = False, **kw: Any) -> Any:
-    """A real SDK client pointed at the fake provider (no retries unless asked)."""
-    if sdk != "google":
-        kw.setdefault("max_retries", 0)
-    if sdk == "openai":
-        import openai
-
-        cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-        return cls(api_key="sk-test", base_url=url + "/v1", **kw)
-    if sdk == "anthropic":
-        import anthropic
-
-        cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
-        return cls(api_key="sk-ant-test", base_url=url, **kw)
-    from google import genai
-    from google.genai import types
-
-    client = genai.Client(api_key="test", http_options=types.HttpOptions(base_url=url, **kw))
-    return client.aio if asynchronous else client
-
-
-async def aclose_client(client: Any) -> None:
-    await client.aclose() if hasattr(client, "aclose") else await client.close()
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    llmledger.configure(f"sqlite:///{tmp_path / 'ledger.db'}", spool_path=tmp_path / "spool.jsonl")
+    yield Ledger()
+    llmledger.shutdown()

@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from cases import CASES, Case
-from conftest import aclose_client, make_client
+from capture_cases import CASES, Case
 from fakeprovider import reply
+from fakeprovider.clients import aclose_client, make_client
 from llmledger.capture import instrument
 from llmledger.store.schema import BUCKETS
 
@@ -31,29 +31,31 @@ async def run_async(case: Case, client: Any) -> Any:
 def assert_row(row: Any, case: Case) -> None:
     assert row.provider == case.sdk
     assert row.model == case.model
-    assert {b: row.tokens.get(b, 0) for b in BUCKETS} == dict.fromkeys(BUCKETS, 0) | case.tokens
+    assert row.tokens == dict.fromkeys(BUCKETS, 0) | case.tokens
+    assert row.cost_pico == case.cost_pico
     assert row.usage_source == case.usage_source
     assert row.status == "ok"
     assert row.http_status == 200
     assert row.provider_response_id == case.response_id
     assert row.pricing_mode == "standard"
     assert row.latency_ms > 0
+    assert row.tags == {}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_sync_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: list[Any]) -> None:
+def test_sync_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: Any) -> None:
     fake.serve(reply(case.fixture))
     with make_client(case.sdk, fake.url) as plain:
         expected = run_sync(case, plain)
-    assert ledger == []
+    assert ledger.rows() == []
     with instrument(make_client(case.sdk, fake.url), provider=case.sdk) as client:
         assert run_sync(case, client) == expected
-    assert len(ledger) == 1
-    assert_row(ledger[0], case)
+    assert len(ledger.rows()) == 1
+    assert_row(ledger.rows()[0], case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_async_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: list[Any]) -> None:
+def test_async_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: Any) -> None:
     fake.serve(reply(case.fixture))
 
     async def both() -> tuple[Any, Any]:
@@ -67,15 +69,15 @@ def test_async_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: lis
 
     expected, got = asyncio.run(both())
     assert got == expected
-    assert len(ledger) == 1
-    assert_row(ledger[0], case)
+    assert len(ledger.rows()) == 1
+    assert_row(ledger.rows()[0], case)
 
 
 RAW = [c for c in CASES if c.sdk != "google"]  # google-genai has no raw-response API
 
 
 @pytest.mark.parametrize("case", RAW, ids=lambda c: c.id)
-def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: list[Any]) -> None:
+def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: Any) -> None:
     """Through the SDK's raw-response API, the instrumented client reads the server's bytes,
     here cut into 5-byte HTTP chunks that split events and UTF-8 sequences."""
     sent = fake.serve(reply(case.fixture, chunk_size=5)).body
@@ -83,5 +85,5 @@ def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: list[Any]) -> N
     with client, case.call(client.with_streaming_response, case.stream) as response:
         body = b"".join(response.iter_bytes())
     assert body == sent
-    assert len(ledger) == 1
-    assert_row(ledger[0], case)
+    assert len(ledger.rows()) == 1
+    assert_row(ledger.rows()[0], case)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from cases import MESSAGES
-from conftest import make_client
+from capture_cases import MESSAGES
 from fakeprovider import reply
+from fakeprovider.clients import make_client
 from llmledger._core import count_tokens, estimate_request_tokens
 from llmledger.capture import instrument, settings
 
@@ -24,12 +24,12 @@ def chat_stream(client: Any, **kw: Any) -> Any:
     return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True, **kw)
 
 
-def test_stream_without_usage_is_estimated_not_zero(fake: Any, ledger: list[Any]) -> None:
+def test_stream_without_usage_is_estimated_not_zero(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream_no_usage.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         text = "".join(c.choices[0].delta.content or "" for c in chat_stream(client))
     assert text == STREAMED_TEXT
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.usage_source == "estimated"
     assert row.model == "gpt-4o-mini-2024-07-18"
     assert row.provider_response_id == "chatcmpl-C2fH1kQ7mN3pX9sLr2Tb8Wc4Zd6E"
@@ -42,7 +42,7 @@ def test_stream_without_usage_is_estimated_not_zero(fake: Any, ledger: list[Any]
     assert row.tokens["input_tokens"] > 0
 
 
-def test_include_usage_is_added_when_opted_in(fake: Any, ledger: list[Any]) -> None:
+def test_include_usage_is_added_when_opted_in(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream.sse"))
     settings.openai_stream_usage = True
     try:
@@ -56,17 +56,17 @@ def test_include_usage_is_added_when_opted_in(fake: Any, ledger: list[Any]) -> N
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["messages"] == MESSAGES
     assert sent_by_app["stream_options"] == {"include_usage": False}  # the app's choice stands
-    assert [r.usage_source for r in ledger] == ["stream_final", "stream_final"]
+    assert [r.usage_source for r in ledger.rows()] == ["stream_final", "stream_final"]
 
 
-def test_include_usage_is_not_added_by_default(fake: Any, ledger: list[Any]) -> None:
+def test_include_usage_is_not_added_by_default(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream_no_usage.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         list(chat_stream(client))
     assert "stream_options" not in json.loads(fake.received[-1].body)
 
 
-def test_stream_closed_early_is_recorded_once(fake: Any, ledger: list[Any]) -> None:
+def test_stream_closed_early_is_recorded_once(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         stream = chat_stream(client)
@@ -75,13 +75,13 @@ def test_stream_closed_early_is_recorded_once(fake: Any, ledger: list[Any]) -> N
         del stream
         gc.collect()
     assert first.choices[0].delta.role == "assistant"
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.status == "ok"
     assert row.usage_source == "estimated"  # the usage chunk was never read
     assert row.tokens["input_tokens"] > 0
 
 
-def test_anthropic_stream_closed_early_keeps_the_usage_seen(fake: Any, ledger: list[Any]) -> None:
+def test_anthropic_stream_closed_early_keeps_the_usage_seen(fake: Any, ledger: Any) -> None:
     fake.serve(reply("anthropic_messages_stream.sse"))
     with instrument(make_client("anthropic", fake.url), provider="anthropic") as client:
         stream = client.messages.create(
@@ -89,7 +89,7 @@ def test_anthropic_stream_closed_early_keeps_the_usage_seen(fake: Any, ledger: l
         )
         assert next(iter(stream)).type == "message_start"
         stream.close()
-    [row] = ledger
+    [row] = ledger.rows()
     # message_start carries the input side and an initial output count
     assert row.tokens["input_tokens"] == 472
     assert row.tokens["output_tokens"] == 2
@@ -103,9 +103,7 @@ def _broken_stream_error(client: Any) -> tuple[type[BaseException], type[BaseExc
     return type(caught.value), type(caught.value.__cause__)
 
 
-def test_stream_broken_midway_raises_as_before_and_is_recorded_once(
-    fake: Any, ledger: list[Any]
-) -> None:
+def test_stream_broken_midway_raises_as_before_and_is_recorded_once(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream_no_usage.sse", break_after=3))
     with make_client("openai", fake.url) as plain:
         expected = _broken_stream_error(plain)
@@ -113,14 +111,14 @@ def test_stream_broken_midway_raises_as_before_and_is_recorded_once(
         assert _broken_stream_error(client) == expected
     assert expected[1] is httpx2.RemoteProtocolError
     gc.collect()
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.status == "interrupted"
     assert row.usage_source == "estimated"
     # the three events before the break: role, "Hello", " there! How can"
     assert row.tokens["output_tokens"] == count_tokens("Hello there! How can", "o200k_base")
 
 
-def test_async_stream_broken_midway_is_recorded_once(fake: Any, ledger: list[Any]) -> None:
+def test_async_stream_broken_midway_is_recorded_once(fake: Any, ledger: Any) -> None:
     fake.serve(reply("anthropic_messages_stream.sse", break_after=4))
 
     async def consume() -> None:
@@ -136,23 +134,23 @@ def test_async_stream_broken_midway_is_recorded_once(fake: Any, ledger: list[Any
             await client.close()
 
     asyncio.run(consume())
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.status == "interrupted"
     assert row.tokens["input_tokens"] == 472
     assert row.usage_source == "stream_final"
 
 
-def test_gzip_body_is_parsed_and_passed_through(fake: Any, ledger: list[Any]) -> None:
+def test_gzip_body_is_parsed_and_passed_through(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat.json", gzip=True))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         response = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
     assert response.usage.prompt_tokens == 2006
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.tokens["cache_read_tokens"] == 1920
     assert row.usage_source == "response"
 
 
-def test_streamed_gzip_split_in_small_chunks(fake: Any, ledger: list[Any]) -> None:
+def test_streamed_gzip_split_in_small_chunks(fake: Any, ledger: Any) -> None:
     fake.serve(reply("anthropic_messages_stream.sse", gzip=True, chunk_size=3))
     client = instrument(make_client("anthropic", fake.url), provider="anthropic")
     with (
@@ -162,7 +160,7 @@ def test_streamed_gzip_split_in_small_chunks(fake: Any, ledger: list[Any]) -> No
         ) as stream,
     ):
         assert stream.get_final_text() == "Hello! How can I help you today?"
-    [row] = ledger
+    [row] = ledger.rows()
     assert (row.tokens["input_tokens"], row.tokens["output_tokens"]) == (472, 15)
 
 

@@ -36,7 +36,7 @@ class Observation:
     latency_ms: float
     provider_response_id: str | None
     raw_usage: str | None
-    tags: Mapping[str, str]
+    tags: dict[str, str]
 
 
 # Service tiers as providers report them -> the catalog's pricing modes. OpenAI reports
@@ -83,7 +83,7 @@ def observe(
     http_status: int,
     at_us: int,
     latency_ms: float,
-    tags: Mapping[str, str],
+    tags: dict[str, str],
 ) -> Observation:
     """Build the observation of one call from the parser's `finish()` result (None when the
     response was an HTTP error and was not parsed). `status` is "ok", or "closed" / "broken"

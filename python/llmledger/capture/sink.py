@@ -1,4 +1,4 @@
-"""Where capture hands a finished call over, and how it reports its own troubles.
+"""Where capture hands a finished call to the recorder, and how it reports its own troubles.
 
 Capture never raises into the app: a problem is logged on the `llmledger` logger and
 counted in `problems`, and the app's call goes on unchanged.
@@ -6,11 +6,14 @@ counted in `problems`, and the app's call goes on unchanged.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
+from .. import tagging
+from ..record import recorder
+from ..store.schema import BUCKETS
 from .observation import Observation
 
 __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
@@ -18,7 +21,7 @@ __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 log = logging.getLogger("llmledger")
 
 problems: Counter[str] = Counter()
-"""Capture problems by kind ("parse", "decode", "record", ...), for `llmledger doctor`."""
+"""Capture problems by kind ("capture", "decode", "parse", "record"), for `llmledger doctor`."""
 
 
 def report_problem(kind: str, message: str, *args: object) -> None:
@@ -27,18 +30,28 @@ def report_problem(kind: str, message: str, *args: object) -> None:
     log.warning("llmledger capture: " + message, *args, exc_info=True)
 
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+# The tag scope when a request starts: a dict that is never mutated, so keeping it is a snapshot.
+scope_tags = tagging.snapshot
 
-
-def scope_tags() -> Mapping[str, str]:
-    """The tag scope when a request starts (a snapshot that never changes)."""
-    return _EMPTY
-
-
-# Until the recorder is wired in, observations go to this hook.
-hook: Callable[[Observation], None] = lambda obs: None  # noqa: E731
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def deliver(obs: Observation) -> None:
-    """Hand one finished call to the recorder."""
-    hook(obs)
+    """Hand one finished call to the recorder (which prices it and queues the row)."""
+    tokens = obs.tokens
+    recorder.record(
+        obs.provider,
+        obs.model,
+        tuple(tokens.get(b, 0) for b in BUCKETS),
+        at=_EPOCH + dt.timedelta(microseconds=obs.at_us),
+        ts_us=obs.at_us,
+        pricing_mode=obs.pricing_mode,
+        usage_source=obs.usage_source,
+        scoped_tags=obs.tags,
+        latency_ms=obs.latency_ms,
+        provider_response_id=obs.provider_response_id,
+        http_status=obs.http_status,
+        status=obs.status,
+        # The provider's usage object, verbatim, so a normaliser fix can re-derive history.
+        raw_usage=json.loads(obs.raw_usage) if obs.raw_usage else None,
+    )

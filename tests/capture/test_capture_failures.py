@@ -7,18 +7,20 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from cases import chat, generate, messages
-from conftest import make_client
+from capture_cases import chat, generate, messages
 from fakeprovider import Reply, reply
+from fakeprovider.clients import make_client
 from google.genai import errors as genai_errors
-from llmledger.capture import instrument, problems, sink, tee
+from llmledger.capture import instrument, problems, tee
+from llmledger.record import recorder
 from llmledger.store.schema import BUCKETS
 
 
 def assert_failed(row: Any, provider: str, model: str, http_status: int) -> None:
     assert (row.provider, row.model, row.status) == (provider, model, "error")
     assert row.http_status == http_status
-    assert all(row.tokens.get(b, 0) == 0 for b in BUCKETS)
+    assert row.tokens == dict.fromkeys(BUCKETS, 0)
+    assert row.cost_pico == 0  # failed calls are not billed
     assert row.provider_response_id is None
 
 
@@ -47,7 +49,7 @@ def assert_failed(row: Any, provider: str, model: str, http_status: int) -> None
 )
 def test_http_error_is_recorded_as_failed_and_raised_as_before(
     sdk: str, fixture: str, status: int, call: Any, error: type, model: str, fake: Any,
-    ledger: list[Any],
+    ledger: Any,
 ) -> None:  # fmt: skip
     fake.serve(reply(fixture, status=status))
     with make_client(sdk, fake.url) as plain, pytest.raises(error) as expected:
@@ -58,30 +60,30 @@ def test_http_error_is_recorded_as_failed_and_raised_as_before(
     ):
         call(client, False)
     assert str(got.value) == str(expected.value)
-    [row] = ledger
+    [row] = ledger.rows()
     assert_failed(row, sdk, model, status)
 
 
-def test_each_retry_is_a_recorded_failure(fake: Any, ledger: list[Any]) -> None:
+def test_each_retry_is_a_recorded_failure(fake: Any, ledger: Any) -> None:
     # retry-after-ms keeps the SDK's back-off to a millisecond
     fake.serve(reply("openai_error_429.json", status=429, headers=(("retry-after-ms", "1"),)))
     client = instrument(make_client("openai", fake.url, max_retries=2), provider="openai")
     with client, pytest.raises(openai.RateLimitError):
         chat(client, False)
-    assert len(ledger) == 3
-    for row in ledger:
+    assert len(ledger.rows()) == 3
+    for row in ledger.rows():
         assert_failed(row, "openai", "gpt-4o-mini", 429)
 
 
-def test_non_llm_requests_pass_through_unrecorded(fake: Any, ledger: list[Any]) -> None:
+def test_non_llm_requests_pass_through_unrecorded(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_models.json"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         assert [m.id for m in client.models.list()] == ["gpt-4o-mini"]
         client.moderations.create(input="hello")  # a POST, but not a priced LLM endpoint
-    assert ledger == []
+    assert ledger.rows() == []
 
 
-def test_malformed_body_reaches_the_app_as_before(fake: Any, ledger: list[Any]) -> None:
+def test_malformed_body_reaches_the_app_as_before(fake: Any, ledger: Any) -> None:
     fake.serve(Reply(b'{"id": "chatcmpl-x", "choices": [tru'))
     with make_client("openai", fake.url) as plain, pytest.raises(Exception) as expected:
         chat(plain, False)
@@ -89,19 +91,19 @@ def test_malformed_body_reaches_the_app_as_before(fake: Any, ledger: list[Any]) 
     client = instrument(make_client("openai", fake.url), provider="openai")
     with client, pytest.raises(type(expected.value)):
         chat(client, False)
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.usage_source == "estimated"  # what the request says, never zero
     assert row.tokens["input_tokens"] > 0
     assert problems["parse"] == before + 1
 
 
 def test_a_failing_recorder_never_reaches_the_app(
-    fake: Any, ledger: list[Any], monkeypatch: pytest.MonkeyPatch
+    fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(observation: Any) -> None:
         raise RuntimeError("recorder down")
 
-    monkeypatch.setattr(sink, "hook", broken)
+    monkeypatch.setattr(recorder, "record", broken)
     before = problems["record"]
     fake.serve(reply("openai_chat_stream.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
@@ -111,7 +113,7 @@ def test_a_failing_recorder_never_reaches_the_app(
 
 
 def test_a_failing_parser_never_reaches_the_app(
-    fake: Any, ledger: list[Any], monkeypatch: pytest.MonkeyPatch
+    fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Exploding:
         def __init__(self, *args: Any) -> None:
@@ -127,13 +129,13 @@ def test_a_failing_parser_never_reaches_the_app(
         events = [e.type for e in messages(client, True)]
     assert events[0] == "message_start" and events[-1] == "message_stop"
     assert problems["parse"] == before + 1
-    [row] = ledger
+    [row] = ledger.rows()
     assert row.usage_source == "estimated"
     assert row.tokens["input_tokens"] > 0
 
 
 def test_a_failing_route_never_reaches_the_app(
-    fake: Any, ledger: list[Any], monkeypatch: pytest.MonkeyPatch
+    fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any) -> None:
         raise RuntimeError("registry bug")
@@ -143,5 +145,5 @@ def test_a_failing_route_never_reaches_the_app(
     fake.serve(reply("openai_chat.json"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         assert chat(client, False).usage.prompt_tokens == 2006
-    assert ledger == []
+    assert ledger.rows() == []
     assert problems["capture"] == before + 1
