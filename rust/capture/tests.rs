@@ -1,0 +1,1 @@
+//! Fixture tests: every rule of every dialect, on real-shaped bodies in `tests/fixtures/`.
