@@ -41,9 +41,9 @@ class Route:
 _HOSTS: dict[str, Host] = {
     "api.openai.com": Host("openai", "openai"),
     "api.anthropic.com": Host("anthropic", "anthropic"),
-    "generativelanguage.googleapis.com": Host("google", "google"),
-    ".aiplatform.googleapis.com": Host("google", "google"),
-    "aiplatform.googleapis.com": Host("google", "google"),
+    # Gemini API and Vertex AI ("us-central1-aiplatform.googleapis.com"); other Google APIs
+    # on these hosts (OAuth, storage) have no ":generateContent" path, so are not LLM calls.
+    ".googleapis.com": Host("google", "google"),
     "openrouter.ai": Host("openrouter", "openai"),
     "api.deepseek.com": Host("deepseek", "openai"),
     "api.groq.com": Host("groq", "openai"),
