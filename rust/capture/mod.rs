@@ -143,7 +143,10 @@ impl Summary {
     pub(crate) fn provider_error(&mut self, error: &RawValue) {
         const MAX: usize = 500;
         self.note_error(|| {
-            let text = error.get();
+            // Compact, so that the log line is one line whatever the provider's indentation.
+            let compact = serde_json::from_str::<serde_json::Value>(error.get())
+                .map_or_else(|_| error.get().to_owned(), |v| v.to_string());
+            let text = compact.as_str();
             let mut cut = text.len().min(MAX);
             while !text.is_char_boundary(cut) {
                 cut -= 1;
