@@ -10,7 +10,7 @@ import httpx2
 import llmledger.capture as capture
 import openai
 import pytest
-from capture_cases import chat, generate
+from capture_cases import chat, generate, messages
 from fakeprovider import reply
 from fakeprovider.clients import make_client
 from llmledger.capture import (
@@ -141,3 +141,23 @@ def test_unsupported_client_is_refused_at_setup() -> None:
 
 def test_public_names() -> None:
     assert set(capture.__all__) >= {"instrument", "uninstrument", "httpx_client", "register_host"}
+
+
+def test_configure_registers_gateways_in_any_dialect(fake: Any, ledger: Any) -> None:
+    """A gateway speaking Anthropic's format under its own name: recorded as that provider,
+    and unpriced (NULL, never zero) since the catalog has no price for it."""
+    fake.serve(reply("anthropic_messages.json"))
+    host = fake.url.removeprefix("http://")
+    capture.configure(hosts={host: ("acme-gateway", "anthropic")})
+    try:
+        with instrument(make_client("anthropic", fake.url)) as client:
+            messages(client, False)
+    finally:
+        unregister_host(host)
+    [row] = ledger.rows()
+    assert (row.provider, row.model, row.cost_pico) == (
+        "acme-gateway",
+        "claude-haiku-4-5-20251001",
+        None,
+    )
+    assert row.tokens["cache_write_1h_tokens"] == 2000

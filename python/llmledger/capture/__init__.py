@@ -1,18 +1,26 @@
 """Capture: record every LLM call an SDK client makes, from the bytes on the wire.
 
-client = llmledger.instrument(OpenAI())
-client = OpenAI(http_client=llmledger.httpx_client())
+Wire one client instance with `instrument(OpenAI())`, or build the SDK client on an
+instrumented httpx2 client: `OpenAI(http_client=httpx_client())`.
 """
 
 from .hosts import register_host, unregister_host
 from .instrument import instrument, is_instrumented, uninstrument
 from .sink import problems
-from .transport import AsyncTeeTransport, TeeTransport, async_httpx_client, httpx_client, settings
+from .transport import (
+    AsyncTeeTransport,
+    TeeTransport,
+    async_httpx_client,
+    configure,
+    httpx_client,
+    settings,
+)
 
 __all__ = [
     "AsyncTeeTransport",
     "TeeTransport",
     "async_httpx_client",
+    "configure",
     "httpx_client",
     "instrument",
     "is_instrumented",

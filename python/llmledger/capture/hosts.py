@@ -12,9 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["DIALECTS", "Host", "Route", "host_for", "register_host", "route", "unregister_host"]
+__all__ = [
+    "DIALECTS",
+    "Api",
+    "Dialect",
+    "Host",
+    "Route",
+    "dialect_of",
+    "host_for",
+    "register_host",
+    "route",
+    "unregister_host",
+]
 
 Dialect = Literal["openai", "anthropic", "google"]
+Api = Literal["chat", "responses", "completions", "embeddings", "messages", "generate_content"]
 DIALECTS: tuple[Dialect, ...] = ("openai", "anthropic", "google")
 
 
@@ -32,7 +44,7 @@ class Route:
 
     provider: str
     dialect: Dialect
-    api: str
+    api: Api
     url_model: str | None
 
 

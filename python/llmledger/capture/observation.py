@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .._core import count_tokens, estimate_request_tokens
 from .hosts import Route
 
 __all__ = ["Observation", "encoding_for", "observe", "pricing_mode"]
+
+Encoding = Literal["o200k_base", "cl100k_base"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ def pricing_mode(service_tier: str | None) -> str:
     return _TIER_MODES.get(service_tier, service_tier)
 
 
-def encoding_for(model: str) -> str:
+def encoding_for(model: str) -> Encoding:
     """The BPE encoding used to estimate a model's tokens. Exact for OpenAI's models (GPT-4,
     GPT-3.5 and the ada-002/3 embeddings use cl100k_base; GPT-4o, 4.1, 5 and the o-series
     o200k_base); for other providers' models o200k_base is an approximation."""

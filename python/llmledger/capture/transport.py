@@ -11,11 +11,12 @@ this wraps httpx2's transports.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
 
-from .hosts import Dialect, Route, dialect_of, host_for, route
+from .hosts import Dialect, Route, dialect_of, host_for, register_host, route
 from .sink import report_problem
 from .tee import AsyncTeeStream, Exchange, TeeStream
 
@@ -23,6 +24,7 @@ __all__ = [
     "AsyncTeeTransport",
     "TeeTransport",
     "async_httpx_client",
+    "configure",
     "httpx_client",
     "is_wired",
     "settings",
@@ -43,6 +45,22 @@ class _Settings:
 
 
 settings = _Settings()
+
+
+def configure(
+    *,
+    hosts: Mapping[str, str | tuple[str, Dialect]] | None = None,
+    openai_stream_usage: bool | None = None,
+) -> None:
+    """Capture's part of `llmledger.configure`. `hosts` maps "host[:port]" (a leading dot for
+    all subdomains) to a provider id, or to `(provider, dialect)` for a gateway that speaks
+    Anthropic's or Google's format; `openai_stream_usage` adds `stream_options.include_usage`
+    to OpenAI chat streams that do not set it, so they report exact usage."""
+    for host, target in (hosts or {}).items():
+        provider, dialect = (target, None) if isinstance(target, str) else target
+        register_host(host, provider, dialect)
+    if openai_stream_usage is not None:
+        settings.openai_stream_usage = openai_stream_usage
 
 
 class _Router:
