@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 from collections import Counter
 
 from .. import tagging
@@ -25,9 +26,9 @@ problems: Counter[str] = Counter()
 
 
 def report_problem(kind: str, message: str, *args: object) -> None:
-    """Count and log a capture problem; called from `except` blocks, so it logs the traceback."""
+    """Count and log a capture problem, with the traceback when called while handling one."""
     problems[kind] += 1
-    log.warning("llmledger capture: " + message, *args, exc_info=True)
+    log.warning("llmledger capture: " + message, *args, exc_info=sys.exc_info()[0] is not None)
 
 
 # The tag scope when a request starts: a dict that is never mutated, so keeping it is a snapshot.
