@@ -161,3 +161,24 @@ def test_configure_registers_gateways_in_any_dialect(fake: Any, ledger: Any) -> 
         None,
     )
     assert row.tokens["cache_write_1h_tokens"] == 2000
+
+
+def test_explicit_httpx_clients_for_google_genai(fake: Any, ledger: Any) -> None:
+    from google import genai
+    from google.genai import types
+
+    fake.serve(reply("gemini_generate.json"))
+    sync_http, async_http = httpx_client(provider="google"), async_httpx_client(provider="google")
+    options = types.HttpOptions(
+        base_url=fake.url, httpx_client=sync_http, httpx_async_client=async_http
+    )
+    client = genai.Client(api_key="test", http_options=options)
+
+    async def call() -> None:
+        await generate(client.aio, False)
+        await async_http.aclose()  # the app's own clients: google-genai leaves them open
+
+    with sync_http:
+        generate(client, False)
+    asyncio.run(call())
+    assert [r.cost_pico for r in ledger.rows()] == [715_000_000, 715_000_000]

@@ -7,6 +7,7 @@ keep their httpx2 client in `_client`; Google's keeps a sync and an async one on
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 import httpx2
@@ -15,6 +16,8 @@ from .hosts import Dialect
 from .transport import is_wired, unwire, wire
 
 __all__ = ["instrument", "uninstrument"]
+
+log = logging.getLogger("llmledger")
 
 C = TypeVar("C")
 
@@ -32,7 +35,15 @@ def instrument(client: C, provider: str | None = None) -> C:
     for http_client in _http_clients(client, sdk):
         wire(http_client, provider=provider, dialect=sdk, fallback_provider=sdk)
     if sdk == "google":
-        _wire_per_loop(client._api_client._async_httpx_client, provider)  # type: ignore[attr-defined]
+        api = client._api_client  # type: ignore[attr-defined]
+        _wire_per_loop(api._async_httpx_client, provider)
+        if api._use_aiohttp():
+            # With aiohttp installed, google-genai sends async requests through it, not httpx2.
+            log.warning(
+                "llmledger.instrument: this google-genai client sends async requests through "
+                "aiohttp, which capture does not see; create it with http_options="
+                "HttpOptions(httpx_async_client=llmledger.async_httpx_client()) to record them"
+            )
     return client
 
 
