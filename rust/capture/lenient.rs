@@ -13,7 +13,7 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Text<'a>(pub Option<Cow<'a, str>>);
 
-impl<'a> Text<'a> {
+impl Text<'_> {
     /// The string, if the field held one.
     pub fn get(&self) -> Option<&str> {
         self.0.as_deref()
