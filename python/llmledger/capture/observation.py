@@ -11,25 +11,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from .._core import count_tokens, estimate_request_tokens
+from .._core import BUCKETS, count_tokens, estimate_request_tokens
 from .hosts import Route
 
 __all__ = ["Observation", "encoding_for", "observe", "pricing_mode"]
 
 Encoding = Literal["o200k_base", "cl100k_base"]
 
+_NO_TOKENS = (0,) * len(BUCKETS)
 
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """A captured call, ready for the recorder. `tokens` holds the canonical buckets."""
+
+class Observation(NamedTuple):
+    """A captured call, ready for the recorder. `tokens` holds the canonical buckets, in
+    their order (`llmledger.BUCKETS`)."""
 
     provider: str
     model: str
     api: str
-    tokens: Mapping[str, int]
+    tokens: tuple[int, ...]
     usage_source: str
     pricing_mode: str
     status: str
@@ -93,21 +94,21 @@ def observe(
     if result is None:
         model = request_model(route, body) or "unknown"
         return Observation(
-            route.provider, model, route.api, {}, "response", "standard", "error",
+            route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",
             http_status, at_us, latency_ms, None, None, tags,
         )  # fmt: skip
     model = result["model"] or request_model(route, body) or "unknown"
     usage = result["usage"]
     if usage is not None:
-        tokens, source = usage, result["usage_source"]
+        tokens, source = tuple(map(usage.__getitem__, BUCKETS)), result["usage_source"]
     else:
         encoding = encoding_for(model)
         prompt = estimate_request_tokens(route.dialect, route.api, body, encoding)
-        completion = count_tokens(result["output_text"], encoding)
-        tokens = {"input_tokens": prompt}
-        if route.api != "embeddings":
-            tokens["output_tokens"] = completion
-        source = "estimated"
+        # Embeddings have no output; the streamed text is the output of everything else.
+        completion = (
+            0 if route.api == "embeddings" else count_tokens(result["output_text"], encoding)
+        )
+        tokens, source = (prompt, 0, 0, 0, completion, 0, 0, 0), "estimated"
     return Observation(
         provider=route.provider,
         model=model,

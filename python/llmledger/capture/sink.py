@@ -14,7 +14,6 @@ from collections import Counter
 
 from .. import tagging
 from ..record import recorder
-from ..store.schema import BUCKETS
 from .observation import Observation
 
 __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
@@ -39,11 +38,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 def deliver(obs: Observation) -> None:
     """Hand one finished call to the recorder (which prices it and queues the row)."""
-    tokens = obs.tokens
     recorder.record(
         obs.provider,
         obs.model,
-        tuple(tokens.get(b, 0) for b in BUCKETS),
+        obs.tokens,
         at=_EPOCH + dt.timedelta(microseconds=obs.at_us),
         ts_us=obs.at_us,
         pricing_mode=obs.pricing_mode,
