@@ -7,6 +7,7 @@ application's own `alembic_version` table.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import cast
 
@@ -16,8 +17,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
+
+from .schema import metadata
 
 __all__ = [
     "VERSION_TABLE",
@@ -31,6 +33,9 @@ __all__ = [
 
 VERSION_TABLE = "llmledger_alembic_version"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic runs a migration through module-level proxies (`alembic.context`, `alembic.op`), so
+# two threads migrating at once would swap each other's connections: one at a time.
+_ALEMBIC_LOCK = threading.Lock()
 
 # Seconds a SQLite writer waits for another writer's lock before giving up; the recorder
 # writes from a background thread, so waiting is cheap and failing would spool the batch.
@@ -79,6 +84,8 @@ def _config(connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["target_metadata"] = metadata
+    config.attributes["version_table"] = VERSION_TABLE
     return config
 
 
@@ -100,7 +107,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     This is what ``llmledger db upgrade`` runs. Only the ledger's own tables and its version
     table are touched.
     """
-    with engine.begin() as connection:
+    with _ALEMBIC_LOCK, engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # Take SQLite's write lock before Alembic reads its version: workers of one app
+            # starting together on a new file then migrate one after the other (each waits
+            # out the busy timeout), and the later ones find the schema at head.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         command.upgrade(_config(connection), revision)
 
 
@@ -111,16 +123,10 @@ def ensure_schema(engine: Engine) -> None:
     PostgreSQL and MySQL/MariaDB belong to an operator who decides when DDL runs: a missing
     or outdated schema raises `SchemaNotReadyError` naming ``llmledger db upgrade``.
     """
-    head = head_revision()
     if engine.dialect.name == "sqlite":
-        try:
-            upgrade(engine)
-        except OperationalError:
-            # Workers of one app starting together on a new file race to create the tables
-            # ("table already exists"); the loser is fine once the winner reached head.
-            if current_revision(engine) != head:
-                raise
+        upgrade(engine)
         return
+    head = head_revision()
     current = current_revision(engine)
     if current != head:
         found = "no ledger tables" if current is None else f"ledger schema revision {current}"

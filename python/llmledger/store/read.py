@@ -7,12 +7,13 @@ the integers with Python's Decimal (exact scaling, never through a float).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, LargeBinary, cast, select
 
 from .schema import BUCKETS, COST_COLUMNS, calls
 
@@ -103,14 +104,19 @@ def read_calls(
     if until is not None:
         query = query.where(calls.c.at_us < to_us(until))
     for key, value in tag_filters.items():
-        query = query.where(calls.c.tags[key].as_string() == str(value))
+        tag = calls.c.tags[key].as_string()
+        if engine.dialect.name == "mysql":
+            # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
+            query = query.where(cast(tag, LargeBinary) == str(value).encode())
+        else:
+            query = query.where(tag == str(value))
     query = query.order_by(calls.c.at_us, calls.c.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return _frame(rows)
 
 
-def _frame(rows: list[Any]) -> pl.DataFrame:
+def _frame(rows: Sequence[Any]) -> pl.DataFrame:
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(_SELECTED) + 2)
     at_us, *selected, tags = columns
     data: dict[str, pl.Series] = {
@@ -119,10 +125,12 @@ def _frame(rows: list[Any]) -> pl.DataFrame:
     for name, values in zip(_SELECTED, selected, strict=True):
         dtype = CALL_SCHEMA[name]
         if dtype == MONEY:
-            values = [_usd(v) for v in values]
+            data[name] = pl.Series(name, [_usd(v) for v in values], dtype)
         elif name == "raw_usage":
-            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
-        data[name] = pl.Series(name, values, dtype)
+            texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            data[name] = pl.Series(name, texts, dtype)
+        else:
+            data[name] = pl.Series(name, values, dtype)
     keys = sorted({key for row_tags in tags for key in row_tags})
     tag_type = pl.Struct(dict.fromkeys(keys, pl.String))
     data["tags"] = pl.Series(

@@ -7,6 +7,8 @@ sorts, compares and bulk-reads fast on all three databases.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -46,7 +48,7 @@ _Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
 _Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 # utf8mb4_bin: every Unicode value stores on MySQL/MariaDB, and comparisons (model names, tag
 # filters) are exact as on PostgreSQL and SQLite rather than case- or accent-insensitive.
-_MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+_MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 calls = Table(
     "llmledger_calls",

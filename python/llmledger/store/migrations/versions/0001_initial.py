@@ -8,6 +8,8 @@ Written out in full rather than built from `schema.metadata`, so this revision k
 creating exactly what it created on the day it shipped while the schema module moves on.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql, postgresql
@@ -31,7 +33,7 @@ COST_COLUMNS = (*("cost_" + b.removesuffix("_tokens") for b in BUCKETS), "cost_r
 
 # utf8mb4_bin on MySQL/MariaDB: every Unicode tag value stores, and comparisons (model names,
 # tag filters) are exact as on PostgreSQL and SQLite, not case- or accent-insensitive.
-MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BLOB = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
