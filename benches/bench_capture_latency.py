@@ -26,7 +26,7 @@ from fakeprovider import FakeProvider, reply
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 JSON = reply("openai_chat.json")
 STREAM = reply("openai_chat_stream.sse")
-ROUNDS = 300
+ROUNDS = 1000
 
 
 @pytest.fixture(scope="module")
