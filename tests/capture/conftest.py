@@ -13,8 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakeprovider
 
-import llmledger
 from fakeprovider import FakeProvider
+
+import llmledger
 from llmledger.store.schema import BUCKETS
 
 

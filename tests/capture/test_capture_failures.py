@@ -11,6 +11,7 @@ from capture_cases import chat, generate, messages
 from fakeprovider import Reply, reply
 from fakeprovider.clients import make_client
 from google.genai import errors as genai_errors
+
 from llmledger.capture import instrument, problems, tee
 from llmledger.record import recorder
 from llmledger.store.schema import BUCKETS

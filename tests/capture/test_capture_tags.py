@@ -7,10 +7,11 @@ import contextvars
 import threading
 from typing import Any
 
-import llmledger
 from capture_cases import chat
 from fakeprovider import reply
 from fakeprovider.clients import aclose_client, make_client
+
+import llmledger
 from llmledger.capture import instrument
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from llmledger.capture.hosts import Host, Route, host_for, register_host, route, unregister_host
 
 

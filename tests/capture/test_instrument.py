@@ -7,12 +7,13 @@ import asyncio
 from typing import Any
 
 import httpx2
-import llmledger.capture as capture
 import openai
 import pytest
 from capture_cases import chat, generate, messages
 from fakeprovider import reply
 from fakeprovider.clients import make_client
+
+import llmledger.capture as capture
 from llmledger.capture import (
     TeeTransport,
     async_httpx_client,

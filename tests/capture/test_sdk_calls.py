@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from capture_cases import CASES, Case
-from fakeprovider import reply
+from fakeprovider import Reply, reply
 from fakeprovider.clients import aclose_client, make_client
+
 from llmledger.capture import instrument
 from llmledger.store.schema import BUCKETS
 
@@ -87,3 +88,16 @@ def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: Any) -> None:
     assert body == sent
     assert len(ledger.rows()) == 1
     assert_row(ledger.rows()[0], case)
+
+
+def test_service_tier_prices_the_call_in_its_mode(fake: Any, ledger: Any) -> None:
+    """OpenAI's flex processing is billed at the flex rates: o4-mini 0.55 in, 0.138 cached,
+    2.20 out (USD per million tokens)."""
+    body = reply("openai_responses.json").body.replace(b'"default"', b'"flex"')
+    fake.serve(Reply(body))
+    with instrument(make_client("openai", fake.url), provider="openai") as client:
+        assert client.responses.create(model="o4-mini", input="Hi").service_tier == "flex"
+    [row] = ledger.rows()
+    assert row.pricing_mode == "flex"
+    # 476*550_000 + 1024*138_000 + (260 + 640)*2_200_000
+    assert row.cost_pico == 2_383_112_000

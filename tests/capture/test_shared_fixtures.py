@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import llmledger
 import pytest
 from capture_cases import chat, completions, embeddings, generate, messages, responses
 from fakeprovider import Reply
 from fakeprovider.clients import make_client
+
+import llmledger
 from llmledger.capture import instrument
 from llmledger.store.schema import BUCKETS
 

@@ -14,6 +14,7 @@ import pytest
 from capture_cases import MESSAGES
 from fakeprovider import reply
 from fakeprovider.clients import make_client
+
 from llmledger._core import count_tokens, estimate_request_tokens
 from llmledger.capture import instrument, settings
 
