@@ -158,9 +158,9 @@ fn take_message(
 pub(crate) fn on_payload(
     merge: &mut UsageMerge,
     summary: &mut Summary,
-    data: &[u8],
+    data: &str,
 ) -> serde_json::Result<()> {
-    let p: Payload = serde_json::from_slice(data)?;
+    let p: Payload = serde_json::from_str(data)?;
     if p.kind.get() == Some("message_start") {
         if let Some(message) = &p.message {
             take_message(merge, summary, message)?;

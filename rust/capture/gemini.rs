@@ -121,8 +121,8 @@ fn buckets(u: &UsageMetadata<'_>) -> Tokens {
 
 /// Reads one JSON payload: a whole body, one element of a JSON array stream, or the data of
 /// one SSE event.
-pub(crate) fn on_payload(summary: &mut Summary, data: &[u8]) -> serde_json::Result<()> {
-    let p: Payload = serde_json::from_slice(data)?;
+pub(crate) fn on_payload(summary: &mut Summary, data: &str) -> serde_json::Result<()> {
+    let p: Payload = serde_json::from_str(data)?;
     Summary::first(&mut summary.response_id, &p.response_id);
     Summary::first(&mut summary.model, &p.model_version);
     if let Some(error) = p.error {

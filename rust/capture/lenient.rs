@@ -174,3 +174,150 @@ mod tests {
         assert_eq!(probe(r#"{"n": "12"}"#), (None, 0));
     }
 }
+
+/// Appends the strings found under `text` keys of a JSON value to `out`, descending only
+/// through `descend` keys and arrays, without building the value: a stream sends one chunk
+/// per token, and this is its hot loop. Strings reached through a `text` key are taken
+/// whether plain or inside arrays and objects (structured content parts).
+pub struct TextWalk<'s> {
+    out: &'s mut String,
+    text: &'static [&'static str],
+    descend: &'static [&'static str],
+    take: bool,
+}
+
+impl<'s> TextWalk<'s> {
+    /// A walk that appends to `out`.
+    pub fn new(
+        out: &'s mut String,
+        text: &'static [&'static str],
+        descend: &'static [&'static str],
+    ) -> Self {
+        TextWalk {
+            out,
+            text,
+            descend,
+            take: false,
+        }
+    }
+
+    fn child(&mut self, take: bool) -> TextWalk<'_> {
+        TextWalk {
+            out: self.out,
+            text: self.text,
+            descend: self.descend,
+            take,
+        }
+    }
+
+    /// Walks `json`, which the caller already knows to be well-formed JSON.
+    pub fn walk_str(mut self, json: &str) -> serde_json::Result<()> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        de::DeserializeSeed::deserialize(self.child(false), &mut de)
+    }
+}
+
+/// How a key of an object is walked.
+enum KeyRole {
+    Text,
+    Descend,
+    Skip,
+}
+
+struct KeySeed<'w> {
+    text: &'w [&'w str],
+    descend: &'w [&'w str],
+}
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = KeyRole;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyRole, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = KeyRole;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<KeyRole, E> {
+        Ok(if self.text.contains(&key) {
+            KeyRole::Text
+        } else if self.descend.contains(&key) {
+            KeyRole::Descend
+        } else {
+            KeyRole::Skip
+        })
+    }
+}
+
+impl<'de> de::DeserializeSeed<'de> for TextWalk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TextWalk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if self.take {
+            self.out.push_str(v);
+        }
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let take = self.take;
+        while seq.next_element_seed(self.child(take))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let (text, descend) = (self.text, self.descend);
+        while let Some(role) = map.next_key_seed(KeySeed { text, descend })? {
+            match role {
+                KeyRole::Text => map.next_value_seed(self.child(true))?,
+                KeyRole::Descend => map.next_value_seed(self.child(false))?,
+                KeyRole::Skip => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -286,7 +286,12 @@ impl UsageParser {
         // Gemini's `streamGenerateContent` without `alt=sse` answers a JSON array of responses.
         let is_array = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         if is_array {
-            match serde_json::from_slice::<Vec<&RawValue>>(&body) {
+            let items = std::str::from_utf8(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|text| {
+                    serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| e.to_string())
+                });
+            match items {
                 Ok(items) => {
                     for item in items {
                         on_event(
@@ -335,9 +340,14 @@ fn sniff(head: &[u8]) -> Option<Framing> {
 /// Hands one JSON payload to its dialect.
 fn on_event(api: Api, dialect: &mut Dialect, summary: &mut Summary, event: Event<'_>) {
     summary.events += 1;
-    let data = event.data;
+    let n = summary.events;
+    // One UTF-8 check of the whole payload is cheaper than serde_json's check of each string.
+    let data = match std::str::from_utf8(event.data) {
+        Ok(data) => data,
+        Err(e) => return summary.note_error(|| format!("event {n} is not UTF-8: {e}")),
+    };
     // OpenAI ends its streams with a literal `[DONE]`; an empty payload carries nothing.
-    if data == b"[DONE]" || data.iter().all(u8::is_ascii_whitespace) {
+    if data == "[DONE]" || data.trim_ascii().is_empty() {
         return;
     }
     let parsed = match dialect {
@@ -346,7 +356,6 @@ fn on_event(api: Api, dialect: &mut Dialect, summary: &mut Summary, event: Event
         Dialect::Gemini => gemini::on_payload(summary, data),
     };
     if let Err(e) = parsed {
-        let n = summary.events;
         summary.note_error(|| format!("event {n} is not JSON of the expected shape: {e}"));
     }
 }

@@ -204,8 +204,8 @@ fn take_meta(api: Api, summary: &mut Summary, p: &Payload<'_>) -> serde_json::Re
 }
 
 /// Reads one JSON payload: a whole body, or the data of one SSE event.
-pub(crate) fn on_payload(api: Api, summary: &mut Summary, data: &[u8]) -> serde_json::Result<()> {
-    let p: Payload = serde_json::from_slice(data)?;
+pub(crate) fn on_payload(api: Api, summary: &mut Summary, data: &str) -> serde_json::Result<()> {
+    let p: Payload = serde_json::from_str(data)?;
     if let Some(response) = &p.response {
         // A Responses stream event: the object is metadata only, the text came as deltas.
         return take_meta(api, summary, response);
@@ -222,7 +222,7 @@ pub(crate) fn on_payload(api: Api, summary: &mut Summary, data: &[u8]) -> serde_
         }
         Some("error") => {
             // A Responses stream's error event carries code and message at the top level.
-            let raw: &RawValue = serde_json::from_slice(data)?;
+            let raw: &RawValue = serde_json::from_str(data)?;
             summary.provider_error(raw);
             return Ok(());
         }

@@ -147,10 +147,7 @@ fn an_error_body_to_a_streamed_request_is_read_as_json() {
     assert_eq!((s.usage, s.events), (None, 1));
     let error = s.error.unwrap();
     assert!(error.starts_with("provider error: {"), "{error}");
-    assert!(
-        error.contains(r#""code":"rate_limit_exceeded""#),
-        "{error}"
-    );
+    assert!(error.contains(r#""code":"rate_limit_exceeded""#), "{error}");
 }
 
 #[test]
