@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import llmledger
 import openai
 import pytest
-from llmledger.capture import httpx_client, instrument
+
+import llmledger
+from llmledger.capture import httpx_client, instrument, tee
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fakeprovider import FakeProvider, reply
@@ -85,24 +86,25 @@ def test_loopback_server(
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
-@pytest.mark.parametrize("wired", [False, True], ids=["plain", "instrumented"])
-def test_in_memory(benchmark: Any, ledger: None, stream: bool, wired: bool) -> None:
+@pytest.mark.parametrize("mode", ["plain", "instrumented", "capture-only"])
+def test_in_memory(
+    benchmark: Any, ledger: None, monkeypatch: pytest.MonkeyPatch, stream: bool, mode: str
+) -> None:
+    """`capture-only` drops the finished observation instead of recording it: the tee and
+    the parser alone, to tell capture's own cost from pricing and the writer's."""
     transport = Replay(STREAM if stream else JSON)
-    http = (
-        httpx_client(provider="openai", transport=transport)
-        if wired
-        else httpx2.Client(transport=transport)
-    )
+    if mode == "plain":
+        http = httpx2.Client(transport=transport)
+    else:
+        http = httpx_client(provider="openai", transport=transport)
+    if mode == "capture-only":
+        monkeypatch.setattr(tee, "deliver", lambda observation: None)
     client = openai.OpenAI(
         api_key="sk-bench", base_url="https://api.openai.com/v1", http_client=http
     )
-    _run(
-        benchmark,
-        client,
-        stream,
-        f"openai chat {'stream' if stream else 'json'}, in-memory transport",
-    )
-    assert len(llmledger.calls()) == (1 if wired else 0) * _rounds(benchmark)
+    kind = "stream" if stream else "json"
+    _run(benchmark, client, stream, f"openai chat {kind}, in-memory transport")
+    assert len(llmledger.calls()) == (mode == "instrumented") * _rounds(benchmark)
 
 
 def _rounds(benchmark: Any) -> int:
