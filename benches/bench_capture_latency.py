@@ -9,7 +9,10 @@ Run: `make bench` (or `pytest benches/bench_capture_latency.py --benchmark-only`
 
 from __future__ import annotations
 
+import statistics
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,9 @@ import pytest
 import llmledger
 from llmledger.capture import httpx_client, instrument, tee
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fakeprovider import FakeProvider, reply
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path.insert(0, str(TESTS))
+from fakeprovider import reply  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 JSON = reply("openai_chat.json")
@@ -31,10 +35,25 @@ ROUNDS = 1000
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+def servers() -> Iterator[dict[bool, str]]:
+    """The fake provider in its own processes (one per reply), as a real provider would be:
+    its work does not compete for this process's GIL. URLs keyed by `stream`."""
+    procs = {
+        stream: subprocess.Popen(
+            [sys.executable, "-m", "fakeprovider", name],
+            cwd=TESTS,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for stream, name in ((False, "openai_chat.json"), (True, "openai_chat_stream.sse"))
+    }
+    try:
+        yield {stream: p.stdout.readline().strip() for stream, p in procs.items()}
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.wait()
+            p.stdout.close()
 
 
 class _Chunks(httpx2.SyncByteStream):
@@ -73,10 +92,9 @@ def _run(benchmark: Any, client: openai.OpenAI, stream: bool, group: str) -> Non
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("wired", [False, True], ids=["plain", "instrumented"])
 def test_loopback_server(
-    benchmark: Any, ledger: None, fake: FakeProvider, stream: bool, wired: bool
+    benchmark: Any, ledger: None, servers: dict[bool, str], stream: bool, wired: bool
 ) -> None:
-    fake.serve(STREAM if stream else JSON)
-    client = openai.OpenAI(api_key="sk-bench", base_url=fake.url + "/v1", max_retries=0)
+    client = openai.OpenAI(api_key="sk-bench", base_url=servers[stream] + "/v1", max_retries=0)
     if wired:
         instrument(client, provider="openai")
     _run(
@@ -105,6 +123,51 @@ def test_in_memory(
     kind = "stream" if stream else "json"
     _run(benchmark, client, stream, f"openai chat {kind}, in-memory transport")
     assert len(llmledger.calls()) == (mode == "instrumented") * _rounds(benchmark)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("where", ["loopback", "in-memory"])
+def test_paired(
+    benchmark: Any, ledger: None, servers: dict[bool, str], stream: bool, where: str
+) -> None:
+    """The instrumented call, timed by pytest-benchmark, with the same call on an
+    uninstrumented client made and timed just before each round. Both see the same machine
+    load, so `extra_info["added_us"]` (median instrumented - median plain) holds up on a busy
+    machine, where separate runs drift apart by more than the difference measured."""
+    body = STREAM if stream else JSON
+    if where == "loopback":
+        url = servers[stream] + "/v1"
+        plain = openai.OpenAI(api_key="sk-bench", base_url=url, max_retries=0)
+        wired = instrument(
+            openai.OpenAI(api_key="sk-bench", base_url=url, max_retries=0), provider="openai"
+        )
+    else:
+        url = "https://api.openai.com/v1"
+        plain = openai.OpenAI(
+            api_key="sk-bench", base_url=url, http_client=httpx2.Client(transport=Replay(body))
+        )
+        wired = openai.OpenAI(
+            api_key="sk-bench",
+            base_url=url,
+            http_client=httpx_client(provider="openai", transport=Replay(body)),
+        )
+    plain_ns: list[int] = []
+
+    def plain_call() -> None:
+        start = time.perf_counter_ns()
+        _call(plain, stream)
+        plain_ns.append(time.perf_counter_ns() - start)
+
+    with plain, wired:
+        benchmark.pedantic(
+            _call, (wired, stream), setup=plain_call, rounds=ROUNDS, warmup_rounds=20
+        )
+    benchmark.group = f"openai chat {'stream' if stream else 'json'}, paired with plain"
+    if not benchmark.disabled:
+        plain_us = statistics.median(plain_ns[20:]) / 1000
+        benchmark.extra_info["plain_median_us"] = round(plain_us, 1)
+        benchmark.extra_info["added_us"] = round(benchmark.stats.stats.median * 1e6 - plain_us, 1)
+    assert len(llmledger.calls()) == _rounds(benchmark)
 
 
 def _rounds(benchmark: Any) -> int:

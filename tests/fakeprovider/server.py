@@ -143,8 +143,13 @@ class FakeProvider:
         return r
 
     def start(self) -> FakeProvider:
+        """Serve from a daemon thread of this process."""
         self._thread.start()
         return self
+
+    def run(self) -> None:
+        """Serve from the calling thread, until the process is stopped."""
+        self._server.serve_forever()
 
     def stop(self) -> None:
         self._server.shutdown()
