@@ -64,6 +64,8 @@ const NOT_TEXT: &[&str] = &[
     "id",
     "tool_call_id",
     "tool_use_id",
+    "call_id",
+    "encrypted_content",
     "image_url",
     "input_image",
     "input_audio",
@@ -171,6 +173,20 @@ mod tests {
             estimate_request_tokens(Api::Chat, body, e),
             3 + 3 + roles + 2 + 2 + 3
         );
+    }
+
+    #[test]
+    fn responses_request_counts_instructions_and_input_items_but_not_ids() {
+        let body = br#"{"model": "gpt-4.1", "instructions": "hello world", "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "hello world"}]},
+            {"type": "function_call_output", "call_id": "call_Xk9qL2mP8vR3tY7wZ1aB",
+             "output": "hello world"}
+        ]}"#;
+        let e = Encoding::O200kBase;
+        // instructions 2; a user message 3 + role + 2; the tool output 2 (its id is no
+        // text); 3 to prime the reply.
+        let want = 2 + 3 + count_tokens("user", e) + 2 + 2 + 3;
+        assert_eq!(estimate_request_tokens(Api::Responses, body, e), want);
     }
 
     #[test]
