@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from capture_cases import chat, generate, messages
+from capture_cases import MESSAGES, chat, generate, messages
 from fakeprovider import reply
 from fakeprovider.clients import make_client
 
@@ -183,3 +183,17 @@ def test_explicit_httpx_clients_for_google_genai(fake: Any, ledger: Any) -> None
         generate(client, False)
     asyncio.run(call())
     assert [r.cost_pico for r in ledger.rows()] == [715_000_000, 715_000_000]
+
+
+def test_azure_openai_deployment_paths(fake: Any, ledger: Any) -> None:
+    """AzureOpenAI names the deployment in the path; the response names the model."""
+    fake.serve(reply("openai_chat.json"))
+    client = openai.AzureOpenAI(
+        api_key="test", azure_endpoint=fake.url, api_version="2024-10-21", max_retries=0
+    )
+    with instrument(client, provider="azure") as client:
+        client.chat.completions.create(model="prod-4o-mini", messages=MESSAGES)
+    assert fake.received[-1].path.startswith("/openai/deployments/prod-4o-mini/chat/completions")
+    [row] = ledger.rows()
+    assert (row.provider, row.model) == ("azure", "gpt-4o-mini-2024-07-18")
+    assert row.tokens["cache_read_tokens"] == 1920
