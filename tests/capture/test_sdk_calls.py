@@ -11,6 +11,7 @@ from capture_cases import CASES, Case
 from fakeprovider import Reply, reply
 from fakeprovider.clients import aclose_client, make_client
 
+import llmledger
 from llmledger.capture import instrument
 from llmledger.store.schema import BUCKETS
 
@@ -40,7 +41,7 @@ def assert_row(row: Any, case: Case) -> None:
     assert row.provider_response_id == case.response_id
     assert row.pricing_mode == "standard"
     assert row.latency_ms > 0
-    assert row.tags == {}
+    assert row.tags == {"feature": case.id}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
@@ -49,7 +50,8 @@ def test_sync_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: Any)
     with make_client(case.sdk, fake.url) as plain:
         expected = run_sync(case, plain)
     assert ledger.rows() == []
-    with instrument(make_client(case.sdk, fake.url), provider=case.sdk) as client:
+    client = instrument(make_client(case.sdk, fake.url), provider=case.sdk)
+    with client, llmledger.tags(feature=case.id):
         assert run_sync(case, client) == expected
     assert len(ledger.rows()) == 1
     assert_row(ledger.rows()[0], case)
@@ -68,7 +70,8 @@ def test_async_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: Any
             await aclose_client(plain)
             await aclose_client(client)
 
-    expected, got = asyncio.run(both())
+    with llmledger.tags(feature=case.id):
+        expected, got = asyncio.run(both())
     assert got == expected
     assert len(ledger.rows()) == 1
     assert_row(ledger.rows()[0], case)
@@ -83,7 +86,11 @@ def test_sdk_reads_the_bytes_sent(case: Case, fake: Any, ledger: Any) -> None:
     here cut into 5-byte HTTP chunks that split events and UTF-8 sequences."""
     sent = fake.serve(reply(case.fixture, chunk_size=5)).body
     client = instrument(make_client(case.sdk, fake.url), provider=case.sdk)
-    with client, case.call(client.with_streaming_response, case.stream) as response:
+    with (
+        client,
+        llmledger.tags(feature=case.id),
+        case.call(client.with_streaming_response, case.stream) as response,
+    ):
         body = b"".join(response.iter_bytes())
     assert body == sent
     assert len(ledger.rows()) == 1
