@@ -1,10 +1,12 @@
 """Random and mangled bytes never panic the Rust parser and never raise from feed/finish."""
 
+import json
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llmledger._core import UsageParser
+
+from llmledger._core import UsageParser, estimate_request_tokens
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = [p.read_bytes() for p in sorted(FIXTURES.iterdir()) if p.name != "cases.json"]
@@ -93,3 +95,28 @@ def test_mangled_fixtures_never_raise(
     cut = data.draw(st.integers(0, len(body)))
     out = run(*dialect, True, [bytes(body[:cut]), bytes(body[cut:])])
     assert out["usage"] is None or all(v >= 0 for v in out["usage"].values())
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["messages", "input", "content", "role", "name", "text", "parts"])
+            | st.text(max_size=5),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dialect=st.sampled_from(DIALECTS),
+    body=st.binary(max_size=200) | JSONISH.map(lambda v: json.dumps(v).encode()),
+)
+def test_request_estimates_never_raise(dialect: tuple[str, str], body: bytes) -> None:
+    # The app's own request body, whatever it holds: any JSON, or not JSON at all.
+    assert estimate_request_tokens(*dialect, body, "o200k_base") >= 0  # type: ignore[arg-type]
