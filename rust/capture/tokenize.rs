@@ -8,9 +8,10 @@
 //!
 //! The approximations, on purpose and documented:
 //! - Non-OpenAI models (Claude, Gemini, Llama, DeepSeek...) have tokenizers that are not
-//!   public or not bundled; the caller counts them with `o200k_base` as a proxy. Modern
-//!   tokenizers of similar vocabulary size land within roughly 10-20% of it on English text;
-//!   the row says `estimated`, so nobody mistakes it for a billed figure.
+//!   public or not bundled; the caller counts them with `o200k_base` as a proxy. Their counts
+//!   for the same text differ from it, by an amount not measured here (tens of percent is
+//!   plausible, more for code and non-English text); the row says `estimated`, so nobody
+//!   mistakes it for a billed figure.
 //! - Request input ([`estimate_request_tokens`]) counts the text of the request's messages,
 //!   plus OpenAI's documented chat overhead (3 tokens per message, 1 per `name`, 3 to prime
 //!   the reply; see OpenAI's cookbook "How to count tokens with tiktoken"), applied to every
