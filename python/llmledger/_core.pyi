@@ -1,8 +1,14 @@
 """Type stubs of the native module (rust/py/). Checked against it by `mypy.stubtest`."""
 
-from typing import Final, final
+from typing import Any, Final, Literal, final
 
-__all__ = ["BUCKETS", "Catalog"]
+__all__ = [
+    "BUCKETS",
+    "Catalog",
+    "UsageParser",
+    "count_tokens",
+    "estimate_request_tokens",
+]
 
 BUCKETS: Final[list[str]]
 
@@ -23,3 +29,26 @@ class Catalog:
     ) -> tuple[
         tuple[int, int, int, int, int, int, int, int], int, int, int, int | None, bool
     ]: ...
+
+@final
+class UsageParser:
+    """Reads a response body, fed in any split, into usage (see `llmledger.capture`)."""
+
+    def __new__(
+        cls,
+        provider: Literal["openai", "anthropic", "google"],
+        api: Literal[
+            "chat", "responses", "completions", "embeddings", "messages", "generate_content"
+        ],
+        streaming: bool,
+    ) -> UsageParser: ...
+    def feed(self, chunk: bytes) -> None: ...
+    def finish(self) -> dict[str, Any]: ...
+
+def count_tokens(text: str, encoding: Literal["o200k_base", "cl100k_base"]) -> int: ...
+def estimate_request_tokens(
+    provider: Literal["openai", "anthropic", "google"],
+    api: Literal["chat", "responses", "completions", "embeddings", "messages", "generate_content"],
+    request_body: bytes,
+    encoding: Literal["o200k_base", "cl100k_base"],
+) -> int: ...

@@ -3,6 +3,8 @@
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
+mod capture;
+
 use crate::pricing::{self, Tokens};
 use crate::Error;
 
@@ -59,5 +61,6 @@ impl Catalog {
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BUCKETS", pricing::BUCKETS)?;
     m.add_class::<Catalog>()?;
+    capture::register(m)?;
     Ok(())
 }

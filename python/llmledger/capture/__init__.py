@@ -1,0 +1,32 @@
+"""Capture: record every LLM call an SDK client makes, from the bytes on the wire.
+
+Wire one client instance with `instrument(OpenAI())`, or build the SDK client on an
+instrumented httpx2 client: `OpenAI(http_client=httpx_client())`.
+"""
+
+from .hosts import register_host, unregister_host
+from .instrument import instrument, is_instrumented, uninstrument
+from .sink import problems
+from .transport import (
+    AsyncTeeTransport,
+    TeeTransport,
+    async_httpx_client,
+    configure,
+    httpx_client,
+    settings,
+)
+
+__all__ = [
+    "AsyncTeeTransport",
+    "TeeTransport",
+    "async_httpx_client",
+    "configure",
+    "httpx_client",
+    "instrument",
+    "is_instrumented",
+    "problems",
+    "register_host",
+    "settings",
+    "uninstrument",
+    "unregister_host",
+]

@@ -1,0 +1,145 @@
+"""Which requests are LLM calls: a host registry, and endpoint recognition from the path.
+
+A host maps to the provider that bills the call (the id the price catalog uses, e.g.
+"openrouter") and to the wire dialect it speaks ("openai", "anthropic" or "google"), which
+decides how its paths and bodies are read. OpenAI-compatible hosts speak "openai".
+
+Users add their own hosts (a gateway, a local vLLM) with `register_host`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DIALECTS",
+    "Api",
+    "Dialect",
+    "Host",
+    "Route",
+    "dialect_of",
+    "host_for",
+    "register_host",
+    "route",
+    "unregister_host",
+]
+
+Dialect = Literal["openai", "anthropic", "google"]
+Api = Literal["chat", "responses", "completions", "embeddings", "messages", "generate_content"]
+DIALECTS: tuple[Dialect, ...] = ("openai", "anthropic", "google")
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """A provider and the wire dialect it speaks."""
+
+    provider: str
+    dialect: Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A recognised LLM call: who bills it, how to parse it, and the model named in the URL."""
+
+    provider: str
+    dialect: Dialect
+    api: Api
+    url_model: str | None
+
+
+# Exact host names; a key starting with "." matches any subdomain (Azure resources, Vertex
+# regions). The provider ids are those of the bundled price catalog (genai-prices).
+_HOSTS: dict[str, Host] = {
+    "api.openai.com": Host("openai", "openai"),
+    "api.anthropic.com": Host("anthropic", "anthropic"),
+    # Gemini API and Vertex AI ("us-central1-aiplatform.googleapis.com"); other Google APIs
+    # on these hosts (OAuth, storage) have no ":generateContent" path, so are not LLM calls.
+    ".googleapis.com": Host("google", "google"),
+    "openrouter.ai": Host("openrouter", "openai"),
+    "api.deepseek.com": Host("deepseek", "openai"),
+    "api.groq.com": Host("groq", "openai"),
+    "api.together.xyz": Host("together", "openai"),
+    "api.mistral.ai": Host("mistral", "openai"),
+    "api.x.ai": Host("x-ai", "openai"),
+    "api.fireworks.ai": Host("fireworks", "openai"),
+    "api.cerebras.ai": Host("cerebras", "openai"),
+    ".openai.azure.com": Host("azure", "openai"),
+    ".services.ai.azure.com": Host("azure", "openai"),
+    ".cognitiveservices.azure.com": Host("azure", "openai"),
+}
+
+# The dialect a provider speaks when it is named without a registered host.
+_NATIVE_DIALECT: dict[str, Dialect] = {"anthropic": "anthropic", "google": "google"}
+
+
+def register_host(host: str, provider: str, dialect: Dialect | None = None) -> None:
+    """Record calls to `host` as `provider`'s. `host` is a host name, optionally with a port
+    ("localhost:8000"); a leading dot matches every subdomain (".example-gateway.com").
+    `dialect` defaults to the provider's own for "anthropic" and "google", else "openai"."""
+    dialect = dialect or _NATIVE_DIALECT.get(provider, "openai")
+    if dialect not in DIALECTS:
+        raise ValueError(f"register_host: dialect must be one of {DIALECTS}, got {dialect!r}")
+    _HOSTS[host.lower()] = Host(provider, dialect)
+
+
+def unregister_host(host: str) -> None:
+    """Forget a host added by `register_host` (or a built-in one)."""
+    _HOSTS.pop(host.lower(), None)
+
+
+def host_for(host: str, port: int | None = None) -> Host | None:
+    """The registered provider of a host, trying "host:port", the host, then its parent domains."""
+    if port is not None and (hit := _HOSTS.get(f"{host}:{port}")):
+        return hit
+    if hit := _HOSTS.get(host):
+        return hit
+    dot = host.find(".")
+    while dot != -1:
+        if hit := _HOSTS.get(host[dot:]):
+            return hit
+        dot = host.find(".", dot + 1)
+    return None
+
+
+def dialect_of(provider: str) -> Dialect:
+    """The dialect a provider named without a host speaks (OpenAI-compatible unless native)."""
+    return _NATIVE_DIALECT.get(provider, "openai")
+
+
+def route(dialect: Dialect, provider: str, method: str, path: str) -> Route | None:
+    """The LLM endpoint a POST to `path` is, in `dialect`; None for anything else."""
+    if method != "POST":
+        return None
+    if dialect == "openai":
+        # Path suffixes, so "/v1", "/openai/v1", Azure's "/openai/deployments/<d>" and gateway
+        # prefixes all match. https://platform.openai.com/docs/api-reference
+        if path.endswith("/chat/completions"):
+            return Route(provider, dialect, "chat", _azure_deployment(path))
+        if path.endswith("/responses"):
+            return Route(provider, dialect, "responses", None)
+        if path.endswith("/embeddings"):
+            return Route(provider, dialect, "embeddings", _azure_deployment(path))
+        if path.endswith("/completions"):
+            return Route(provider, dialect, "completions", _azure_deployment(path))
+        return None
+    if dialect == "anthropic":
+        # The beta endpoint is the same path with "?beta=true"; count_tokens and batches differ.
+        # https://docs.anthropic.com/en/api/messages
+        if path.endswith("/messages"):
+            return Route(provider, dialect, "messages", None)
+        return None
+    # Gemini API and Vertex AI: ".../models/<model>:generateContent" (or :streamGenerateContent).
+    # https://ai.google.dev/api/generate-content
+    head, colon, verb = path.rpartition(":")
+    if colon and verb in ("generateContent", "streamGenerateContent"):
+        model = head.rpartition("/models/")[2] or None
+        return Route(provider, dialect, "generate_content", model)
+    return None
+
+
+def _azure_deployment(path: str) -> str | None:
+    """Azure OpenAI names the deployment in the path: /openai/deployments/<name>/chat/completions.
+    The response names the model; the deployment is the fallback when it does not."""
+    _, found, rest = path.partition("/deployments/")
+    return rest.partition("/")[0] or None if found else None

@@ -1,0 +1,126 @@
+"""One finished LLM call as capture saw it, built from the parser's result.
+
+Everything provider-specific ends here: what leaves this module speaks in the canonical
+buckets. When the response carried no usage (an OpenAI chat stream without
+`include_usage`, a stream the client closed early or that broke midway), the tokens are
+counted from the streamed text and the request body, and the row says "estimated": such a
+call is never recorded as zero tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from .._core import BUCKETS, count_tokens, estimate_request_tokens
+from .hosts import Route
+
+__all__ = ["Observation", "encoding_for", "observe", "pricing_mode"]
+
+Encoding = Literal["o200k_base", "cl100k_base"]
+
+_NO_TOKENS = (0,) * len(BUCKETS)
+
+
+class Observation(NamedTuple):
+    """A captured call, ready for the recorder. `tokens` holds the canonical buckets, in
+    their order (`llmledger.BUCKETS`)."""
+
+    provider: str
+    model: str
+    api: str
+    tokens: tuple[int, ...]
+    usage_source: str
+    pricing_mode: str
+    status: str
+    http_status: int
+    at_us: int
+    latency_ms: float
+    provider_response_id: str | None
+    raw_usage: str | None
+    tags: dict[str, str]
+
+
+# Service tiers as providers report them -> the catalog's pricing modes. OpenAI reports
+# "default" for standard processing; Anthropic reports "standard".
+_TIER_MODES = {"default": "standard", "auto": "standard", "standard": "standard"}
+
+
+def pricing_mode(service_tier: str | None) -> str:
+    """The pricing mode a reported service tier bills at ("flex", "priority", "batch"...)."""
+    if not service_tier:
+        return "standard"
+    return _TIER_MODES.get(service_tier, service_tier)
+
+
+def encoding_for(model: str) -> Encoding:
+    """The BPE encoding used to estimate a model's tokens. Exact for OpenAI's models (GPT-4,
+    GPT-3.5 and the ada-002/3 embeddings use cl100k_base; GPT-4o, 4.1, 5 and the o-series
+    o200k_base); for other providers' models o200k_base is an approximation."""
+    name = model.rpartition("/")[2]  # "openai/gpt-4" on OpenRouter
+    if name.startswith(("gpt-4o", "gpt-4.1", "gpt-4.5")):
+        return "o200k_base"
+    if name.startswith(("gpt-4", "gpt-3.5", "text-embedding-")):
+        return "cl100k_base"
+    return "o200k_base"
+
+
+def request_model(route: Route, body: bytes) -> str | None:
+    """The model the request asked for: from the URL (Gemini, Azure), else the JSON body."""
+    if route.dialect == "google" and route.url_model:
+        return route.url_model
+    try:
+        model = json.loads(body).get("model")
+    except (ValueError, AttributeError):  # not JSON, or JSON that is not an object
+        model = None
+    return model if isinstance(model, str) else route.url_model
+
+
+def observe(
+    route: Route,
+    body: bytes,
+    result: Mapping[str, Any] | None,
+    *,
+    status: str,
+    http_status: int,
+    at_us: int,
+    latency_ms: float,
+    tags: dict[str, str],
+) -> Observation:
+    """Build the observation of one call from the parser's `finish()` result (None when the
+    response was an HTTP error and was not parsed). `status` is "ok", or "closed" / "broken"
+    for a body the client closed early or that failed midway."""
+    if result is None:
+        model = request_model(route, body) or "unknown"
+        return Observation(
+            route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",
+            http_status, at_us, latency_ms, None, None, tags,
+        )  # fmt: skip
+    model = result["model"] or request_model(route, body) or "unknown"
+    usage = result["usage"]
+    if usage is not None:
+        tokens, source = tuple(map(usage.__getitem__, BUCKETS)), result["usage_source"]
+    else:
+        encoding = encoding_for(model)
+        prompt = estimate_request_tokens(route.dialect, route.api, body, encoding)
+        # Embeddings have no output; the streamed text is the output of everything else.
+        completion = (
+            0 if route.api == "embeddings" else count_tokens(result["output_text"], encoding)
+        )
+        tokens, source = (prompt, 0, 0, 0, completion, 0, 0, 0), "estimated"
+    return Observation(
+        provider=route.provider,
+        model=model,
+        api=route.api,
+        tokens=tokens,
+        usage_source=source,
+        pricing_mode=pricing_mode(result["service_tier"]),
+        status=status,
+        http_status=http_status,
+        at_us=at_us,
+        latency_ms=latency_ms,
+        provider_response_id=result["response_id"],
+        raw_usage=result["raw_usage"],
+        tags=tags,
+    )

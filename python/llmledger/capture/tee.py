@@ -1,0 +1,189 @@
+"""The response tee: body chunks go to the SDK unchanged and, on the way, into the parser.
+
+An `Exchange` is one LLM call in flight. It is created when the request starts (wall time,
+monotonic start, tag snapshot), told the response status, fed every body chunk as the SDK
+reads it, and finished exactly once: when the body is exhausted, when the consumer closes it
+early, or when reading it fails (then what was seen is recorded, and the error reaches the
+app unchanged).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator
+
+import httpx2
+
+from .._core import UsageParser
+from .hosts import Route
+from .observation import observe
+from .sink import deliver, report_problem, scope_tags
+
+__all__ = ["AsyncTeeStream", "Exchange", "TeeStream"]
+
+
+class Exchange:
+    """One LLM call in flight, from the request's start to the end of its response body."""
+
+    __slots__ = ("_once", "at_us", "body", "decoder", "http_status", "parser", "route", "start",
+                 "tags")  # fmt: skip
+
+    def __init__(self, route: Route, request: httpx2.Request) -> None:
+        self.route = route
+        self.tags = scope_tags()
+        self.at_us = time.time_ns() // 1000
+        self.start = time.perf_counter_ns()
+        self.body = request.content
+        self.http_status = 0
+        self.parser: UsageParser | None = None
+        self.decoder: zlib._Decompress | None = None
+        # list.pop() is atomic, so "finish once" holds even when a stream is read in one
+        # thread and closed from another.
+        self._once = [True]
+
+    def begin(self, response: httpx2.Response) -> None:
+        """The response headers arrived: decide how its body will be read."""
+        status = self.http_status = response.status_code
+        if 300 <= status < 400:  # a redirect: the call is recorded at the hop that answers it
+            self._once.clear()
+            return
+        if status >= 400:  # a failed call: recorded with its status, the body is not parsed
+            return
+        headers = response.headers
+        encoding = headers.get("content-encoding")
+        if encoding:
+            self.decoder = _decoder(encoding)
+            if self.decoder is None:
+                report_problem("decode", "unsupported content-encoding %r", encoding)
+                return
+        streaming = headers.get("content-type", "").startswith("text/event-stream")
+        self.parser = UsageParser(self.route.dialect, self.route.api, streaming)
+
+    def feed(self, chunk: bytes) -> None:
+        """Tee one chunk of the raw body into the parser."""
+        parser = self.parser
+        if parser is None:
+            return
+        if self.decoder is not None:
+            try:
+                chunk = self.decoder.decompress(chunk)
+            except zlib.error:  # a corrupt compressed body: the SDK will raise its own error
+                report_problem("decode", "could not decompress the response body")
+                self.decoder = None
+                self.parser = None
+                return
+        try:
+            parser.feed(chunk)
+        except Exception:  # a parser bug must not break the app's stream: stop parsing it
+            report_problem("parse", "the usage parser failed on a %s body", self.route.provider)
+            self.parser = None
+
+    def finish(self, status: str) -> None:
+        """Record the call, once. `status`: "ok", or "interrupted" if the body failed midway."""
+        try:
+            self._once.pop()
+        except IndexError:  # already finished (exhausted, then closed by the SDK)
+            return
+        latency_ms = (time.perf_counter_ns() - self.start) / 1e6
+        try:
+            result = self.parser.finish() if self.parser is not None else None
+            if result is None and self.http_status < 400:
+                # A 2xx body that could not be parsed (unsupported encoding, parser failure):
+                # estimate from the request rather than record nothing.
+                result = _NOTHING_SEEN
+            if result is not None and result["error"]:
+                report_problem("parse", "%s %s: %s", self.route.provider, self.route.api,
+                               result["error"])  # fmt: skip
+            deliver(
+                observe(
+                    self.route,
+                    self.body,
+                    result,
+                    status=status,
+                    http_status=self.http_status,
+                    at_us=self.at_us,
+                    latency_ms=latency_ms,
+                    tags=self.tags,
+                )
+            )
+        except Exception:  # recording must never raise into the app; a bug here is counted
+            report_problem("record", "could not record a %s call", self.route.provider)
+
+
+_NOTHING_SEEN = {
+    "model": None, "response_id": None, "service_tier": None, "usage": None,
+    "usage_source": None, "raw_usage": None, "output_text": "", "events": 0, "error": None,
+}  # fmt: skip
+
+
+def _decoder(encoding: str) -> zlib._Decompress | None:
+    """A decompressor for the encodings httpx2 asks for without optional extras."""
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    if encoding == "deflate":
+        # RFC 9110 "deflate" is zlib-wrapped; some servers send raw deflate. Auto-detect
+        # zlib or gzip headers; raw deflate is rare enough to go unparsed.
+        return zlib.decompressobj(zlib.MAX_WBITS | 32)
+    return None
+
+
+class TeeStream(httpx2.SyncByteStream):
+    """A sync response body that feeds an `Exchange` as the SDK reads it."""
+
+    __slots__ = ("_exchange", "_inner")
+
+    def __init__(self, inner: httpx2.SyncByteStream, exchange: Exchange) -> None:
+        self._inner = inner
+        self._exchange = exchange
+
+    def __iter__(self) -> Iterator[bytes]:
+        exchange = self._exchange
+        try:
+            for chunk in self._inner:
+                exchange.feed(chunk)
+                yield chunk
+        except GeneratorExit:  # the consumer stopped reading early: record what was seen
+            exchange.finish("ok")
+            raise
+        except BaseException:  # a transport error or a cancellation midway: record, re-raise
+            exchange.finish("interrupted")
+            raise
+        exchange.finish("ok")
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._exchange.finish("ok")
+
+
+class AsyncTeeStream(httpx2.AsyncByteStream):
+    """An async response body that feeds an `Exchange` as the SDK reads it."""
+
+    __slots__ = ("_exchange", "_inner")
+
+    def __init__(self, inner: httpx2.AsyncByteStream, exchange: Exchange) -> None:
+        self._inner = inner
+        self._exchange = exchange
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        exchange = self._exchange
+        try:
+            async for chunk in self._inner:
+                exchange.feed(chunk)
+                yield chunk
+        except GeneratorExit:  # the consumer stopped reading early: record what was seen
+            exchange.finish("ok")
+            raise
+        except BaseException:  # a transport error or a cancellation midway: record, re-raise
+            exchange.finish("interrupted")
+            raise
+        exchange.finish("ok")
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._exchange.finish("ok")

@@ -1,0 +1,249 @@
+"""The choke point: an httpx2 transport that wraps the client's own and tees LLM responses.
+
+Requests that are not LLM calls (file uploads, model listings, other hosts) go straight to
+the wrapped transport. LLM calls get an `Exchange`, and their response body is wrapped so
+that the SDK reads the very same bytes, chunk by chunk, as they arrive.
+
+The SDKs of OpenAI, Anthropic and Google import `httpx2` (the maintained fork of httpx), so
+this wraps httpx2's transports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx2
+
+from .hosts import Dialect, Route, dialect_of, host_for, register_host, route
+from .sink import report_problem
+from .tee import AsyncTeeStream, Exchange, TeeStream
+
+__all__ = [
+    "AsyncTeeTransport",
+    "TeeTransport",
+    "async_httpx_client",
+    "configure",
+    "httpx_client",
+    "is_wired",
+    "settings",
+    "unwire",
+    "wire",
+]
+
+
+class _Settings:
+    """Capture settings, set through `llmledger.configure`."""
+
+    __slots__ = ("openai_stream_usage",)
+
+    def __init__(self) -> None:
+        # Off by default: the extra final chunk has an empty `choices` list, which breaks
+        # app code that reads `chunk.choices[0]` unconditionally.
+        self.openai_stream_usage = False
+
+
+settings = _Settings()
+
+
+def configure(
+    *,
+    hosts: Mapping[str, str | tuple[str, Dialect]] | None = None,
+    openai_stream_usage: bool | None = None,
+) -> None:
+    """Capture's part of `llmledger.configure`. `hosts` maps "host[:port]" (a leading dot for
+    all subdomains) to a provider id, or to `(provider, dialect)` for a gateway that speaks
+    Anthropic's or Google's format; `openai_stream_usage` adds `stream_options.include_usage`
+    to OpenAI chat streams that do not set it, so they report exact usage."""
+    for host, target in (hosts or {}).items():
+        provider, dialect = (target, None) if isinstance(target, str) else target
+        register_host(host, provider, dialect)
+    if openai_stream_usage is not None:
+        settings.openai_stream_usage = openai_stream_usage
+
+
+class _Router:
+    """Recognises LLM calls for one wrapped transport.
+
+    `provider` pins every request to a provider (a proxy, a local server); otherwise the host
+    registry decides, and `fallback` names the provider of the client's type for hosts the
+    registry does not know. `dialect` is the wire format of the client's SDK, when known.
+    """
+
+    __slots__ = ("dialect", "fallback", "provider")
+
+    def __init__(self, provider: str | None, dialect: Dialect | None, fallback: str | None):
+        self.provider = provider
+        self.dialect = dialect
+        self.fallback = fallback
+
+    def __call__(self, request: httpx2.Request) -> Route | None:
+        url = request.url
+        provider = self.provider
+        dialect = self.dialect
+        if provider is None:
+            host = host_for(url.host, url.port)
+            if host is not None:
+                provider, dialect = host.provider, dialect or host.dialect
+            elif self.fallback is None:
+                return None
+            else:
+                provider = self.fallback
+        return route(dialect or dialect_of(provider), provider, request.method, url.path)
+
+
+def _start(router: _Router, request: httpx2.Request) -> tuple[httpx2.Request, Exchange | None]:
+    """Recognise the call and open its exchange; on any failure the request goes unrecorded."""
+    try:
+        found = router(request)
+        if found is None:
+            return request, None
+        if settings.openai_stream_usage and found.dialect == "openai" and found.api == "chat":
+            request = _with_stream_usage(request)
+        return request, Exchange(found, request)
+    except Exception:  # capture must never break the call: log, count, pass it through
+        report_problem("capture", "could not start capturing %s %s", request.method, request.url)
+        return request, None
+
+
+def _with_stream_usage(request: httpx2.Request) -> httpx2.Request:
+    """The request with `stream_options.include_usage` set, if it streams without it.
+    https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options"""
+    body: Any = json.loads(request.content)
+    if not isinstance(body, dict) or body.get("stream") is not True:
+        return request
+    options = body.get("stream_options") or {}
+    if options.get("include_usage") is not None:  # the app chose; respect it
+        return request
+    body["stream_options"] = {**options, "include_usage": True}
+    headers = request.headers.copy()
+    del headers["content-length"]
+    return httpx2.Request(
+        request.method,
+        request.url,
+        headers=headers,
+        content=json.dumps(body, separators=(",", ":")).encode(),
+        extensions=request.extensions,
+    )
+
+
+def _begin(exchange: Exchange, response: httpx2.Response) -> bool:
+    """Read the response status; False if capture cannot follow this response."""
+    try:
+        exchange.begin(response)
+        return True
+    except Exception:  # capture must never break the call: log, count, pass it through
+        report_problem("capture", "could not read a %s response", exchange.route.provider)
+        return False
+
+
+class TeeTransport(httpx2.BaseTransport):
+    """Wraps a sync transport; tees the response bodies of LLM calls into the parser."""
+
+    def __init__(
+        self,
+        inner: httpx2.BaseTransport,
+        *,
+        provider: str | None = None,
+        dialect: Dialect | None = None,
+        fallback_provider: str | None = None,
+    ) -> None:
+        self.inner = inner
+        self._router = _Router(provider, dialect, fallback_provider)
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request, exchange = _start(self._router, request)
+        response = self.inner.handle_request(request)
+        if exchange is not None and _begin(exchange, response):
+            response.stream = TeeStream(response.stream, exchange)  # type: ignore[arg-type]
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncTeeTransport(httpx2.AsyncBaseTransport):
+    """Wraps an async transport; tees the response bodies of LLM calls into the parser."""
+
+    def __init__(
+        self,
+        inner: httpx2.AsyncBaseTransport,
+        *,
+        provider: str | None = None,
+        dialect: Dialect | None = None,
+        fallback_provider: str | None = None,
+    ) -> None:
+        self.inner = inner
+        self._router = _Router(provider, dialect, fallback_provider)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        request, exchange = _start(self._router, request)
+        response = await self.inner.handle_async_request(request)
+        if exchange is not None and _begin(exchange, response):
+            response.stream = AsyncTeeStream(response.stream, exchange)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def wire(
+    client: httpx2.Client | httpx2.AsyncClient,
+    *,
+    provider: str | None = None,
+    dialect: Dialect | None = None,
+    fallback_provider: str | None = None,
+) -> None:
+    """Wrap the transports of an httpx2 client in place: its default one and those mounted
+    for proxies. Already wrapped transports are left as they are (wiring is idempotent)."""
+    wrapper: type[TeeTransport | AsyncTeeTransport] = (
+        AsyncTeeTransport if isinstance(client, httpx2.AsyncClient) else TeeTransport
+    )
+
+    def wrap(transport: Any) -> Any:
+        if transport is None or isinstance(transport, wrapper):
+            return transport
+        return wrapper(
+            transport, provider=provider, dialect=dialect, fallback_provider=fallback_provider
+        )
+
+    # httpx2 keeps them in `_transport` and `_mounts` (as httpx always has); only the
+    # transports are swapped, so the client's pools, limits and proxies stay its own.
+    client._transport = wrap(client._transport)
+    client._mounts = {pattern: wrap(t) for pattern, t in client._mounts.items()}
+
+
+def unwire(client: httpx2.Client | httpx2.AsyncClient) -> None:
+    """Put back the transports `wire` wrapped."""
+
+    def unwrap(transport: Any) -> Any:
+        return (
+            transport.inner
+            if isinstance(transport, TeeTransport | AsyncTeeTransport)
+            else transport
+        )
+
+    client._transport = unwrap(client._transport)
+    client._mounts = {pattern: unwrap(t) for pattern, t in client._mounts.items()}
+
+
+def is_wired(client: httpx2.Client | httpx2.AsyncClient) -> bool:
+    """Whether `wire` wrapped this client's transport."""
+    return isinstance(client._transport, TeeTransport | AsyncTeeTransport)
+
+
+def httpx_client(*, provider: str | None = None, **kwargs: Any) -> httpx2.Client:
+    """An `httpx2.Client(**kwargs)` whose LLM calls are recorded, for explicit wiring:
+    `OpenAI(http_client=llmledger.httpx_client())`. `provider` pins the provider when the host
+    is a proxy or a local server that the host registry does not know."""
+    client = httpx2.Client(**kwargs)
+    wire(client, provider=provider)
+    return client
+
+
+def async_httpx_client(*, provider: str | None = None, **kwargs: Any) -> httpx2.AsyncClient:
+    """An `httpx2.AsyncClient(**kwargs)` whose LLM calls are recorded (see `httpx_client`)."""
+    client = httpx2.AsyncClient(**kwargs)
+    wire(client, provider=provider)
+    return client

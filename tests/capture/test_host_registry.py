@@ -1,0 +1,83 @@
+"""Endpoint recognition from host and path, and the user-extensible host registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmledger.capture.hosts import Host, Route, host_for, register_host, route, unregister_host
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("api.openai.com", None, Host("openai", "openai")),
+        ("api.anthropic.com", None, Host("anthropic", "anthropic")),
+        ("generativelanguage.googleapis.com", None, Host("google", "google")),
+        ("us-central1-aiplatform.googleapis.com", None, Host("google", "google")),
+        ("europe-west4.aiplatform.googleapis.com", None, Host("google", "google")),
+        ("openrouter.ai", None, Host("openrouter", "openai")),
+        ("api.deepseek.com", None, Host("deepseek", "openai")),
+        ("api.groq.com", None, Host("groq", "openai")),
+        ("api.together.xyz", None, Host("together", "openai")),
+        ("my-resource.openai.azure.com", None, Host("azure", "openai")),
+        ("example.com", None, None),
+        ("localhost", 8000, None),
+    ],
+)
+def test_builtin_hosts(host: str, port: int | None, expected: Host | None) -> None:
+    assert host_for(host, port) == expected
+
+
+def test_registered_hosts_with_port_and_subdomains() -> None:
+    register_host("localhost:8000", "vllm")
+    register_host(".gateway.example.com", "anthropic")
+    try:
+        assert host_for("localhost", 8000) == Host("vllm", "openai")
+        assert host_for("localhost", 8001) is None
+        assert host_for("eu.gateway.example.com", 443) == Host("anthropic", "anthropic")
+    finally:
+        unregister_host("localhost:8000")
+        unregister_host(".gateway.example.com")
+    assert host_for("localhost", 8000) is None
+
+
+def test_unknown_dialect_is_refused() -> None:
+    with pytest.raises(ValueError, match="dialect"):
+        register_host("llm.internal", "acme", "soap")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "method", "path", "api", "url_model"),
+    [
+        ("openai", "POST", "/v1/chat/completions", "chat", None),
+        ("openai", "POST", "/v1/responses", "responses", None),
+        ("openai", "POST", "/v1/embeddings", "embeddings", None),
+        ("openai", "POST", "/v1/completions", "completions", None),
+        ("openai", "POST", "/api/v1/chat/completions", "chat", None),  # OpenRouter
+        ("openai", "POST", "/openai/v1/chat/completions", "chat", None),  # Groq
+        ("openai", "POST", "/openai/deployments/prod-4o/chat/completions", "chat", "prod-4o"),
+        ("openai", "POST", "/openai/deployments/emb/embeddings", "embeddings", "emb"),
+        ("openai", "GET", "/v1/chat/completions", None, None),  # listing stored completions
+        ("openai", "GET", "/v1/models", None, None),
+        ("openai", "POST", "/v1/responses/resp_123/cancel", None, None),
+        ("openai", "POST", "/v1/moderations", None, None),
+        ("openai", "POST", "/v1/files", None, None),
+        ("anthropic", "POST", "/v1/messages", "messages", None),
+        ("anthropic", "POST", "/v1/messages/count_tokens", None, None),
+        ("anthropic", "POST", "/v1/messages/batches", None, None),
+        ("google", "POST", "/v1beta/models/gemini-2.5-flash:generateContent", "generate_content",
+         "gemini-2.5-flash"),
+        ("google", "POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+         "generate_content", "gemini-2.5-pro"),
+        ("google", "POST",
+         "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent",
+         "generate_content", "gemini-2.0-flash"),
+        ("google", "POST", "/v1beta/models/gemini-2.5-flash:countTokens", None, None),
+        ("google", "POST", "/v1beta/models/text-embedding-004:embedContent", None, None),
+    ],
+)  # fmt: skip
+def test_routes(
+    dialect: str, method: str, path: str, api: str | None, url_model: str | None
+) -> None:
+    found = route(dialect, "p", method, path)  # type: ignore[arg-type]
+    assert found == (None if api is None else Route("p", dialect, api, url_model))  # type: ignore[arg-type]
