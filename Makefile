@@ -19,6 +19,7 @@ demo: build
 
 test: build
 	cargo test --quiet
+	$(BIN)/python -m mypy.stubtest llmledger._core
 	$(BIN)/python -m pytest -q
 
 lint: build

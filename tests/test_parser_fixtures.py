@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from llmledger._core import BUCKETS, UsageParser
 
 FIXTURES = Path(__file__).parent / "fixtures"

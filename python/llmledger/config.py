@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from . import capture
 from .pricing import Pricer, build_pricer
 from .store import ensure_schema, make_engine, save_snapshot
 from .store.writer import Writer
@@ -75,6 +76,8 @@ def configure(
     default_tags: DefaultTags = None,
     price_overrides: Mapping[str, Any] | str | PathLike[str] | None = None,
     spool_path: str | PathLike[str] | None = None,
+    hosts: Mapping[str, str | tuple[str, str]] | None = None,
+    openai_stream_usage: bool | None = None,
 ) -> None:
     """Sets where and how calls are recorded.
 
@@ -83,7 +86,11 @@ def configure(
     `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
     run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
     `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
-    `spool_path` is where rows wait while the database is unreachable.
+    `spool_path` is where rows wait while the database is unreachable. `hosts` adds
+    OpenAI-compatible (or Anthropic- or Google-format) hosts to capture's registry:
+    `{"llm.internal:8000": "openai", ".gateway.example": ("acme", "anthropic")}`.
+    `openai_stream_usage=True` asks OpenAI chat streams for their usage chunk
+    (`stream_options.include_usage`) when the app did not, so they are never estimated.
     """
     global _state
     if isinstance(default_tags, Mapping):
@@ -92,6 +99,7 @@ def configure(
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
         raise TypeError("default_tags must be a mapping or a callable returning one")
+    capture.configure(hosts=hosts, openai_stream_usage=openai_stream_usage)
     pricer = build_pricer(price_overrides)
     url = database_url or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
     engine = make_engine(url)

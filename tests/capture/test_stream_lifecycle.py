@@ -172,11 +172,6 @@ def test_openai_error_type_unchanged_for_plain_client(fake: Any) -> None:
         list(chat_stream(plain))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="record() prices only status 'ok'; a stream broken midway was still billed by the "
-    "provider for the tokens it reported before the break",
-)
 def test_interrupted_stream_is_billed_for_what_was_seen(fake: Any, ledger: Any) -> None:
     fake.serve(reply("anthropic_messages_stream.sse", break_after=4))
     client = instrument(make_client("anthropic", fake.url), provider="anthropic")
