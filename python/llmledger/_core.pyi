@@ -26,9 +26,7 @@ class Catalog:
         mode: int | None,
         tokens: tuple[int, int, int, int, int, int, int, int],
         discount_ppm: int,
-    ) -> tuple[
-        tuple[int, int, int, int, int, int, int, int], int, int, int, int | None, bool
-    ]: ...
+    ) -> tuple[tuple[int, int, int, int, int, int, int, int], int, int, int, int | None, bool]: ...
 
 @final
 class UsageParser:
