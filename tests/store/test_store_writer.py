@@ -310,3 +310,15 @@ def test_a_forked_child_writes_through_a_thread_of_its_own(engine, tmp_path):
     assert writer.flush(timeout=30)
     writer.close()
     assert event_ids(engine) == EV[1:4]
+
+
+def test_zero_flush_interval_writes_each_row_without_spinning(engine, tmp_path):
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl", flush_interval=0)
+    time.sleep(0.3)  # idle: a spinning writer would retry the (empty) spool, taking its lock
+    assert not (tmp_path / "spool.lock").exists()
+    writer.submit(make_row(1))  # no flush: the row is written on its own
+    deadline = time.monotonic() + 10
+    while event_ids(engine) != EV[1:2] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert event_ids(engine) == EV[1:2]
+    writer.close()

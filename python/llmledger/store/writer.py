@@ -73,8 +73,10 @@ class _Inbox:
 
     def __init__(self, maxsize: int, wake_at: int, poll: float) -> None:
         self.maxsize = maxsize
-        self._wake_at = wake_at
-        self._poll = poll
+        # No poll interval (flush_interval=0) means "write each row now": wake on every row,
+        # and between rows block until woken rather than spin.
+        self._wake_at = wake_at if poll > 0 else 1
+        self._poll = poll if poll > 0 else None
         self._items: deque[Any] = deque()
         self._wake = threading.Event()
 
@@ -100,9 +102,12 @@ class _Inbox:
                 return self._items.popleft()
             except IndexError:  # empty: wait for a wake-up or the next poll
                 pass
-            wait = self._poll if deadline is None else min(self._poll, deadline - time.monotonic())
-            if wait <= 0:
-                raise queue.Empty
+            wait = self._poll
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise queue.Empty
+                wait = left if wait is None else min(wait, left)
             self._wake.wait(wait)
             self._wake.clear()
 
