@@ -1,0 +1,304 @@
+//! The rollup kernel: one pass over the rows, grouping by the mixed-radix combination of the
+//! key codes, summing tokens and exact costs per group, re-pricing on the way when asked.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use rayon::prelude::*;
+
+use super::encode::{strides, Encoded, FastMap, KeyValue};
+use super::input::{FloatColumn, IntColumn, RowRange};
+use super::output::{self, Group};
+use super::reprice::Repricer;
+use super::timebucket::{Buckets, Unit, Zone};
+use super::Table;
+use crate::pricing::BUCKETS;
+use crate::Error;
+
+/// A group key.
+#[derive(Debug, Clone)]
+pub enum Key {
+    /// A column of the ledger, by name.
+    Column(String),
+    /// A time bucket of the time column, named `name` in the output.
+    Time(Unit, String),
+}
+
+/// How to re-price rows: which rows use which compiled (model, mode) pair.
+#[derive(Debug, Clone)]
+pub struct Rates {
+    /// The compiled pairs.
+    pub repricer: Repricer,
+    /// Columns whose value tuple identifies a row's model (e.g. provider and model).
+    pub model_key: Vec<String>,
+    /// The pricing-mode column, if any.
+    pub mode_key: Option<String>,
+    /// `pair_of[model_code * modes + mode_code]`: the repricer pair, `None` for unpriced.
+    /// Codes are those of [`Table::encoded_tuple`] for `model_key` and [`Table::encoded`]
+    /// for `mode_key` (a single code 0 without one).
+    pub pair_of: Vec<Option<u32>>,
+    /// Discount in parts per million per model code.
+    pub discount_ppm: Vec<u32>,
+}
+
+/// What to roll up.
+#[derive(Debug, Clone)]
+pub struct RollupSpec {
+    /// Group keys, in output order.
+    pub keys: Vec<Key>,
+    /// The time column (µs since the epoch, UTC).
+    pub time_column: String,
+    /// Time zone of the time buckets.
+    pub zone: Zone,
+    /// Only rows at or after this instant.
+    pub since_us: Option<i64>,
+    /// Only rows before this instant.
+    pub until_us: Option<i64>,
+    /// Only rows whose column equals the value.
+    pub filters: Vec<(String, KeyValue)>,
+    /// Re-price the rows, when given.
+    pub rates: Option<Rates>,
+}
+
+/// The per-row inputs of one batch.
+struct Cols {
+    at: IntColumn,
+    tokens: Vec<IntColumn>,
+    cost: IntColumn,
+    latency: Option<FloatColumn>,
+}
+
+/// Per-row model and mode codes when re-pricing.
+struct RateCodes<'a> {
+    rates: &'a Rates,
+    models: Arc<Encoded>,
+    modes: Option<Arc<Encoded>>,
+    n_modes: usize,
+}
+
+impl RateCodes<'_> {
+    /// Re-priced cost of global row `g` (batch row `i`): `Ok(None)` when its model is unpriced.
+    #[inline]
+    fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
+        let model = self.models.codes[g] as usize;
+        let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
+        match self.rates.pair_of[model * self.n_modes + mode] {
+            Some(pair) => {
+                self.rates.repricer.cost(pair, ts, tokens, self.rates.discount_ppm[model]).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn rate_codes<'a>(table: &Table, rates: &'a Rates) -> Result<RateCodes<'a>, Error> {
+    let models = table.encoded_tuple(&rates.model_key)?;
+    let modes = rates.mode_key.as_deref().map(|m| table.encoded(m)).transpose()?;
+    let n_modes = modes.as_ref().map_or(1, |m| m.cardinality());
+    if rates.pair_of.len() != models.cardinality() * n_modes || rates.discount_ppm.len() != models.cardinality() {
+        return Err(Error::Argument("rate tables do not match the ledger's model and mode codes".into()));
+    }
+    Ok(RateCodes { rates, models, modes, n_modes })
+}
+
+fn batch_cols(table: &Table, spec_time: &str) -> Result<Vec<Cols>, Error> {
+    let ledger = table.ledger();
+    let at = ledger.ints(spec_time)?;
+    let tokens: Vec<Vec<IntColumn>> = BUCKETS.iter().map(|b| ledger.ints(b)).collect::<Result<_, _>>()?;
+    let cost = ledger.ints("cost")?;
+    let latency = if ledger.has_column("latency_ms") { Some(ledger.floats("latency_ms")?) } else { None };
+    Ok((0..at.len())
+        .map(|b| Cols {
+            at: at[b].clone(),
+            tokens: tokens.iter().map(|t| t[b].clone()).collect(),
+            cost: cost[b].clone(),
+            latency: latency.as_ref().map(|l| l[b].clone()),
+        })
+        .collect())
+}
+
+/// Row filter: time window and equality filters on encoded columns.
+struct Filter {
+    since: i64,
+    until: i64,
+    codes: Vec<(Arc<Encoded>, u32)>,
+}
+
+impl Filter {
+    #[inline]
+    fn keep(&self, g: usize, ts: i64) -> bool {
+        ts >= self.since && ts < self.until && self.codes.iter().all(|(e, c)| e.codes[g] == *c)
+    }
+}
+
+/// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
+pub fn reprice_rows(table: &Table, time_column: &str, rates: &Rates) -> Result<Vec<Option<i64>>, Error> {
+    let cols = batch_cols(table, time_column)?;
+    let codes = rate_codes(table, rates)?;
+    let parts: Vec<Vec<Option<i64>>> = table
+        .ledger()
+        .ranges()
+        .par_iter()
+        .map(|r| {
+            let c = &cols[r.batch];
+            (r.start..r.end)
+                .map(|i| codes.cost(r.global + i - r.start, c.at.raw(i), &tokens_at(c, i)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(parts.concat())
+}
+
+#[inline]
+fn tokens_at(c: &Cols, i: usize) -> [i64; 8] {
+    std::array::from_fn(|b| c.tokens[b].raw(i))
+}
+
+/// Runs a rollup and returns its result as one record batch.
+pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
+    let cols = batch_cols(table, &spec.time_column)?;
+    let mut filter = Filter {
+        since: spec.since_us.unwrap_or(i64::MIN),
+        until: spec.until_us.unwrap_or(i64::MAX),
+        codes: Vec::new(),
+    };
+    for (name, value) in &spec.filters {
+        let e = table.encoded(name)?;
+        // A value no row holds: keep nothing (an empty window does that).
+        let code = e.code_of(value).unwrap_or_else(|| {
+            filter.until = i64::MIN;
+            0
+        });
+        filter.codes.push((e, code));
+    }
+    let ranges = table.ledger().ranges();
+
+    let (min_ts, max_ts) = if spec.keys.iter().any(|k| matches!(k, Key::Time(..))) {
+        time_span(ranges, &cols, &filter)
+    } else {
+        (0, 0)
+    };
+    let sources = spec
+        .keys
+        .iter()
+        .map(|k| match k {
+            Key::Column(name) => table.encoded(name).map(Source::Codes),
+            Key::Time(unit, _) => Ok(Source::Time(Buckets::new(*unit, spec.zone, min_ts, max_ts))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let strides = strides(sources.iter().map(Source::cardinality));
+    let rate_codes = spec.rates.as_ref().map(|r| rate_codes(table, r)).transpose()?;
+
+    let groups = ranges
+        .par_iter()
+        .try_fold(Partial::default, |mut part, r| {
+            let c = &cols[r.batch];
+            for i in r.start..r.end {
+                let g = r.global + i - r.start;
+                let ts = c.at.raw(i);
+                if !filter.keep(g, ts) {
+                    continue;
+                }
+                let key: u128 = sources.iter().zip(&strides).map(|(s, &st)| u128::from(s.code(g, ts)) * st).sum();
+                let tokens = tokens_at(c, i);
+                let repriced = match &rate_codes {
+                    Some(rc) => Some(rc.cost(g, ts, &tokens)?),
+                    None => None,
+                };
+                part.group(key).add(&tokens, c.cost.get(i), repriced, c.latency.as_ref().and_then(|l| l.get(i)));
+            }
+            Ok::<_, Error>(part)
+        })
+        .try_reduce(Partial::default, |a, b| Ok(a.merge(b)))?;
+
+    let key_columns = spec.keys.iter().zip(&sources).map(|(k, s)| (k, s)).collect::<Vec<_>>();
+    let mut groups: Vec<(u128, Group)> = groups.into_groups();
+    groups.par_sort_unstable_by_key(|(k, _)| *k);
+    let key_values: Vec<output::KeyOut> = key_columns
+        .iter()
+        .zip(&strides)
+        .map(|((key, source), &stride)| {
+            let codes = groups.iter().map(|(k, _)| ((k / stride) % source.cardinality() as u128) as u32);
+            match (key, source) {
+                (Key::Column(name), Source::Codes(e)) => output::KeyOut::values(name, codes.map(|c| &e.values[c as usize])),
+                (Key::Time(_, name), Source::Time(b)) => {
+                    output::KeyOut::time(name, &spec.zone, codes.map(|c| b.starts[c as usize]))
+                }
+                _ => unreachable!("key and source are built together"),
+            }
+        })
+        .collect();
+    output::batch(key_values, groups.into_iter().map(|(_, g)| g).collect(), spec.rates.is_some())
+}
+
+/// Where a key's code comes from.
+enum Source {
+    Codes(Arc<Encoded>),
+    Time(Buckets),
+}
+
+impl Source {
+    fn cardinality(&self) -> usize {
+        match self {
+            Source::Codes(e) => e.cardinality(),
+            Source::Time(b) => b.starts.len(),
+        }
+    }
+
+    #[inline]
+    fn code(&self, g: usize, ts: i64) -> u32 {
+        match self {
+            Source::Codes(e) => e.codes[g],
+            Source::Time(b) => b.index(ts),
+        }
+    }
+}
+
+/// Earliest and latest instant among kept rows.
+fn time_span(ranges: &[RowRange], cols: &[Cols], filter: &Filter) -> (i64, i64) {
+    ranges
+        .par_iter()
+        .map(|r| {
+            let c = &cols[r.batch];
+            (r.start..r.end)
+                .filter_map(|i| {
+                    let ts = c.at.raw(i);
+                    filter.keep(r.global + i - r.start, ts).then_some(ts)
+                })
+                .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
+        })
+        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)))
+}
+
+/// Groups accumulated by one worker.
+#[derive(Default)]
+struct Partial {
+    index: FastMap<u128, u32>,
+    groups: Vec<(u128, Group)>,
+}
+
+impl Partial {
+    #[inline]
+    fn group(&mut self, key: u128) -> &mut Group {
+        let next = self.groups.len() as u32;
+        let slot = *self.index.entry(key).or_insert(next);
+        if slot == next {
+            self.groups.push((key, Group::default()));
+        }
+        &mut self.groups[slot as usize].1
+    }
+
+    fn merge(mut self, other: Partial) -> Partial {
+        if self.groups.len() < other.groups.len() {
+            return other.merge(self);
+        }
+        for (key, g) in other.groups {
+            self.group(key).merge(g);
+        }
+        self
+    }
+
+    fn into_groups(self) -> Vec<(u128, Group)> {
+        self.groups
+    }
+}
