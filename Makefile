@@ -27,7 +27,7 @@ lint: build
 	$(BIN)/ruff format --check python tests benches
 
 bench: build
-	$(BIN)/python -m pytest benches -q --benchmark-only
+	$(BIN)/python -m pytest benches -q --benchmark-enable --benchmark-only
 
 clean:
 	rm -rf $(VENV) target

@@ -1,1 +1,33 @@
+"""llmledger: a ledger of what your app's LLM calls cost, exact and tagged, in your database.
+
+import llmledger
+llmledger.configure(database_url="sqlite:///llmledger.db")
+with llmledger.tags(feature="chat", tenant="acme"):
+    llmledger.track("openai", "gpt-4o", input_tokens=1200, output_tokens=300)
+llmledger.calls()   # polars.DataFrame
+"""
+
+from __future__ import annotations
+
 from ._core import BUCKETS
+from .config import configure, flush, shutdown
+from .pricing import OverridesError, PriceRule
+from .read import calls
+from .record.call import Call, Quote
+from .record.recorder import quote, track
+from .tagging import tags
+
+__all__ = [
+    "BUCKETS",
+    "Call",
+    "OverridesError",
+    "PriceRule",
+    "Quote",
+    "calls",
+    "configure",
+    "flush",
+    "quote",
+    "shutdown",
+    "tags",
+    "track",
+]

@@ -35,7 +35,7 @@ BUCKETS = (
 )
 """The disjoint token buckets, in canonical order (the Rust core uses the same order)."""
 
-COST_COLUMNS = tuple("cost_" + b.removesuffix("_tokens") for b in BUCKETS) + ("cost_request",)
+COST_COLUMNS = (*("cost_" + b.removesuffix("_tokens") for b in BUCKETS), "cost_request")
 """Per-bucket cost columns, then the per-request fee; `cost` is their sum."""
 
 metadata = MetaData()
@@ -44,6 +44,9 @@ metadata = MetaData()
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 _Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
 _Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+# utf8mb4_bin: every Unicode value stores on MySQL/MariaDB, and comparisons (model names, tag
+# filters) are exact as on PostgreSQL and SQLite rather than case- or accent-insensitive.
+_MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 
 calls = Table(
     "llmledger_calls",
@@ -75,6 +78,7 @@ calls = Table(
     Column("raw_usage", _Json),
     Index("ix_llmledger_calls_at_us", "at_us"),
     Index("ix_llmledger_calls_provider_model", "provider", "model"),
+    **_MYSQL_TABLE,
 )
 
 price_snapshots = Table(
@@ -85,4 +89,5 @@ price_snapshots = Table(
     Column("source", String(255), nullable=False),
     # zlib-compressed canonical JSON of the compiled catalog, overrides included.
     Column("content", _Blob, nullable=False),
+    **_MYSQL_TABLE,
 )

@@ -1,0 +1,185 @@
+"""The `llmledger` command: demo, report, prices explain, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+DEMO_DATABASE = "sqlite:///llmledger-demo.db"
+
+
+def _database(args: argparse.Namespace) -> str:
+    from .config import DEFAULT_DATABASE_URL
+
+    return args.db or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _when(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import llmledger
+
+    from .report import demo
+
+    url = args.db or DEMO_DATABASE
+    if args.db is None and os.path.exists("llmledger-demo.db"):
+        os.remove("llmledger-demo.db")  # the demo's own file: start from an empty ledger
+    llmledger.configure(url)
+    demo.generate(args.calls, seed=args.seed)
+    llmledger.flush()
+    print(f"recorded {args.calls:,} calls in {url}\n")
+    args.db, args.since, args.until = url, None, None
+    return cmd_report(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import render, summarize
+    from .store import make_engine
+    from .store.read import read_calls
+
+    engine = make_engine(_database(args))
+    frame = read_calls(engine, since=args.since, until=args.until)
+    by = [k.strip() for k in args.by.split(",") if k.strip()]
+    print(render(summarize(frame, by, top=args.top)))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .pricing import build_pricer
+    from .pricing.explain import explain
+
+    pricer = build_pricer(args.overrides)
+    buckets = {b: getattr(args, b) for b in _BUCKETS}
+    text, priced = explain(pricer, args.provider, args.model, args.at, args.mode, buckets)
+    print(text)
+    return 0 if priced else 1
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from .store import make_engine, upgrade
+
+    engine = make_engine(_database(args))
+    upgrade(engine)
+    print(f"schema up to date: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+_BUCKETS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "input_audio_tokens",
+    "output_audio_tokens",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmledger",
+        description="A ledger of what your app's LLM calls cost, in your own database.",
+        epilog="Database: --db URL, else LLMLEDGER_DATABASE_URL, else sqlite:///llmledger.db.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="record a synthetic quarter of calls, then report on it",
+        description="Fills a SQLite ledger (llmledger-demo.db, recreated) with a realistic "
+        "synthetic quarter through the same track() path apps use, then prints the report.",
+    )
+    demo.add_argument("--calls", type=int, default=40_000, help="number of calls (default 40,000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--db", help="record into this database instead of llmledger-demo.db")
+    demo.add_argument(
+        "--by", default="feature,tenant,user_id", help="tag keys to break spend down by"
+    )
+    demo.add_argument("--top", type=int, default=8, help="rows per table (default 8)")
+    demo.set_defaults(func=cmd_demo)
+
+    report = sub.add_parser(
+        "report",
+        help="spend, calls, tokens, unpriced share, top models and tags",
+        description="Total spend, calls and tokens, the unpriced share, top models, "
+        "and the top values of each tag key in --by.",
+    )
+    report.add_argument(
+        "--since", type=_when, help="from this ISO date/time (UTC unless given), inclusive"
+    )
+    report.add_argument("--until", type=_when, help="to this ISO date/time, exclusive")
+    report.add_argument(
+        "--by", default="feature,tenant", help="comma-separated tag keys (default feature,tenant)"
+    )
+    report.add_argument("--top", type=int, default=10, help="rows per table (default 10)")
+    report.add_argument("--db", help="database URL")
+    report.set_defaults(func=cmd_report)
+
+    prices = sub.add_parser("prices", help="inspect the price catalog")
+    prices_sub = prices.add_subparsers(dest="prices_command", required=True, metavar="COMMAND")
+    explain = prices_sub.add_parser(
+        "explain",
+        help="which price rule applies to a model, its rates, and the cost of given usage",
+        description="Shows the catalog entry or override that prices PROVIDER MODEL "
+        "at --at in --mode, "
+        "the rates in force, and the exact cost of the given token counts. Exits 1 when the model "
+        "cannot be priced.",
+    )
+    explain.add_argument(
+        "provider", help="provider id: openai, anthropic, google (or gemini), deepseek..."
+    )
+    explain.add_argument(
+        "model", help="model name as the provider reports it, e.g. gpt-4o-2024-08-06"
+    )
+    explain.add_argument(
+        "--at", type=_when, help="time of the call (default now), ISO, UTC unless given"
+    )
+    explain.add_argument(
+        "--mode", default="standard", help="pricing mode: standard, batch, flex, priority..."
+    )
+    explain.add_argument("--overrides", help="price overrides file (JSON or TOML)")
+    for bucket in _BUCKETS:
+        explain.add_argument(
+            f"--{bucket.replace('_', '-')}", dest=bucket, type=int, default=0, metavar="N"
+        )
+    explain.set_defaults(func=cmd_explain)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_sub.add_parser(
+        "upgrade",
+        help="create or migrate the ledger's tables",
+        description="Runs the ledger's migrations (needed once on PostgreSQL and "
+        "MySQL; SQLite files are created automatically).",
+    )
+    upgrade.add_argument("--db", help="database URL")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `llmledger` command."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `llmledger report | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

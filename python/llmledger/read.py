@@ -1,0 +1,28 @@
+"""Reading the ledger back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from .config import flush, state
+from .store.read import read_calls
+
+__all__ = ["calls"]
+
+
+def calls(
+    since: dt.datetime | dt.date | str | None = None,
+    until: dt.datetime | dt.date | str | None = None,
+    **tag_filters: Any,
+) -> pl.DataFrame:
+    """The recorded calls, one row each, oldest first, as a Polars frame.
+
+    Pending rows are written first. `since` is inclusive, `until` exclusive (naive times are
+    UTC); keyword arguments filter on tag values (`calls(tenant="acme")`). `cost` is a Polars
+    Decimal in USD, null for unpriced calls.
+    """
+    flush()
+    return read_calls(state().engine, since=since, until=until, **tag_filters)

@@ -1,0 +1,258 @@
+"""From usage to a ledger row: validate, tag, price, and hand to the background writer.
+
+`track()` is the public, validating entry point: bad input raises where the user called it.
+`record()` is what capture uses: it never raises into the app; a failure is logged and counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .. import tagging
+from ..config import state
+from ..pricing import Priced, Pricer
+from ..store.schema import BUCKETS, COST_COLUMNS
+from .call import Call, Quote
+
+__all__ = ["quote", "record", "track"]
+
+log = logging.getLogger("llmledger")
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+
+failures = 0
+"""Calls that capture could not record (each one logged)."""
+
+
+_BUCKET_INDEX = {name: i for i, name in enumerate(BUCKETS)}
+
+
+def _tokens(buckets: Mapping[str, Any]) -> tuple[int, ...]:
+    """The 8 buckets in canonical order; ValueError naming the first bad field."""
+    out = [0] * len(BUCKETS)
+    for name, value in buckets.items():
+        index = _BUCKET_INDEX.get(name)
+        if index is None:
+            raise TypeError(f"unknown token bucket {name!r}; the buckets are {', '.join(BUCKETS)}")
+        if type(value) is not int or value < 0:
+            # Slow path: int subclasses (numpy integers register as Integral, not int) are fine.
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            value = int(value)
+        out[index] = value
+    return tuple(out)
+
+
+def _timestamp(at: dt.datetime | None) -> tuple[dt.datetime, int]:
+    if at is None:
+        ts_us = time.time_ns() // 1000
+        return _EPOCH + dt.timedelta(microseconds=ts_us), ts_us
+    if not isinstance(at, dt.datetime):
+        raise TypeError(f"at must be a datetime, got {type(at).__name__}")
+    at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+    return at, (at - _EPOCH) // _US
+
+
+def _mode(pricing_mode: str) -> str:
+    if not isinstance(pricing_mode, str) or not pricing_mode or len(pricing_mode) > 32:
+        raise ValueError(f"pricing_mode must be a short non-empty string, got {pricing_mode!r}")
+    return pricing_mode
+
+
+def _price(
+    pricer: Pricer, provider: str, model: str, ts_us: int, mode: str, tokens: tuple[int, ...]
+):
+    resolution = pricer.resolve(provider, model)
+    if resolution is None:
+        return None
+    return pricer.price(resolution, ts_us, mode, tokens)
+
+
+def _event_id(ts_us: int) -> str:
+    # Time-ordered (48-bit milliseconds, then 80 random bits): inserts stay append-only in
+    # B-tree indexes, and two processes never collide.
+    return f"{ts_us // 1000:012x}{os.urandom(10).hex()}"
+
+
+def quote(
+    provider: str,
+    model: str,
+    *,
+    at: dt.datetime | None = None,
+    pricing_mode: str = "standard",
+    **buckets: int,
+) -> Quote:
+    """Prices usage exactly as `track()` would, without recording anything."""
+    tokens = _tokens(buckets)
+    at, ts_us = _timestamp(at)
+    mode = _mode(pricing_mode)
+    pricer = state().pricer
+    provider = pricer.provider_id(provider)
+    priced = _price(pricer, provider, model, ts_us, mode, tokens)
+    return Quote(provider, model, at, mode, tokens, priced)
+
+
+def track(
+    provider: str,
+    model: str,
+    *,
+    pricing_mode: str = "standard",
+    at: dt.datetime | None = None,
+    latency_ms: float | None = None,
+    provider_response_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    **buckets: int,
+) -> Call:
+    """Records one call from its token buckets and returns it, priced and tagged.
+
+    Returns without waiting on the database: the row goes to a background writer. Buckets are
+    disjoint (see the README): `input_tokens` excludes cached input, `output_tokens` excludes
+    reasoning. Bad input raises here (ValueError / TypeError naming the field).
+    """
+    if not isinstance(provider, str) or not provider:
+        raise ValueError(f"provider must be a non-empty string, got {provider!r}")
+    if not isinstance(model, str) or not model:
+        raise ValueError(f"model must be a non-empty string, got {model!r}")
+    tokens = _tokens(buckets)
+    at_dt, ts_us = _timestamp(at)
+    explicit = tagging.clean_explicit(tags)
+    return record(
+        provider,
+        model,
+        tokens,
+        at=at_dt,
+        ts_us=ts_us,
+        pricing_mode=_mode(pricing_mode),
+        usage_source="manual",
+        scoped_tags=tagging.snapshot(),
+        explicit_tags=explicit,
+        latency_ms=latency_ms,
+        provider_response_id=provider_response_id,
+    )
+
+
+_ROW_KEYS = (
+    "event_id",
+    "at_us",
+    "provider",
+    "model",
+    *BUCKETS,
+    "cost",
+    *COST_COLUMNS,
+    "pricing_mode",
+    "usage_source",
+    "status",
+    "http_status",
+    "latency_ms",
+    "provider_response_id",
+    "price_snapshot_id",
+    "price_source",
+    "price_provider",
+    "price_model",
+    "price_version",
+    "price_variant",
+    "price_tier",
+    "tags",
+    "raw_usage",
+)
+_NO_RULE = (None,) * 7
+_UNPRICED = (None,) * (1 + len(COST_COLUMNS)) + _NO_RULE
+# A failed call (an error response) is not billed: zero cost, by no price rule.
+_FAILED = Priced((0,) * len(BUCKETS), 0, 0, None, -1)
+
+
+def record(
+    provider: str,
+    model: str,
+    tokens: tuple[int, ...],
+    *,
+    at: dt.datetime,
+    ts_us: int,
+    pricing_mode: str,
+    usage_source: str,
+    scoped_tags: dict[str, str],
+    explicit_tags: Mapping[str, str] | None = None,
+    latency_ms: float | None = None,
+    provider_response_id: str | None = None,
+    http_status: int | None = None,
+    status: str = "ok",
+    raw_usage: Any = None,
+) -> Call:
+    """Prices, tags and queues one call whose input is already valid (`tokens` in bucket order).
+
+    `scoped_tags` is `tagging.snapshot()` taken when the call started.
+    """
+    st = state()
+    pricer = st.pricer
+    provider = pricer.provider_id(provider)
+    if status == "ok":
+        priced = _price(pricer, provider, model, ts_us, pricing_mode, tokens)
+    else:
+        priced = _FAILED
+    if st.default_tags is None and not explicit_tags:
+        call_tags = scoped_tags  # the scope's own dict, never mutated: no copy needed
+    else:
+        defaults = tagging.resolve_defaults(st.default_tags)
+        call_tags = tagging.merge(defaults, scoped_tags, explicit_tags or {})
+    event_id = _event_id(ts_us)
+    if priced is None:
+        money_and_rule = _UNPRICED
+    else:
+        rule = _NO_RULE if priced.rule is None else priced.rule.columns()
+        money_and_rule = (priced.total, *priced.costs, priced.request_fee, *rule)
+    row = dict(
+        zip(
+            _ROW_KEYS,
+            (
+                event_id,
+                ts_us,
+                provider,
+                model,
+                *tokens,
+                *money_and_rule[: 1 + len(COST_COLUMNS)],
+                pricing_mode,
+                usage_source,
+                status,
+                http_status,
+                latency_ms,
+                provider_response_id,
+                *money_and_rule[1 + len(COST_COLUMNS) :],
+                call_tags,
+                raw_usage,
+            ),
+            strict=True,
+        )
+    )
+    st.writer.submit(row)
+    return Call(
+        provider,
+        model,
+        at,
+        pricing_mode,
+        tokens,
+        priced,
+        event_id=event_id,
+        tags=MappingProxyType(call_tags),
+        usage_source=usage_source,
+        status=status,
+        http_status=http_status,
+        latency_ms=latency_ms,
+        provider_response_id=provider_response_id,
+    )
+
+
+def record_safely(record_call: Callable[[], object]) -> None:
+    """Runs a capture-side recording; any failure is logged and counted, never raised."""
+    global failures
+    try:
+        record_call()
+    except Exception:  # capture must never break the app's call, whatever went wrong here
+        failures += 1
+        log.exception("llmledger: failed to record a call; the app's call is unaffected")

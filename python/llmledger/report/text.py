@@ -1,0 +1,75 @@
+"""The spend report as terminal text."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from .summary import Summary
+
+__all__ = ["money", "render"]
+
+
+def money(usd: Decimal | None) -> str:
+    """USD for a human: cents above a dollar, more digits below, `unpriced` for None."""
+    if usd is None:
+        return "unpriced"
+    if abs(usd) >= 1:
+        return f"${usd:,.2f}"
+    return f"${usd:,.6f}".rstrip("0").rstrip(".") if usd else "$0"
+
+
+def _table(frame: pl.DataFrame, keys: list[str]) -> list[str]:
+    rows = [
+        [*(str(r[k]) for k in keys), f"{r['calls']:,}", money(r["cost"]), _share(r["share"])]
+        for r in frame.iter_rows(named=True)
+    ]
+    header = [*keys, "calls", "cost", "share"]
+    widths = [
+        max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+        for i, h in enumerate(header)
+    ]
+    numeric = set(range(len(keys), len(header)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return ["  " + line(header), "  " + line(["-" * w for w in widths])] + [
+        "  " + line(r) for r in rows
+    ]
+
+
+def _share(share: float | None) -> str:
+    return "" if share is None else f"{share:.1%}"
+
+
+def render(s: Summary, title: str = "llmledger report") -> str:
+    """The report as lines of text for a terminal."""
+    if not s.calls:
+        return f"{title}\n  no calls recorded in this range"
+    out = [
+        title,
+        f"  period      {s.first:%Y-%m-%d %H:%M} .. {s.last:%Y-%m-%d %H:%M} UTC",
+        f"  spend       {money(s.cost)}  over {s.calls:,} calls",
+        f"  unpriced    {s.unpriced_calls:,} calls ({s.unpriced_calls / s.calls:.1%}): "
+        "cost unknown, not zero",
+        f"  failed      {s.failed_calls:,} calls",
+        "  tokens      "
+        + ", ".join(f"{k.removesuffix('_tokens')} {v:,}" for k, v in s.tokens.items() if v),
+        "",
+        "Top models",
+        *_table(s.top_models, ["provider", "model"]),
+    ]
+    for key, frame in s.by_tag.items():
+        out += ["", f"Top {key}", *_table(frame, [key])]
+    if s.unpriced_models.height:
+        out += ["", "Unpriced models (add a price override, or wait for the catalog)"]
+        out += [
+            f"  {r['provider']}/{r['model']}: {r['calls']:,} calls"
+            for r in s.unpriced_models.iter_rows(named=True)
+        ]
+    return "\n".join(out)

@@ -1,0 +1,131 @@
+"""Engines and schema migrations for the ledger's database.
+
+Migrations ship inside the package and run through Alembic's API, so users need no
+alembic.ini. Alembic keeps its revision in `llmledger_alembic_version`, never in the host
+application's own `alembic_version` table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import StaticPool
+
+__all__ = [
+    "VERSION_TABLE",
+    "SchemaNotReadyError",
+    "current_revision",
+    "ensure_schema",
+    "head_revision",
+    "make_engine",
+    "upgrade",
+]
+
+VERSION_TABLE = "llmledger_alembic_version"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Seconds a SQLite writer waits for another writer's lock before giving up; the recorder
+# writes from a background thread, so waiting is cheap and failing would spool the batch.
+SQLITE_BUSY_TIMEOUT = 30
+# Seconds to wait for a server's TCP connect: a black-holed host must not hang the writer
+# for the OS default (minutes) before its rows go to the spool.
+CONNECT_TIMEOUT = 10
+
+
+class SchemaNotReadyError(RuntimeError):
+    """The database lacks the ledger's tables, or has them at an older revision."""
+
+
+def make_engine(url_or_engine: str | URL | Engine) -> Engine:
+    """An Engine for the ledger from a database URL, or the given Engine unchanged.
+
+    URLs use SQLAlchemy's syntax: ``sqlite:///llmledger.db``, ``postgresql+psycopg://...``,
+    ``mysql+pymysql://...``. A SQLite file database is put in WAL mode (readers never block
+    the writer) with a busy timeout of 30 s; an in-memory SQLite database is shared by all
+    threads (one connection), so the background writer sees the same data. Server databases
+    get a pre-ping on checkout (a connection dropped during an outage is replaced, not
+    reused) and a 10 s connect timeout. An Engine passed in belongs to the host application
+    and is returned as it is.
+    """
+    if isinstance(url_or_engine, Engine):
+        return url_or_engine
+    url = make_url(url_or_engine)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT}
+        )
+    if url.database in (None, "", ":memory:"):
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+    event.listen(engine, "connect", _sqlite_wal)
+    return engine
+
+
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _config(connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this package."""
+    return cast(str, ScriptDirectory.from_config(_config(None)).get_current_head())
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when the ledger was never migrated there."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the ledger's tables to `revision` (Alembic ``upgrade head``); idempotent.
+
+    This is what ``llmledger db upgrade`` runs. Only the ledger's own tables and its version
+    table are touched.
+    """
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the ledger's tables exist at the package's revision before recording.
+
+    SQLite is the embedded default, so its schema is created (or migrated) automatically.
+    PostgreSQL and MySQL/MariaDB belong to an operator who decides when DDL runs: a missing
+    or outdated schema raises `SchemaNotReadyError` naming ``llmledger db upgrade``.
+    """
+    head = head_revision()
+    if engine.dialect.name == "sqlite":
+        try:
+            upgrade(engine)
+        except OperationalError:
+            # Workers of one app starting together on a new file race to create the tables
+            # ("table already exists"); the loser is fine once the winner reached head.
+            if current_revision(engine) != head:
+                raise
+        return
+    current = current_revision(engine)
+    if current != head:
+        found = "no ledger tables" if current is None else f"ledger schema revision {current}"
+        raise SchemaNotReadyError(
+            f"{engine.url.render_as_string(hide_password=True)} has {found}, this llmledger "
+            f"needs revision {head}: run `llmledger db upgrade` with this database URL "
+            "(or llmledger.store.upgrade(engine)) once, as a user allowed to create tables."
+        )

@@ -1,0 +1,77 @@
+"""The `llmledger` command, run as a user runs it: a subprocess of the installed script."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+LLMLEDGER = shutil.which("llmledger", path=os.path.dirname(sys.executable))
+
+
+def run(*args, cwd=None, env=None):
+    return subprocess.run(
+        [LLMLEDGER, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
+
+
+def test_help_lists_every_command():
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("demo", "report", "prices", "db"):
+        assert command in out.stdout
+    explain = run("prices", "explain", "--help")
+    assert "--input-tokens N" in explain.stdout and "--mode" in explain.stdout
+
+
+def test_prices_explain_shows_rule_rates_and_exact_cost():
+    out = run(
+        "prices", "explain", "openai", "gpt-4o-2024-08-06",
+        "--at", "2026-11-02T12:00", "--mode", "batch",
+        "--input-tokens", "1000", "--cache-read-tokens", "1000", "--output-tokens", "500",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "matched     openai / gpt-4o" in text
+    assert "input_mtok             $2.5 / MTok" in text
+    assert "batch rates replacing them:" in text
+    assert "input_mtok             $1.25 / MTok" in text
+    # 1000 x $1.25 + 1000 cached x $1.25 (no batch cached rate) + 500 x $5, per MTok.
+    assert "total" in text and "$0.005000000000" in text
+
+
+def test_prices_explain_unknown_model_exits_1():
+    out = run("prices", "explain", "openai", "gpt-does-not-exist", "--input-tokens", "10")
+    assert out.returncode == 1
+    assert "cannot be priced" in out.stdout
+    assert "override" in out.stdout
+
+
+def test_demo_then_report(tmp_path):
+    out = run("demo", "--calls", "3000", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "recorded 3,000 calls" in out.stdout
+    assert "Top models" in out.stdout and "Top feature" in out.stdout and "Top tenant" in out.stdout
+    assert "Unpriced models" in out.stdout and "acme-gateway/acme-rerank-v2" in out.stdout
+    assert (tmp_path / "llmledger-demo.db").exists()
+    report = run("report", "--db", "sqlite:///llmledger-demo.db", "--by", "feature", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "spend" in report.stdout and "over 3,000 calls" in report.stdout
+    since = run("report", "--db", "sqlite:///llmledger-demo.db", "--since", "2100-01-01", cwd=tmp_path)
+    assert "no calls recorded in this range" in since.stdout
+
+
+def test_db_upgrade_is_idempotent(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for _ in range(2):
+        out = run("db", "upgrade", "--db", url)
+        assert out.returncode == 0, out.stderr
+        assert "schema up to date" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["report", "--since", "yesterday"], ["nope"]])
+def test_bad_arguments_exit_2_with_a_message(args):
+    out = run(*args)
+    assert out.returncode == 2
+    assert out.stderr
