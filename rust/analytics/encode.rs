@@ -110,7 +110,10 @@ impl Encoded {
 
     /// The code of `value`, if any row holds it.
     pub fn code_of(&self, value: &KeyValue) -> Option<u32> {
-        self.values.iter().position(|v| v == value).map(|c| c as u32)
+        self.values
+            .iter()
+            .position(|v| v == value)
+            .map(|c| c as u32)
     }
 }
 
@@ -130,8 +133,11 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     for a in &arrays {
         check_type(name, a.data_type())?;
     }
-    let locals: Vec<Local> =
-        ledger.ranges().par_iter().map(|r| encode_range(&arrays[r.batch], r)).collect();
+    let locals: Vec<Local> = ledger
+        .ranges()
+        .par_iter()
+        .map(|r| encode_range(&arrays[r.batch], r))
+        .collect();
 
     // Merge the local dictionaries in range order, so codes follow first appearance.
     let mut global: FastMap<KeyRef, u32> = FastMap::default();
@@ -159,13 +165,15 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
         slices.push(head);
         rest = tail;
     }
-    slices.into_par_iter().zip(locals.par_iter()).zip(remaps.par_iter()).for_each(
-        |((out, local), remap)| {
+    slices
+        .into_par_iter()
+        .zip(locals.par_iter())
+        .zip(remaps.par_iter())
+        .for_each(|((out, local), remap)| {
             for (o, &c) in out.iter_mut().zip(&local.codes) {
                 *o = remap[c as usize];
             }
-        },
-    );
+        });
     Ok(Encoded { codes, values })
 }
 
@@ -179,8 +187,19 @@ fn owned(k: KeyRef) -> KeyValue {
 
 fn check_type(name: &str, dt: &DataType) -> Result<(), Error> {
     match dt {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Int64 | DataType::Int32 => Ok(()),
-        DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => Ok(()),
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Int64
+        | DataType::Int32 => Ok(()),
+        DataType::Dictionary(_, v)
+            if matches!(
+                **v,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            Ok(())
+        }
         other => Err(Error::ColumnType(name.into(), other.to_string())),
     }
 }
@@ -199,12 +218,22 @@ fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
         }
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
-            encode_keys(r, |i| if a.is_valid(i) { KeyRef::Int(a.value(i)) } else { KeyRef::Null })
+            encode_keys(r, |i| {
+                if a.is_valid(i) {
+                    KeyRef::Int(a.value(i))
+                } else {
+                    KeyRef::Null
+                }
+            })
         }
         DataType::Int32 => {
             let a = array.as_primitive::<Int32Type>();
             encode_keys(r, |i| {
-                if a.is_valid(i) { KeyRef::Int(i64::from(a.value(i))) } else { KeyRef::Null }
+                if a.is_valid(i) {
+                    KeyRef::Int(i64::from(a.value(i)))
+                } else {
+                    KeyRef::Null
+                }
             })
         }
         _ => encode_dictionary(array, r),
@@ -269,7 +298,12 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
 fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
     let dict = array.as_any_dictionary();
     let values = dict.values();
-    let whole = RowRange { batch: 0, start: 0, end: values.len(), global: 0 };
+    let whole = RowRange {
+        batch: 0,
+        start: 0,
+        end: values.len(),
+        global: 0,
+    };
     let inner = encode_range(values, &whole);
     let keys = dict.normalized_keys();
     let nulls = dict.keys().nulls();
@@ -287,7 +321,10 @@ fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
             }
         })
         .collect();
-    Local { codes, dict: out_dict }
+    Local {
+        codes,
+        dict: out_dict,
+    }
 }
 
 /// Codes for the tuples of several encoded columns: one code per distinct combination that
@@ -295,10 +332,16 @@ fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
 pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
     let strides = strides(parts.iter().map(|p| p.cardinality()));
     let composite = |i: usize| -> u128 {
-        parts.iter().zip(&strides).map(|(p, &s)| u128::from(p.codes[i]) * s).sum()
+        parts
+            .iter()
+            .zip(&strides)
+            .map(|(p, &s)| u128::from(p.codes[i]) * s)
+            .sum()
     };
-    let chunks: Vec<(usize, usize)> =
-        (0..rows).step_by(1 << 18).map(|s| (s, (s + (1 << 18)).min(rows))).collect();
+    let chunks: Vec<(usize, usize)> = (0..rows)
+        .step_by(1 << 18)
+        .map(|s| (s, (s + (1 << 18)).min(rows)))
+        .collect();
     let locals: Vec<(Vec<u32>, Vec<u128>)> = chunks
         .par_iter()
         .map(|&(s, e)| {

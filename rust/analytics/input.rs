@@ -63,11 +63,21 @@ impl Ledger {
             let n = rb.num_rows();
             for start in (0..n).step_by(RANGE_ROWS) {
                 let end = (start + RANGE_ROWS).min(n);
-                ranges.push(RowRange { batch, start, end, global: global + start });
+                ranges.push(RowRange {
+                    batch,
+                    start,
+                    end,
+                    global: global + start,
+                });
             }
             global += n;
         }
-        Ledger { schema, batches, ranges, rows: global }
+        Ledger {
+            schema,
+            batches,
+            ranges,
+            rows: global,
+        }
     }
 
     /// Total number of rows.
@@ -87,8 +97,15 @@ impl Ledger {
 
     /// The arrays of column `name`, one per batch.
     pub fn column(&self, name: &str) -> Result<Vec<ArrayRef>, Error> {
-        let index = self.schema.index_of(name).map_err(|_| Error::MissingColumn(name.into()))?;
-        Ok(self.batches.iter().map(|b| Arc::clone(b.column(index))).collect())
+        let index = self
+            .schema
+            .index_of(name)
+            .map_err(|_| Error::MissingColumn(name.into()))?;
+        Ok(self
+            .batches
+            .iter()
+            .map(|b| Arc::clone(b.column(index)))
+            .collect())
     }
 
     /// Whether the ledger has a column `name`.
@@ -99,7 +116,10 @@ impl Ledger {
     /// Column `name` as integers per batch: Int64, Int32, UInt32, Timestamp(us) (`at`), or
     /// Decimal128 with scale 12 (a USD amount whose unscaled value is pico-USD).
     pub fn ints(&self, name: &str) -> Result<Vec<IntColumn>, Error> {
-        self.column(name)?.iter().map(|a| IntColumn::new(name, a)).collect()
+        self.column(name)?
+            .iter()
+            .map(|a| IntColumn::new(name, a))
+            .collect()
     }
 
     /// Column `name` as Float64 per batch.
@@ -138,9 +158,11 @@ impl IntColumn {
     fn new(name: &str, a: &ArrayRef) -> Result<Self, Error> {
         let values = match a.data_type() {
             DataType::Int64 => IntValues::I64(a.as_primitive::<Int64Type>().values().clone()),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                IntValues::I64(a.as_primitive::<TimestampMicrosecondType>().values().clone())
-            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => IntValues::I64(
+                a.as_primitive::<TimestampMicrosecondType>()
+                    .values()
+                    .clone(),
+            ),
             DataType::Int32 => IntValues::I32(a.as_primitive::<Int32Type>().values().clone()),
             DataType::UInt32 => IntValues::U32(a.as_primitive::<UInt32Type>().values().clone()),
             DataType::Decimal128(_, 12) => {
@@ -148,7 +170,10 @@ impl IntColumn {
             }
             other => return Err(Error::ColumnType(name.into(), other.to_string())),
         };
-        Ok(IntColumn { values, nulls: a.nulls().cloned() })
+        Ok(IntColumn {
+            values,
+            nulls: a.nulls().cloned(),
+        })
     }
 
     /// The value at `i`, whether null or not (nulls hold an unspecified value).
@@ -186,6 +211,9 @@ impl FloatColumn {
     /// The value at `i`, or `None` when null.
     #[inline]
     pub fn get(&self, i: usize) -> Option<f64> {
-        self.nulls.as_ref().is_none_or(|n| n.is_valid(i)).then(|| self.values[i])
+        self.nulls
+            .as_ref()
+            .is_none_or(|n| n.is_valid(i))
+            .then(|| self.values[i])
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 pub use encode::{Encoded, KeyValue};
 pub use input::Ledger;
 pub use reprice::Repricer;
-pub use rollup::{reprice_rows, rollup, Key, Rates, RollupSpec};
+pub use rollup::{reprice_rows, rollup, Key, Rates, RollupSpec, Route};
 pub use timebucket::{Unit, Zone};
 
 use crate::Error;
@@ -39,7 +39,10 @@ pub struct Table {
 impl Table {
     /// Wraps a ledger.
     pub fn new(ledger: Ledger) -> Self {
-        Table { ledger, encoded: Mutex::default() }
+        Table {
+            ledger,
+            encoded: Mutex::default(),
+        }
     }
 
     /// The ledger.
@@ -60,11 +63,17 @@ impl Table {
         let e = Arc::new(match names {
             [one] => encode::encode(&self.ledger, one)?,
             _ => {
-                let parts = names.iter().map(|n| self.encoded(n)).collect::<Result<Vec<_>, _>>()?;
+                let parts = names
+                    .iter()
+                    .map(|n| self.encoded(n))
+                    .collect::<Result<Vec<_>, _>>()?;
                 encode::combine(&parts, self.ledger.rows())
             }
         });
-        self.encoded.lock().expect("encoding cache").insert(names.to_vec(), Arc::clone(&e));
+        self.encoded
+            .lock()
+            .expect("encoding cache")
+            .insert(names.to_vec(), Arc::clone(&e));
         Ok(e)
     }
 }

@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
-use arrow_array::{Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow_array::{
+    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, RecordBatch,
+    TimestampMicrosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 
@@ -30,7 +33,13 @@ pub struct Group {
 impl Group {
     /// Adds one row.
     #[inline]
-    pub fn add(&mut self, tokens: &[i64; 8], cost: Option<i64>, repriced: Option<Option<i64>>, latency: Option<f64>) {
+    pub fn add(
+        &mut self,
+        tokens: &[i64; 8],
+        cost: Option<i64>,
+        repriced: Option<Option<i64>>,
+        latency: Option<f64>,
+    ) {
         self.calls += 1;
         match cost {
             Some(c) => self.cost += i128::from(c),
@@ -103,11 +112,18 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
     if frac == 0.0 {
         return low;
     }
-    let high = upper.iter().copied().min_by(f64::total_cmp).expect("frac > 0 implies a next value");
+    let high = upper
+        .iter()
+        .copied()
+        .min_by(f64::total_cmp)
+        .expect("frac > 0 implies a next value");
     low + (high - low) * frac
 }
 
-fn money(name: &str, values: impl Iterator<Item = Option<i128>>) -> Result<(Field, ArrayRef), Error> {
+fn money(
+    name: &str,
+    values: impl Iterator<Item = Option<i128>>,
+) -> Result<(Field, ArrayRef), Error> {
     let a = Decimal128Array::from_iter(values)
         .with_precision_and_scale(38, 12)
         .map_err(|e| Error::Argument(e.to_string()))?;
@@ -115,12 +131,19 @@ fn money(name: &str, values: impl Iterator<Item = Option<i128>>) -> Result<(Fiel
 }
 
 fn ints(name: &str, values: impl Iterator<Item = i64>) -> (Field, ArrayRef) {
-    (Field::new(name, DataType::Int64, false), Arc::new(Int64Array::from_iter_values(values)))
+    (
+        Field::new(name, DataType::Int64, false),
+        Arc::new(Int64Array::from_iter_values(values)),
+    )
 }
 
 /// The result batch: keys, then `calls`, `unpriced_calls`, `cost`, the buckets, and when
 /// re-priced `repriced_cost`, `repriced_unpriced_calls` and `cost_difference`, then latency.
-pub fn batch(keys: Vec<KeyOut>, mut groups: Vec<Group>, repriced: bool) -> Result<RecordBatch, Error> {
+pub fn batch(
+    keys: Vec<KeyOut>,
+    mut groups: Vec<Group>,
+    repriced: bool,
+) -> Result<RecordBatch, Error> {
     let stats: Vec<[Option<f64>; 4]> = groups
         .par_iter_mut()
         .map(|g| {
@@ -130,7 +153,12 @@ pub fn batch(keys: Vec<KeyOut>, mut groups: Vec<Group>, repriced: bool) -> Resul
             }
             let mean = l.iter().sum::<f64>() / l.len() as f64;
             let max = l.iter().copied().max_by(f64::total_cmp);
-            [Some(mean), Some(quantile(l, 0.5)), Some(quantile(l, 0.95)), max]
+            [
+                Some(mean),
+                Some(quantile(l, 0.5)),
+                Some(quantile(l, 0.95)),
+                max,
+            ]
         })
         .collect();
     let recorded = |g: &Group| (g.unpriced < g.calls).then_some(g.cost);
@@ -145,16 +173,28 @@ pub fn batch(keys: Vec<KeyOut>, mut groups: Vec<Group>, repriced: bool) -> Resul
     }
     if repriced {
         cols.push(money("repriced_cost", groups.iter().map(repriced_sum))?);
-        cols.push(ints("repriced_unpriced_calls", groups.iter().map(|g| g.repriced_unpriced)));
+        cols.push(ints(
+            "repriced_unpriced_calls",
+            groups.iter().map(|g| g.repriced_unpriced),
+        ));
         cols.push(money(
             "cost_difference",
             groups.iter().map(|g| Some(repriced_sum(g)? - recorded(g)?)),
         )?);
     }
-    for (s, name) in ["latency_ms_mean", "latency_ms_p50", "latency_ms_p95", "latency_ms_max"].iter().enumerate() {
+    for (s, name) in [
+        "latency_ms_mean",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_max",
+    ]
+    .iter()
+    .enumerate()
+    {
         let a = Float64Array::from_iter(stats.iter().map(|st| st[s]));
         cols.push((Field::new(*name, DataType::Float64, true), Arc::new(a)));
     }
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = cols.into_iter().unzip();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| Error::Argument(e.to_string()))
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| Error::Argument(e.to_string()))
 }

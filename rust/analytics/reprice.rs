@@ -17,8 +17,16 @@ const US_PER_DAY: i64 = 86_400_000_000;
 const BUCKET_KEYS: [&[PriceKey]; 8] = [
     &[PriceKey::Input],
     &[PriceKey::CacheRead, PriceKey::Input],
-    &[PriceKey::CacheWrite5m, PriceKey::CacheWrite, PriceKey::Input],
-    &[PriceKey::CacheWrite1h, PriceKey::CacheWrite, PriceKey::Input],
+    &[
+        PriceKey::CacheWrite5m,
+        PriceKey::CacheWrite,
+        PriceKey::Input,
+    ],
+    &[
+        PriceKey::CacheWrite1h,
+        PriceKey::CacheWrite,
+        PriceKey::Input,
+    ],
     &[PriceKey::Output],
     &[PriceKey::OutputReasoning, PriceKey::Output],
     &[PriceKey::InputAudio, PriceKey::Input],
@@ -57,20 +65,32 @@ impl Repricer {
     /// Compiles `pairs` of (model index, mode index or `None` for standard) from `catalog`;
     /// rows later name a pair by its position in `pairs`.
     pub fn new(catalog: &Catalog, pairs: &[(u32, Option<u32>)]) -> Result<Self, Error> {
-        let plans = pairs.iter().map(|&(m, mode)| compile(catalog, m as usize, mode)).collect::<Result<_, _>>()?;
+        let plans = pairs
+            .iter()
+            .map(|&(m, mode)| compile(catalog, m as usize, mode))
+            .collect::<Result<_, _>>()?;
         Ok(Repricer { plans })
     }
 
     /// Cost in pico-USD of `tokens` priced with pair `pair` at `ts_us`, less `discount_ppm`.
     /// Equal to `Catalog::price(..).total` for non-negative token counts.
     #[inline]
-    pub fn cost(&self, pair: u32, ts_us: i64, tokens: &[i64; 8], discount_ppm: u32) -> Result<i64, Error> {
+    pub fn cost(
+        &self,
+        pair: u32,
+        ts_us: i64,
+        tokens: &[i64; 8],
+        discount_ppm: u32,
+    ) -> Result<i64, Error> {
         let plan = &self.plans[pair as usize];
-        let day = plan.days.partition_point(|&d| d <= ts_us.div_euclid(US_PER_DAY));
+        let day = plan
+            .days
+            .partition_point(|&d| d <= ts_us.div_euclid(US_PER_DAY));
         let time = if plan.times.is_empty() {
             0
         } else {
-            plan.times.partition_point(|&t| t <= ts_us.rem_euclid(US_PER_DAY))
+            plan.times
+                .partition_point(|&t| t <= ts_us.rem_euclid(US_PER_DAY))
         };
         let row = &plan.rows[day * (plan.times.len() + 1) + time];
         if !row.tiered && discount_ppm == 0 {
@@ -89,7 +109,10 @@ impl Repricer {
         };
         for (t, rate) in tokens.iter().zip(&row.buckets) {
             if let Some(rate) = rate {
-                let cost = discounted(i128::from(*t) * i128::from(rate.select(total_input).0), discount_ppm)?;
+                let cost = discounted(
+                    i128::from(*t) * i128::from(rate.select(total_input).0),
+                    discount_ppm,
+                )?;
                 total = total.checked_add(cost).ok_or(Error::Overflow)?;
             }
         }
@@ -103,7 +126,13 @@ fn compile(catalog: &Catalog, model: usize, mode: Option<u32>) -> Result<Plan, E
         .versions
         .iter()
         .map(|v| v.when)
-        .chain(pricing.variants.iter().filter(|v| Some(v.mode) == mode).map(|v| v.when))
+        .chain(
+            pricing
+                .variants
+                .iter()
+                .filter(|v| Some(v.mode) == mode)
+                .map(|v| v.when),
+        )
         .flatten();
     let (mut days, mut times) = (Vec::new(), Vec::new());
     for w in whens {
@@ -117,17 +146,27 @@ fn compile(catalog: &Catalog, model: usize, mode: Option<u32>) -> Result<Plan, E
         v.dedup();
     }
     // A representative instant of each segment: its first day and first time of day.
-    let day_reps: Vec<i64> =
-        std::iter::once(days.first().map_or(0, |d| d - 1)).chain(days.iter().copied()).collect();
+    let day_reps: Vec<i64> = std::iter::once(days.first().map_or(0, |d| d - 1))
+        .chain(days.iter().copied())
+        .collect();
     let time_reps: Vec<i64> = std::iter::once(0).chain(times.iter().copied()).collect();
     let mut rows = Vec::with_capacity(day_reps.len() * time_reps.len());
     for &day in &day_reps {
         for &time in &time_reps {
             let (_, resolved, _) = pricing.resolve(day * US_PER_DAY + time, mode);
-            let buckets = BUCKET_KEYS.map(|keys| keys.iter().find_map(|&k| resolved.get(k)).cloned());
+            let buckets =
+                BUCKET_KEYS.map(|keys| keys.iter().find_map(|&k| resolved.get(k)).cloned());
             let request = resolved.get(PriceKey::Requests).cloned();
-            let tiered = buckets.iter().chain([&request]).flatten().any(|r| !r.tiers.is_empty());
-            rows.push(RateRow { buckets, request, tiered });
+            let tiered = buckets
+                .iter()
+                .chain([&request])
+                .flatten()
+                .any(|r| !r.tiers.is_empty());
+            rows.push(RateRow {
+                buckets,
+                request,
+                tiered,
+            });
         }
     }
     Ok(Plan { days, times, rows })

@@ -24,6 +24,19 @@ pub enum Key {
     Time(Unit, String),
 }
 
+/// How one (model, mode) code pair is priced: by `main` from `from_us` on, by `before`
+/// earlier (a user override that starts on a date, with the catalog's price before it).
+/// `None` leaves the row unpriced.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// First instant `main` applies; `i64::MIN` for always.
+    pub from_us: i64,
+    /// Repricer pair and discount (ppm) from `from_us` on.
+    pub main: Option<(u32, u32)>,
+    /// Repricer pair and discount (ppm) before `from_us`.
+    pub before: Option<(u32, u32)>,
+}
+
 /// How to re-price rows: which rows use which compiled (model, mode) pair.
 #[derive(Debug, Clone)]
 pub struct Rates {
@@ -33,12 +46,9 @@ pub struct Rates {
     pub model_key: Vec<String>,
     /// The pricing-mode column, if any.
     pub mode_key: Option<String>,
-    /// `pair_of[model_code * modes + mode_code]`: the repricer pair, `None` for unpriced.
-    /// Codes are those of [`Table::encoded_tuple`] for `model_key` and [`Table::encoded`]
-    /// for `mode_key` (a single code 0 without one).
-    pub pair_of: Vec<Option<u32>>,
-    /// Discount in parts per million per model code.
-    pub discount_ppm: Vec<u32>,
+    /// `routes[model_code * modes + mode_code]`. Codes are those of [`Table::encoded_tuple`]
+    /// for `model_key` and [`Table::encoded`] for `mode_key` (a single code 0 without one).
+    pub routes: Vec<Route>,
 }
 
 /// What to roll up.
@@ -82,10 +92,13 @@ impl RateCodes<'_> {
     fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
         let model = self.models.codes[g] as usize;
         let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
-        match self.rates.pair_of[model * self.n_modes + mode] {
-            Some(pair) => {
-                self.rates.repricer.cost(pair, ts, tokens, self.rates.discount_ppm[model]).map(Some)
-            }
+        let route = &self.rates.routes[model * self.n_modes + mode];
+        match if ts >= route.from_us {
+            route.main
+        } else {
+            route.before
+        } {
+            Some((pair, ppm)) => self.rates.repricer.cost(pair, ts, tokens, ppm).map(Some),
             None => Ok(None),
         }
     }
@@ -93,20 +106,38 @@ impl RateCodes<'_> {
 
 fn rate_codes<'a>(table: &Table, rates: &'a Rates) -> Result<RateCodes<'a>, Error> {
     let models = table.encoded_tuple(&rates.model_key)?;
-    let modes = rates.mode_key.as_deref().map(|m| table.encoded(m)).transpose()?;
+    let modes = rates
+        .mode_key
+        .as_deref()
+        .map(|m| table.encoded(m))
+        .transpose()?;
     let n_modes = modes.as_ref().map_or(1, |m| m.cardinality());
-    if rates.pair_of.len() != models.cardinality() * n_modes || rates.discount_ppm.len() != models.cardinality() {
-        return Err(Error::Argument("rate tables do not match the ledger's model and mode codes".into()));
+    if rates.routes.len() != models.cardinality() * n_modes {
+        return Err(Error::Argument(
+            "rate tables do not match the ledger's model and mode codes".into(),
+        ));
     }
-    Ok(RateCodes { rates, models, modes, n_modes })
+    Ok(RateCodes {
+        rates,
+        models,
+        modes,
+        n_modes,
+    })
 }
 
 fn batch_cols(table: &Table, spec_time: &str) -> Result<Vec<Cols>, Error> {
     let ledger = table.ledger();
     let at = ledger.ints(spec_time)?;
-    let tokens: Vec<Vec<IntColumn>> = BUCKETS.iter().map(|b| ledger.ints(b)).collect::<Result<_, _>>()?;
+    let tokens: Vec<Vec<IntColumn>> = BUCKETS
+        .iter()
+        .map(|b| ledger.ints(b))
+        .collect::<Result<_, _>>()?;
     let cost = ledger.ints("cost")?;
-    let latency = if ledger.has_column("latency_ms") { Some(ledger.floats("latency_ms")?) } else { None };
+    let latency = if ledger.has_column("latency_ms") {
+        Some(ledger.floats("latency_ms")?)
+    } else {
+        None
+    };
     Ok((0..at.len())
         .map(|b| Cols {
             at: at[b].clone(),
@@ -132,7 +163,11 @@ impl Filter {
 }
 
 /// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
-pub fn reprice_rows(table: &Table, time_column: &str, rates: &Rates) -> Result<Vec<Option<i64>>, Error> {
+pub fn reprice_rows(
+    table: &Table,
+    time_column: &str,
+    rates: &Rates,
+) -> Result<Vec<Option<i64>>, Error> {
     let cols = batch_cols(table, time_column)?;
     let codes = rate_codes(table, rates)?;
     let parts: Vec<Vec<Option<i64>>> = table
@@ -187,7 +222,11 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let strides = strides(sources.iter().map(Source::cardinality));
-    let rate_codes = spec.rates.as_ref().map(|r| rate_codes(table, r)).transpose()?;
+    let rate_codes = spec
+        .rates
+        .as_ref()
+        .map(|r| rate_codes(table, r))
+        .transpose()?;
 
     let groups = ranges
         .par_iter()
@@ -199,28 +238,41 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
                 if !filter.keep(g, ts) {
                     continue;
                 }
-                let key: u128 = sources.iter().zip(&strides).map(|(s, &st)| u128::from(s.code(g, ts)) * st).sum();
+                let key: u128 = sources
+                    .iter()
+                    .zip(&strides)
+                    .map(|(s, &st)| u128::from(s.code(g, ts)) * st)
+                    .sum();
                 let tokens = tokens_at(c, i);
                 let repriced = match &rate_codes {
                     Some(rc) => Some(rc.cost(g, ts, &tokens)?),
                     None => None,
                 };
-                part.group(key).add(&tokens, c.cost.get(i), repriced, c.latency.as_ref().and_then(|l| l.get(i)));
+                part.group(key).add(
+                    &tokens,
+                    c.cost.get(i),
+                    repriced,
+                    c.latency.as_ref().and_then(|l| l.get(i)),
+                );
             }
             Ok::<_, Error>(part)
         })
         .try_reduce(Partial::default, |a, b| Ok(a.merge(b)))?;
 
-    let key_columns = spec.keys.iter().zip(&sources).map(|(k, s)| (k, s)).collect::<Vec<_>>();
+    let key_columns = spec.keys.iter().zip(&sources).collect::<Vec<_>>();
     let mut groups: Vec<(u128, Group)> = groups.into_groups();
     groups.par_sort_unstable_by_key(|(k, _)| *k);
     let key_values: Vec<output::KeyOut> = key_columns
         .iter()
         .zip(&strides)
         .map(|((key, source), &stride)| {
-            let codes = groups.iter().map(|(k, _)| ((k / stride) % source.cardinality() as u128) as u32);
+            let codes = groups
+                .iter()
+                .map(|(k, _)| ((k / stride) % source.cardinality() as u128) as u32);
             match (key, source) {
-                (Key::Column(name), Source::Codes(e)) => output::KeyOut::values(name, codes.map(|c| &e.values[c as usize])),
+                (Key::Column(name), Source::Codes(e)) => {
+                    output::KeyOut::values(name, codes.map(|c| &e.values[c as usize]))
+                }
                 (Key::Time(_, name), Source::Time(b)) => {
                     output::KeyOut::time(name, &spec.zone, codes.map(|c| b.starts[c as usize]))
                 }
@@ -228,7 +280,11 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
             }
         })
         .collect();
-    output::batch(key_values, groups.into_iter().map(|(_, g)| g).collect(), spec.rates.is_some())
+    output::batch(
+        key_values,
+        groups.into_iter().map(|(_, g)| g).collect(),
+        spec.rates.is_some(),
+    )
 }
 
 /// Where a key's code comes from.

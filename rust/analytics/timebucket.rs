@@ -6,7 +6,10 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Timelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone,
+    Timelike, Utc,
+};
 use chrono_tz::Tz;
 
 use crate::Error;
@@ -34,7 +37,9 @@ impl FromStr for Unit {
             "hour" => Ok(Unit::Hour),
             "day" => Ok(Unit::Day),
             "month" => Ok(Unit::Month),
-            other => Err(Error::Argument(format!("bucket must be hour, day or month, not {other:?}"))),
+            other => Err(Error::Argument(format!(
+                "bucket must be hour, day or month, not {other:?}"
+            ))),
         }
     }
 }
@@ -59,7 +64,9 @@ impl FromStr for Zone {
         if let Ok(off) = FixedOffset::from_str(s) {
             return Ok(Zone::Fixed(off));
         }
-        Tz::from_str(s).map(Zone::Iana).map_err(|_| Error::Argument(format!("unknown time zone {s:?}")))
+        Tz::from_str(s)
+            .map(Zone::Iana)
+            .map_err(|_| Error::Argument(format!("unknown time zone {s:?}")))
     }
 }
 
@@ -115,16 +122,32 @@ pub struct Buckets {
 impl Buckets {
     /// The buckets covering `[min_us, max_us]`.
     pub fn new(unit: Unit, zone: Zone, min_us: i64, max_us: i64) -> Self {
+        if min_us > max_us {
+            return Buckets {
+                starts: Vec::new(),
+                arithmetic: None,
+            };
+        }
         if let (Zone::Fixed(off), Unit::Hour | Unit::Day) = (zone, unit) {
             let offset = i64::from(off.local_minus_utc()) * US_PER_SEC;
-            let width = if unit == Unit::Hour { US_PER_HOUR } else { US_PER_DAY };
+            let width = if unit == Unit::Hour {
+                US_PER_HOUR
+            } else {
+                US_PER_DAY
+            };
             let first = (min_us + offset).div_euclid(width);
             let last = (max_us + offset).div_euclid(width);
             let starts = (first..=last).map(|b| b * width - offset).collect();
-            return Buckets { starts, arithmetic: Some((offset, width, first)) };
+            return Buckets {
+                starts,
+                arithmetic: Some((offset, width, first)),
+            };
         }
         if unit == Unit::Hour {
-            return Buckets { starts: local_hours(zone, min_us, max_us), arithmetic: None };
+            return Buckets {
+                starts: local_hours(zone, min_us, max_us),
+                arithmetic: None,
+            };
         }
         let mut starts = Vec::new();
         let mut local = truncate(zone.local(min_us), unit);
@@ -136,7 +159,10 @@ impl Buckets {
             starts.push(start);
             local = next(local, unit);
         }
-        Buckets { starts, arithmetic: None }
+        Buckets {
+            starts,
+            arithmetic: None,
+        }
     }
 
     /// The index of the bucket holding `ts_us`, which lies in the range given to [`Buckets::new`].
@@ -176,7 +202,8 @@ fn truncate(t: NaiveDateTime, unit: Unit) -> NaiveDateTime {
     match unit {
         Unit::Hour => date.and_hms_opt(t.hour(), 0, 0),
         Unit::Day => date.and_hms_opt(0, 0, 0),
-        Unit::Month => NaiveDate::from_ymd_opt(date.year(), date.month(), 1).and_then(|d| d.and_hms_opt(0, 0, 0)),
+        Unit::Month => NaiveDate::from_ymd_opt(date.year(), date.month(), 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0)),
     }
     .expect("valid local time")
 }
@@ -186,8 +213,14 @@ fn next(t: NaiveDateTime, unit: Unit) -> NaiveDateTime {
         Unit::Hour => t + chrono::Duration::hours(1),
         Unit::Day => t + chrono::Duration::days(1),
         Unit::Month => {
-            let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
-            NaiveDate::from_ymd_opt(y, m, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).expect("first of month")
+            let (y, m) = if t.month() == 12 {
+                (t.year() + 1, 1)
+            } else {
+                (t.year(), t.month() + 1)
+            };
+            NaiveDate::from_ymd_opt(y, m, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .expect("first of month")
         }
     }
 }

@@ -12,7 +12,10 @@ use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::PyTable;
 
 use super::Catalog;
-use crate::analytics::{self, Key, KeyValue, Rates, RollupSpec, Unit, Zone};
+use crate::analytics::{self, Key, KeyValue, Rates, RollupSpec, Route, Unit, Zone};
+
+/// `(from_us, main, before)` of a [`Route`].
+type RouteTuple = (i64, Option<(u32, u32)>, Option<(u32, u32)>);
 use crate::Error;
 
 /// A ledger held as Arrow record batches (no copy), its key columns encoded on first use.
@@ -33,7 +36,10 @@ fn key_to_py(py: Python<'_>, v: &KeyValue) -> PyResult<Py<PyAny>> {
         KeyValue::Str(s) => s.into_pyobject(py)?.into_any().unbind(),
         KeyValue::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
         KeyValue::Tuple(items) => {
-            let items = items.iter().map(|i| key_to_py(py, i)).collect::<PyResult<Vec<_>>>()?;
+            let items = items
+                .iter()
+                .map(|i| key_to_py(py, i))
+                .collect::<PyResult<Vec<_>>>()?;
             PyTuple::new(py, items)?.into_any().unbind()
         }
     })
@@ -54,7 +60,9 @@ impl Ledger {
     #[new]
     fn new(data: PyTable) -> Self {
         let (batches, schema) = data.into_inner();
-        Ledger(analytics::Table::new(analytics::Ledger::new(schema, batches)))
+        Ledger(analytics::Table::new(analytics::Ledger::new(
+            schema, batches,
+        )))
     }
 
     fn __len__(&self) -> usize {
@@ -89,8 +97,10 @@ impl Ledger {
                 None => Ok(Key::Column(name)),
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let filters =
-            filters.iter().map(|(c, v)| Ok((c.clone(), key_from_py(v)?))).collect::<PyResult<Vec<_>>>()?;
+        let filters = filters
+            .iter()
+            .map(|(c, v)| Ok((c.clone(), key_from_py(v)?)))
+            .collect::<PyResult<Vec<_>>>()?;
         let spec = RollupSpec {
             keys,
             time_column: time_column.to_owned(),
@@ -100,41 +110,64 @@ impl Ledger {
             filters,
             rates: repricing.map(|r| r.0.clone()),
         };
-        Ok(ArrowResult(py.detach(|| analytics::rollup(&self.0, &spec))?))
+        Ok(ArrowResult(
+            py.detach(|| analytics::rollup(&self.0, &spec))?,
+        ))
     }
 
     /// Per-row re-priced cost, one Decimal128(38, 12) USD column `repriced_cost` (null when
     /// the row's model is unpriced).
     #[pyo3(signature = (repricing, *, time_column="at_us"))]
-    fn reprice(&self, py: Python<'_>, repricing: &Repricing, time_column: &str) -> PyResult<ArrowResult> {
+    fn reprice(
+        &self,
+        py: Python<'_>,
+        repricing: &Repricing,
+        time_column: &str,
+    ) -> PyResult<ArrowResult> {
         let costs = py.detach(|| analytics::reprice_rows(&self.0, time_column, &repricing.0))?;
         let array = Decimal128Array::from_iter(costs.into_iter().map(|c| c.map(i128::from)))
             .with_precision_and_scale(38, 12)
             .map_err(|e| Error::Argument(e.to_string()))?;
         let field = Field::new("repriced_cost", array.data_type().clone(), true);
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![Arc::new(array) as ArrayRef])
-            .map_err(|e| Error::Argument(e.to_string()))?;
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![field])),
+            vec![Arc::new(array) as ArrayRef],
+        )
+        .map_err(|e| Error::Argument(e.to_string()))?;
         Ok(ArrowResult(batch))
     }
 }
 
 #[pymethods]
 impl Repricing {
-    /// `pairs`: the (model index, mode index or None) pairs to compile; `pair_of[model_code *
-    /// modes + mode_code]`: index into `pairs` or None (unpriced); `discount_ppm` per model code.
+    /// `pairs`: the (model index, mode index or None) pairs to compile. `routes[model_code *
+    /// modes + mode_code]` = `(from_us, main, before)`, each of `main` / `before` a
+    /// `(pair index, discount ppm)` or None for unpriced (see `analytics::Route`).
     #[new]
-    #[pyo3(signature = (catalog, pairs, model_key, mode_key, pair_of, discount_ppm))]
+    #[pyo3(signature = (catalog, pairs, model_key, mode_key, routes))]
     fn new(
         py: Python<'_>,
         catalog: &Catalog,
         pairs: Vec<(u32, Option<u32>)>,
         model_key: Vec<String>,
         mode_key: Option<String>,
-        pair_of: Vec<Option<u32>>,
-        discount_ppm: Vec<u32>,
+        routes: Vec<RouteTuple>,
     ) -> PyResult<Self> {
         let repricer = py.detach(|| analytics::Repricer::new(&catalog.0, &pairs))?;
-        Ok(Repricing(Rates { repricer, model_key, mode_key, pair_of, discount_ppm }))
+        let routes = routes
+            .into_iter()
+            .map(|(from_us, main, before)| Route {
+                from_us,
+                main,
+                before,
+            })
+            .collect();
+        Ok(Repricing(Rates {
+            repricer,
+            model_key,
+            mode_key,
+            routes,
+        }))
     }
 }
 

@@ -1,8 +1,6 @@
 //! The PyO3 layer: converts types, maps errors. No logic lives here.
 
-use pyo3::exceptions::{
-    PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 mod analytics;
