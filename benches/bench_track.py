@@ -7,8 +7,9 @@ Run: `make bench` (or `pytest benches/bench_track.py --benchmark-only`).
 
 import datetime as dt
 
-import llmledger
 from genai_prices import Usage, calc_price
+
+import llmledger
 
 AT = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
 # 1000 fresh input, 200 cached, 300 output: genai-prices counts cached input inside input.

@@ -1,4 +1,4 @@
-"""The `llmledger` command: demo, report, prices explain, db upgrade."""
+"""The `llmledger` command: demo, report, prices explain, db upgrade, doctor."""
 
 from __future__ import annotations
 
@@ -64,6 +64,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     text, priced = explain(pricer, args.provider, args.model, args.at, args.mode, buckets)
     print(text)
     return 0 if priced else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
+
+    lines, ok = diagnose(_database(args))
+    print("llmledger doctor\n" + "\n".join(lines))
+    return 0 if ok else 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -166,6 +174,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--db", help="database URL")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the database, schema, price catalog and spool",
+        description="Checks that the database is reachable and migrated, shows the price "
+        "catalog in use and the ledger's size, and whether rows wait in the spool. Exits 1 "
+        "on a problem.",
+    )
+    doctor.add_argument("--db", help="database URL")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -1,5 +1,6 @@
-import llmledger
 import pytest
+
+import llmledger
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 import datetime as dt
 from decimal import Decimal
 
-import llmledger
 import pytest
+
+import llmledger
 
 AT = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
 

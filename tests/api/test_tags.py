@@ -1,8 +1,9 @@
 import asyncio
 import threading
 
-import llmledger
 import pytest
+
+import llmledger
 
 
 def tags_of(call):

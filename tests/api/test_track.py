@@ -1,9 +1,10 @@
 import datetime as dt
 from decimal import Decimal
 
-import llmledger
 import polars as pl
 import pytest
+
+import llmledger
 
 AT = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
 

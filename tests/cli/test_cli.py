@@ -58,7 +58,8 @@ def test_demo_then_report(tmp_path):
     report = run("report", "--db", "sqlite:///llmledger-demo.db", "--by", "feature", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "spend" in report.stdout and "over 3,000 calls" in report.stdout
-    since = run("report", "--db", "sqlite:///llmledger-demo.db", "--since", "2100-01-01", cwd=tmp_path)
+    db = "sqlite:///llmledger-demo.db"
+    since = run("report", "--db", db, "--since", "2100-01-01", cwd=tmp_path)
     assert "no calls recorded in this range" in since.stdout
 
 
@@ -75,3 +76,18 @@ def test_bad_arguments_exit_2_with_a_message(args):
     out = run(*args)
     assert out.returncode == 2
     assert out.stderr
+
+
+def test_doctor(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    missing = run("doctor", "--db", url)
+    assert missing.returncode == 1
+    assert "run `llmledger db upgrade" in missing.stdout
+    run("db", "upgrade", "--db", url)
+    healthy = run("doctor", "--db", url)
+    assert healthy.returncode == 0, healthy.stdout
+    assert ", up to date" in healthy.stdout
+    assert "0 calls" in healthy.stdout and "spool      empty" in healthy.stdout
+    down = run("doctor", "--db", "postgresql+psycopg://u:secret@127.0.0.1:9/ledger")
+    assert down.returncode == 1
+    assert "reachable  NO" in down.stdout and "secret" not in down.stdout

@@ -66,11 +66,16 @@ def test_costs_agree_with_calc_price(pricer):
                     warnings.simplefilter("ignore")
                     try:
                         expected = model.calc_price(
-                            genai_usage(b), provider, genai_request_timestamp=at, price_context=MODES[mode]
+                            genai_usage(b),
+                            provider,
+                            genai_request_timestamp=at,
+                            price_context=MODES[mode],
                         ).total_price
                     except ValueError:
                         continue  # genai-prices rejects this usage shape for this model's units
-                ts_us = (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+                ts_us = (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
+                    microseconds=1
+                )
                 got = from_pico(pricer.price(resolution, ts_us, mode, b).total)
                 bound = Decimal(sum(b) + 1) * Decimal("0.5e-12")
                 assert abs(got - expected) <= bound, (provider.id, model.id, mode, at, b)
@@ -92,7 +97,10 @@ def test_names_resolve_to_the_same_model(pricer):
                     continue
                 _, expected = snapshot.find_provider_model(name, None, provider.id, None)
                 resolution = pricer.resolve(provider.id, name)
-                assert pricer.spec["models"][resolution.index]["id"] == expected.id, (provider.id, name)
+                assert pricer.spec["models"][resolution.index]["id"] == expected.id, (
+                    provider.id,
+                    name,
+                )
                 checked += 1
     # Compact dated refs, as LiteLLM and OpenRouter send them.
     resolution = pricer.resolve("openai", "gpt-4o-20240806")

@@ -29,6 +29,8 @@ class Summary:
     by_tag: dict[str, pl.DataFrame]
     """For each tag key: its values with calls, cost and share, most expensive first."""
     unpriced_models: pl.DataFrame
+    weekly: pl.DataFrame
+    """week (Monday, UTC), calls, cost: where the spend moved over time."""
 
 
 def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.DataFrame:
@@ -72,6 +74,9 @@ def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
         unpriced_models=unpriced.group_by("provider", "model")
         .len("calls")
         .sort("calls", descending=True),
+        weekly=frame.group_by(pl.col("at").dt.truncate("1w").alias("week"))
+        .agg(pl.len().alias("calls"), pl.col("cost").sum().alias("cost"))
+        .sort("week"),
     )
 
 

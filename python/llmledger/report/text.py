@@ -43,6 +43,16 @@ def _table(frame: pl.DataFrame, keys: list[str]) -> list[str]:
     ]
 
 
+def _weekly(weekly: pl.DataFrame) -> list[str]:
+    peak = max((c for c in weekly["cost"] if c is not None), default=0) or 1
+    lines = []
+    for r in weekly.iter_rows(named=True):
+        cost = r["cost"] or 0
+        bar = "#" * round(40 * cost / peak)
+        lines.append(f"  {r['week']:%Y-%m-%d}  {r['calls']:>8,}  {money(cost):>12}  {bar}")
+    return lines
+
+
 def _share(share: float | None) -> str:
     return "" if share is None else f"{share:.1%}"
 
@@ -64,6 +74,7 @@ def render(s: Summary, title: str = "llmledger report") -> str:
         "Top models",
         *_table(s.top_models, ["provider", "model"]),
     ]
+    out += ["", "Spend by week (UTC, from Monday)", *_weekly(s.weekly)]
     for key, frame in s.by_tag.items():
         out += ["", f"Top {key}", *_table(frame, [key])]
     if s.unpriced_models.height:

@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
+from .schema import metadata
+
 __all__ = [
     "VERSION_TABLE",
     "SchemaNotReadyError",
@@ -79,6 +81,8 @@ def _config(connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["target_metadata"] = metadata
+    config.attributes["version_table"] = VERSION_TABLE
     return config
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, LargeBinary, cast, select
 
 from .schema import BUCKETS, COST_COLUMNS, calls
 
@@ -103,7 +103,12 @@ def read_calls(
     if until is not None:
         query = query.where(calls.c.at_us < to_us(until))
     for key, value in tag_filters.items():
-        query = query.where(calls.c.tags[key].as_string() == str(value))
+        tag = calls.c.tags[key].as_string()
+        if engine.dialect.name == "mysql":
+            # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
+            query = query.where(cast(tag, LargeBinary) == str(value).encode())
+        else:
+            query = query.where(tag == str(value))
     query = query.order_by(calls.c.at_us, calls.c.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()

@@ -51,6 +51,7 @@ class Spool:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             if fcntl is None:
                 yield
                 return
@@ -61,16 +62,14 @@ class Spool:
     def append(self, data: bytes, *, rejects: bool = False) -> None:
         """Append JSON lines to the spool (or the rejects file); raises OSError on failure."""
         path = self.rejects_path if rejects else self.path
-        with self._locked():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a+b") as file:
-                # A process killed mid-append leaves a line without its newline; end it so
-                # that damage stays on that one line instead of swallowing the next row.
-                if file.tell() > 0:
-                    file.seek(-1, os.SEEK_END)
-                    if file.read(1) != b"\n":
-                        data = b"\n" + data
-                file.write(data)
+        with self._locked(), open(path, "a+b") as file:
+            # A process killed mid-append leaves a line without its newline; end it so that
+            # damage stays on that one line instead of swallowing the next row.
+            if file.tell() > 0:
+                file.seek(-1, os.SEEK_END)
+                if file.read(1) != b"\n":
+                    data = b"\n" + data
+            file.write(data)
 
     def pending(self) -> bool:
         """Whether rows are waiting: a spool or an unfinished replay file exists."""

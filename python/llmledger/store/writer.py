@@ -221,7 +221,10 @@ class Writer:
             return
         replayed = 0
         for path in files:
-            rows, torn = self.spool.read(path)
+            try:
+                rows, torn = self.spool.read(path)
+            except FileNotFoundError:  # another process sharing the spool replayed it first
+                continue
             for line in torn:
                 self._reject_line(line)
             for start in range(0, len(rows), self.batch_size):
@@ -230,7 +233,7 @@ class Writer:
                     # Down again: keep the file whole; rows already in are skipped next time.
                     return
                 replayed += len(chunk)
-            path.unlink()
+            path.unlink(missing_ok=True)  # missing: another process finished it too
         if replayed:
             log.info("llmledger: replayed %d spooled rows", replayed)
 

@@ -1,0 +1,152 @@
+"""Rows written by the Writer read back through `read_calls` with exact values."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from ledger_rows import T0, make_row
+
+from llmledger.store import Writer
+from llmledger.store.read import CALL_SCHEMA, read_calls
+from llmledger.store.schema import COST_COLUMNS
+
+# T0 as a datetime: 2026-11-27 12:00:00.123456 UTC
+AT0 = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
+MAX_PICO = 9_223_372_036_854_775_807  # the largest BIGINT: 9,223,372.036854775807 USD
+
+
+def write(engine, tmp_path, rows):
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl")
+    for row in rows:
+        writer.submit(row)
+    assert writer.flush(timeout=30)
+    writer.close()
+    assert writer.stats()["written"] == len(rows)
+
+
+def test_round_trip_exact_values(engine, tmp_path):
+    big = make_row(
+        1,
+        cost=MAX_PICO,
+        cost_input=9_000_000_000_000_000_000,
+        cost_output=223_372_036_854_775_807,
+        latency_ms=123.25,
+        tags={"feature": "résumé ✓", "tenant": "東京", "user_id": "😀"},
+        raw_usage={"input_tokens": 1001, "nested": {"ünï": [1, 2]}},
+    )
+    free = make_row(2, cost=0, **dict.fromkeys(COST_COLUMNS, 0), tags={})
+    unpriced = make_row(
+        3,
+        model="some-unknown-model",
+        cost=None,
+        **dict.fromkeys(COST_COLUMNS, None),
+        price_snapshot_id=None,
+        price_source=None,
+        price_provider=None,
+        price_model=None,
+        price_version=None,
+        price_variant=None,
+        price_tier=None,
+        http_status=None,
+        latency_ms=None,
+        provider_response_id=None,
+        raw_usage=None,
+        usage_source="estimated",
+    )
+    write(engine, tmp_path, [unpriced, big, free])  # read back in time order
+
+    frame = read_calls(engine)
+    assert frame["event_id"].to_list() == [big["event_id"], free["event_id"], unpriced["event_id"]]
+    assert frame["at"].to_list() == [AT0 + timedelta(microseconds=n) for n in (1, 2, 3)]
+    assert frame["cost"].to_list() == [Decimal("9223372.036854775807"), Decimal(0), None]
+    assert frame["cost_input"].to_list() == [Decimal("9000000"), Decimal(0), None]
+    assert frame["cost_output"].to_list() == [Decimal("223372.036854775807"), Decimal(0), None]
+    assert frame["cost_request"].to_list() == [Decimal(0), Decimal(0), None]
+    assert frame["input_tokens"].to_list() == [1001, 1002, 1003]
+    assert frame["output_tokens"].to_list() == [20, 20, 20]
+    assert frame["reasoning_tokens"].to_list() == [0, 0, 0]
+    assert frame["model"].to_list() == ["gpt-4o", "gpt-4o", "some-unknown-model"]
+    assert frame["usage_source"].to_list() == ["response", "response", "estimated"]
+    assert frame["http_status"].to_list() == [200, 200, None]
+    assert frame["latency_ms"].to_list() == [123.25, 812.5, None]
+    assert frame["provider_response_id"].to_list() == ["resp_1", "resp_2", None]
+    assert frame["price_version"].to_list() == ["2024-08-06", "2024-08-06", None]
+    assert frame["price_tier"].to_list() == [0, 0, None]
+    assert frame["tags"].to_list() == [
+        {"feature": "résumé ✓", "tenant": "東京", "user_id": "😀"},
+        {"feature": None, "tenant": None, "user_id": None},
+        {"feature": "chat", "tenant": "acme", "user_id": None},
+    ]
+    usage = frame["raw_usage"].to_list()
+    assert json.loads(usage[0]) == {"input_tokens": 1001, "nested": {"ünï": [1, 2]}}
+    assert json.loads(usage[1]) == {"prompt_tokens": 1002, "completion_tokens": 20}
+    assert usage[2] is None
+    assert dict(frame.schema) == {**CALL_SCHEMA, "tags": frame.schema["tags"]}
+    assert list(frame.columns) == [*list(CALL_SCHEMA)[:-1], "tags", "raw_usage"]
+    assert frame.schema["tags"] == pl.Struct(
+        {"feature": pl.String, "tenant": pl.String, "user_id": pl.String}
+    )
+
+
+def test_empty_ledger_has_the_same_schema(engine):
+    frame = read_calls(engine)
+    assert frame.height == 0
+    assert dict(frame.schema) == {**CALL_SCHEMA, "tags": pl.Struct([])}
+    assert list(frame.columns) == [*list(CALL_SCHEMA)[:-1], "tags", "raw_usage"]
+
+
+def test_tag_filters_compare_exact_strings(engine, tmp_path):
+    write(
+        engine,
+        tmp_path,
+        [
+            make_row(1, tags={"tenant": "東京", "feature": "chat"}),
+            make_row(2, tags={"tenant": "acme", "feature": "chat"}),
+            make_row(3, tags={"tenant": "ACME", "feature": "search"}),
+            make_row(4, tags={"feature": "chat"}),
+            make_row(5, tags={"tenant": "acme ", "feature": "chat"}),
+        ],
+    )
+
+    def ids(**filters):
+        return [int(e[2:]) for e in read_calls(engine, **filters)["event_id"]]
+
+    assert ids(tenant="東京") == [1]
+    assert ids(tenant="acme") == [2]  # not ACME, not "acme " (case and padding matter)
+    assert ids(tenant="ACME") == [3]
+    assert ids(feature="chat") == [1, 2, 4, 5]
+    assert ids(feature="chat", tenant="acme") == [2]
+    assert ids(tenant="nobody") == []
+    assert ids(user_id="1") == []  # no row has the key
+
+
+def test_since_until_edges_at_the_microsecond(engine, tmp_path):
+    write(engine, tmp_path, [make_row(n) for n in (0, 1, 2)])
+
+    def ids(since=None, until=None):
+        return [int(e[2:]) for e in read_calls(engine, since=since, until=until)["event_id"]]
+
+    t1 = AT0 + timedelta(microseconds=1)
+    assert ids(since=t1) == [1, 2]  # since is inclusive
+    assert ids(until=t1) == [0]  # until is exclusive
+    assert ids(since=t1, until=t1 + timedelta(microseconds=1)) == [1]
+    assert ids(since=t1.replace(tzinfo=None)) == [1, 2]  # naive means UTC
+    assert ids(since=t1.astimezone(timezone(timedelta(hours=-5)))) == [1, 2]
+    assert ids(since="2026-11-27T12:00:00.123457") == [1, 2]
+    assert ids(since="2026-11-27T12:00:00.123457+00:00") == [1, 2]
+    assert ids(until="2026-11-27T13:00:00.123457+01:00") == [0]
+    assert ids(since=date(2026, 11, 27), until=date(2026, 11, 28)) == [0, 1, 2]
+    assert ids(since="2026-11-28") == []
+    assert ids(until="2026-11-27") == []
+    assert (t1 - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) == T0 + 1
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "true", "null", "{}"])
+def test_tag_values_that_look_like_json_stay_strings(engine, tmp_path, value):
+    write(engine, tmp_path, [make_row(1, tags={"k": value})])
+    frame = read_calls(engine, k=value)
+    assert frame["tags"].to_list() == [{"k": value}]

@@ -1,0 +1,60 @@
+"""Price snapshots are stored once per content id, even when two writers race."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+
+from sqlalchemy import func, select
+
+from llmledger.store import load_snapshot, save_snapshot
+from llmledger.store.schema import price_snapshots
+
+CONTENT = zlib.compress(b'{"models": [], "note": "\xc3\xa9"}' * 100)
+SNAPSHOT_ID = "f" * 64
+
+
+def snapshot_rows(engine) -> int:
+    with engine.connect() as connection:
+        query = select(func.count()).select_from(price_snapshots)
+        return connection.execute(query).scalar_one()
+
+
+def test_stored_once_and_loaded_back_exactly(engine):
+    for _ in range(3):
+        with engine.begin() as connection:
+            save_snapshot(connection, SNAPSHOT_ID, "genai-prices 0.2.3", CONTENT)
+    with engine.connect() as connection:
+        assert load_snapshot(connection, SNAPSHOT_ID) == CONTENT
+        assert load_snapshot(connection, "0" * 64) is None
+        source = connection.execute(select(price_snapshots.c.source)).scalar_one()
+    assert source == "genai-prices 0.2.3"
+    assert snapshot_rows(engine) == 1
+
+
+def test_concurrent_insert_of_the_same_id_is_not_an_error(engine):
+    # The first transaction holds its uncommitted row while a second one inserts the same id:
+    # the second waits for the first, then skips the row instead of failing.
+    errors: list[BaseException] = []
+    first = engine.connect()
+    first.begin()
+    save_snapshot(first, SNAPSHOT_ID, "first", CONTENT)
+
+    def second() -> None:
+        try:
+            with engine.begin() as connection:
+                save_snapshot(connection, SNAPSHOT_ID, "second", b"other")
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)  # give it time to block on the first transaction's row
+    first.commit()
+    first.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert errors == []
+    assert snapshot_rows(engine) == 1
+    with engine.connect() as connection:
+        assert load_snapshot(connection, SNAPSHOT_ID) == CONTENT
