@@ -71,11 +71,11 @@ impl FromStr for Zone {
 }
 
 impl Zone {
-    /// The zone's name as Arrow timestamps carry it: `"UTC"`, `"+05:30"` or an IANA name.
+    /// The zone bucket starts are labelled with: the IANA name, or `"UTC"` for a fixed
+    /// offset (Polars reads only tz-database names; the instants are the same).
     pub fn name(&self) -> String {
         match self {
-            Zone::Fixed(off) if off.local_minus_utc() == 0 => "UTC".into(),
-            Zone::Fixed(off) => off.to_string(),
+            Zone::Fixed(_) => "UTC".into(),
             Zone::Iana(tz) => tz.name().into(),
         }
     }
