@@ -3,8 +3,9 @@
     df = llmledger.analytics.rollup(calls_frame, by=["feature", "tenant"], bucket="day")
     diff = llmledger.analytics.reprice(calls_frame, as_mode="batch", by=["model"])
 
-A source is a frame shaped like `llmledger.calls()` (Polars, or any Arrow table / stream) or a
-`Prepared` one (`prepare(frame)`: key columns encoded once, reused by every call on it).
+A source is a frame shaped like `llmledger.calls()` (Polars, or any Arrow table / stream), a
+`Prepared` one (`prepare(frame)`: key columns encoded once, reused by every call on it), or a
+database (a SQLAlchemy Engine or URL), read by `sql` with only the columns and rows needed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import polars as pl
 
 from .frame import TIME_UNITS, Prepared, prepare
 from .memory import Moment, reprice_frame, rollup_frame
+from .sql import is_database, reprice_engine, rollup_engine
 
 __all__ = ["TIME_UNITS", "Prepared", "prepare", "reprice", "rollup"]
 
@@ -46,6 +48,8 @@ def rollup(
     recorded), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
     Rows come sorted by the keys' first appearance in the ledger.
     """
+    if is_database(source):
+        return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
     return rollup_frame(source, by, since, until, bucket, tz, where, reprice)
 
 
@@ -68,4 +72,6 @@ def reprice(
     price come out with a null `repriced_cost`, never zero. Without `by`: the calls with
     `repriced_cost` and `cost_difference` added; with `by`: a rollup (see `rollup`).
     """
+    if is_database(source):
+        return reprice_engine(source, since, until, catalog, as_mode, as_model, overrides, by)
     return reprice_frame(source, since, until, catalog, as_mode, as_model, overrides, by)
