@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 from sqlalchemy import Engine, text
 
+from ..store.engine import SQLITE_BUSY_TIMEOUT
 from ..store.schema import BUCKETS, calls
 
 __all__ = ["LEDGER_COLUMNS", "TAG_PREFIX", "Query", "read_batches"]
@@ -191,6 +192,10 @@ def _adbc_sqlite(path: str, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBa
     literal = {pa.int64(): "0", pa.float64(): "0.5", pa.string(): "''"}
     pin = ", ".join(f"{literal[f.type]} AS {_quote_name(f.name)}" for f in schema)
     with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
+        # Wait, as the ledger's own engine does, rather than fail at once while another
+        # connection holds a lock (the partitions' connections open concurrently).
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000}")
+        cursor.fetchall()
         cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
         cursor.execute(f"SELECT {pin} UNION ALL {sql}")
         first = True

@@ -8,7 +8,8 @@ as an in-memory ledger, so both paths give the same result on the same calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -76,13 +77,13 @@ def rollup_engine(
     reprice: Any = None,
 ) -> pl.DataFrame:
     """`llmledger.analytics.rollup` over a database (see there)."""
-    engine = make_engine(source)
     keys = [*([bucket] if bucket else []), *by]
-    frame = ledger_frame(
-        engine, keys, pricing=reprice is not None, since=since, until=until, where=where
-    )
-    if isinstance(reprice, str) and reprice != "current":
-        reprice = _snapshot(engine, reprice)
+    with _engine(source) as engine:
+        frame = ledger_frame(
+            engine, keys, pricing=reprice is not None, since=since, until=until, where=where
+        )
+        if isinstance(reprice, str) and reprice != "current":
+            reprice = _snapshot(engine, reprice)
     return rollup_frame(frame, by, None, None, bucket, tz, None, reprice)
 
 
@@ -98,15 +99,27 @@ def reprice_engine(
 ) -> pl.DataFrame:
     """`llmledger.analytics.reprice` over a database (see there). A `catalog` other than
     `"current"` given as a string is a stored snapshot's id."""
-    engine = make_engine(source)
-    if isinstance(catalog, str) and catalog != "current":
-        catalog = _snapshot(engine, catalog)
-    if by is None:
-        # Per call: every column of every call, as `llmledger.calls()` reads them.
-        frame = read_calls(engine, since=since, until=until)
-    else:
-        frame = ledger_frame(engine, by, pricing=True, since=since, until=until)
+    with _engine(source) as engine:
+        if isinstance(catalog, str) and catalog != "current":
+            catalog = _snapshot(engine, catalog)
+        if by is None:
+            # Per call: every column of every call, as `llmledger.calls()` reads them.
+            frame = read_calls(engine, since=since, until=until)
+        else:
+            frame = ledger_frame(engine, by, pricing=True, since=since, until=until)
     return reprice_frame(frame, None, None, catalog, as_mode, as_model, overrides, by)
+
+
+@contextmanager
+def _engine(source: Engine | URL | str) -> Iterator[Engine]:
+    """The caller's Engine as it is, or one made from a URL for this call and disposed after
+    (its pooled connections closed, not left to the garbage collector)."""
+    engine = make_engine(source)
+    try:
+        yield engine
+    finally:
+        if engine is not source:
+            engine.dispose()
 
 
 def _snapshot(engine: Engine, snapshot_id: str) -> bytes:
