@@ -19,12 +19,20 @@ use rayon::prelude::*;
 use super::input::{Ledger, RowRange};
 use crate::Error;
 
-/// A multiply-fold hasher for short keys (fx-hash style): the maps here hold few keys and
-/// are probed once per row, so a cheap hash beats a DoS-resistant one.
+/// A folded-multiply hasher for short keys (as foldhash and ahash mix): the maps here hold
+/// few keys and are probed once per row, so a cheap hash beats a DoS-resistant one. Folding
+/// the 128-bit product carries every input bit into the low bits that pick the bucket.
 #[derive(Default, Clone, Copy)]
 pub struct FastHasher(u64);
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+const SEED: u64 = 0x243F_6A88_85A3_08D3;
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
 
 impl Hasher for FastHasher {
     #[inline]
@@ -33,20 +41,22 @@ impl Hasher for FastHasher {
         for c in &mut chunks {
             self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.write_u64(u64::from_le_bytes(tail));
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut tail = [0u8; 8];
+            tail[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(tail));
+        }
     }
 
     #[inline]
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(SEED);
+        self.0 = fold_mul(self.0 ^ n ^ SEED, MUL);
     }
 
     #[inline]
     fn write_u128(&mut self, n: u128) {
-        self.write_u64(n as u64);
-        self.write_u64((n >> 64) as u64);
+        self.0 = fold_mul(self.0 ^ (n as u64) ^ SEED, ((n >> 64) as u64) ^ MUL);
     }
 
     #[inline]
@@ -61,13 +71,55 @@ impl Hasher for FastHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        // Fold the high bits down: hashbrown picks buckets from the low bits.
-        self.0 ^ (self.0 >> 29)
+        self.0
     }
 }
 
 /// A `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// Key spaces up to this size get a direct table (4 MiB of slots) instead of a hash map.
+const DENSE_LIMIT: u128 = 1 << 20;
+
+/// Composite key to dense slot: a direct table for small key spaces, else a hash map.
+pub enum SlotMap {
+    /// Slot by key, `u32::MAX` for none yet.
+    Dense(Vec<u32>),
+    /// Slot by key.
+    Sparse(FastMap<u128, u32>),
+}
+
+impl SlotMap {
+    /// A map for keys below `space`.
+    pub fn new(space: u128) -> Self {
+        if space <= DENSE_LIMIT {
+            SlotMap::Dense(vec![u32::MAX; space as usize])
+        } else {
+            SlotMap::Sparse(FastMap::default())
+        }
+    }
+
+    /// The slot of `key`, assigning `next` when it has none.
+    #[inline]
+    pub fn slot(&mut self, key: u128, next: u32) -> u32 {
+        match self {
+            SlotMap::Dense(v) => {
+                let s = &mut v[key as usize];
+                if *s == u32::MAX {
+                    *s = next;
+                }
+                *s
+            }
+            SlotMap::Sparse(m) => *m.entry(key).or_insert(next),
+        }
+    }
+}
+
+/// Contiguous row spans, one per worker thread.
+pub fn spans(rows: usize) -> Vec<(usize, usize)> {
+    let per = rows.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    (0..rows).step_by(per).map(|s| (s, (s + per).min(rows))).collect()
+}
 
 /// One distinct key value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -276,16 +328,18 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             continue;
         }
         let view = views[i];
-        if let Some(&c) = by_view.get(&view) {
-            codes.push(c);
-            continue;
+        let inline = (view as u32) <= 12;
+        if inline || remembered_long < VIEW_BUDGET {
+            if let Some(&c) = by_view.get(&view) {
+                codes.push(c);
+                continue;
+            }
         }
         let k = KeyRef::Str(a.value(i).as_bytes());
         let c = *by_bytes.entry(k).or_insert_with(|| {
             dict.push(k);
             (dict.len() - 1) as u32
         });
-        let inline = (view as u32) <= 12;
         if inline || remembered_long < VIEW_BUDGET {
             remembered_long += usize::from(!inline);
             by_view.insert(view, c);
@@ -338,22 +392,20 @@ pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
             .map(|(p, &s)| u128::from(p.codes[i]) * s)
             .sum()
     };
-    let chunks: Vec<(usize, usize)> = (0..rows)
-        .step_by(1 << 18)
-        .map(|s| (s, (s + (1 << 18)).min(rows)))
-        .collect();
-    let locals: Vec<(Vec<u32>, Vec<u128>)> = chunks
-        .par_iter()
-        .map(|&(s, e)| {
-            let mut map: FastMap<u128, u32> = FastMap::default();
+    let space = space(parts.iter().map(|p| p.cardinality()));
+    let locals: Vec<(Vec<u32>, Vec<u128>)> = spans(rows)
+        .into_par_iter()
+        .map(|(s, e)| {
+            let mut map = SlotMap::new(space);
             let mut dict = Vec::new();
             let codes = (s..e)
                 .map(|i| {
                     let k = composite(i);
-                    *map.entry(k).or_insert_with(|| {
+                    let c = map.slot(k, dict.len() as u32);
+                    if c as usize == dict.len() {
                         dict.push(k);
-                        (dict.len() - 1) as u32
-                    })
+                    }
+                    c
                 })
                 .collect();
             (codes, dict)
@@ -392,6 +444,11 @@ pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
         })
         .collect();
     Encoded { codes, values }
+}
+
+/// The number of distinct composite keys columns of these cardinalities can form.
+pub fn space(cards: impl Iterator<Item = usize>) -> u128 {
+    cards.fold(1u128, |acc, c| acc.saturating_mul(c.max(1) as u128))
 }
 
 /// Mixed-radix strides for columns of the given cardinalities (the first varies slowest).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
-use super::encode::{strides, Encoded, FastMap, KeyValue};
+use super::encode::{space, strides, Encoded, KeyValue, SlotMap};
 use super::input::{FloatColumn, IntColumn, RowRange};
 use super::output::{self, Group};
 use super::reprice::Repricer;
@@ -228,9 +228,13 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         .map(|r| rate_codes(table, r))
         .transpose()?;
 
-    let groups = ranges
-        .par_iter()
-        .try_fold(Partial::default, |mut part, r| {
+    let space = space(sources.iter().map(Source::cardinality));
+    let per_thread = ranges.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let partials = ranges
+        .par_chunks(per_thread)
+        .map(|chunk| {
+            let mut part = Partial::new(space);
+            for r in chunk {
             let c = &cols[r.batch];
             for i in r.start..r.end {
                 let g = r.global + i - r.start;
@@ -255,9 +259,11 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
                     c.latency.as_ref().and_then(|l| l.get(i)),
                 );
             }
+            }
             Ok::<_, Error>(part)
         })
-        .try_reduce(Partial::default, |a, b| Ok(a.merge(b)))?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let groups = partials.into_iter().reduce(Partial::merge).unwrap_or_else(|| Partial::new(space));
 
     let key_columns = spec.keys.iter().zip(&sources).collect::<Vec<_>>();
     let mut groups: Vec<(u128, Group)> = groups.into_groups();
@@ -327,17 +333,20 @@ fn time_span(ranges: &[RowRange], cols: &[Cols], filter: &Filter) -> (i64, i64) 
 }
 
 /// Groups accumulated by one worker.
-#[derive(Default)]
 struct Partial {
-    index: FastMap<u128, u32>,
+    index: SlotMap,
     groups: Vec<(u128, Group)>,
 }
 
 impl Partial {
+    fn new(space: u128) -> Self {
+        Partial { index: SlotMap::new(space), groups: Vec::new() }
+    }
+
     #[inline]
     fn group(&mut self, key: u128) -> &mut Group {
         let next = self.groups.len() as u32;
-        let slot = *self.index.entry(key).or_insert(next);
+        let slot = self.index.slot(key, next);
         if slot == next {
             self.groups.push((key, Group::default()));
         }
