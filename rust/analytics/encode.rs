@@ -118,7 +118,10 @@ impl SlotMap {
 /// Contiguous row spans, one per worker thread.
 pub fn spans(rows: usize) -> Vec<(usize, usize)> {
     let per = rows.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    (0..rows).step_by(per).map(|s| (s, (s + per).min(rows))).collect()
+    (0..rows)
+        .step_by(per)
+        .map(|s| (s, (s + per).min(rows)))
+        .collect()
 }
 
 /// One distinct key value.
@@ -328,8 +331,18 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             continue;
         }
         let view = views[i];
-        let inline = (view as u32) <= 12;
-        if inline || remembered_long < VIEW_BUDGET {
+        // An inline view (length <= 12) is the whole string: equal views, equal strings.
+        if (view as u32) <= 12 {
+            let next = dict.len() as u32;
+            let c = *by_view.entry(view).or_insert(next);
+            if c == next {
+                dict.push(KeyRef::Str(a.value(i).as_bytes()));
+            }
+            codes.push(c);
+            continue;
+        }
+        let remember = remembered_long < VIEW_BUDGET;
+        if remember {
             if let Some(&c) = by_view.get(&view) {
                 codes.push(c);
                 continue;
@@ -340,8 +353,8 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             dict.push(k);
             (dict.len() - 1) as u32
         });
-        if inline || remembered_long < VIEW_BUDGET {
-            remembered_long += usize::from(!inline);
+        if remember {
+            remembered_long += 1;
             by_view.insert(view, c);
         }
         codes.push(c);

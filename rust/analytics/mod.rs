@@ -10,6 +10,7 @@
 
 mod encode;
 mod input;
+mod latency;
 mod output;
 mod reprice;
 mod rollup;

@@ -11,9 +11,9 @@ use arrow_array::{
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema};
-use rayon::prelude::*;
 
 use super::encode::KeyValue;
+use super::latency::Stats;
 use super::timebucket::Zone;
 use crate::pricing::BUCKETS;
 use crate::Error;
@@ -27,19 +27,12 @@ pub struct Group {
     tokens: [i64; 8],
     repriced: i128,
     repriced_unpriced: i64,
-    latencies: Vec<f64>,
 }
 
 impl Group {
     /// Adds one row.
     #[inline]
-    pub fn add(
-        &mut self,
-        tokens: &[i64; 8],
-        cost: Option<i64>,
-        repriced: Option<Option<i64>>,
-        latency: Option<f64>,
-    ) {
+    pub fn add(&mut self, tokens: &[i64; 8], cost: Option<i64>, repriced: Option<Option<i64>>) {
         self.calls += 1;
         match cost {
             Some(c) => self.cost += i128::from(c),
@@ -53,13 +46,10 @@ impl Group {
             Some(None) => self.repriced_unpriced += 1,
             None => {}
         }
-        if let Some(l) = latency {
-            self.latencies.push(l);
-        }
     }
 
     /// Adds another partial sum of the same group.
-    pub fn merge(&mut self, other: Group) {
+    pub fn merge(&mut self, other: &Group) {
         self.calls += other.calls;
         self.unpriced += other.unpriced;
         self.cost += other.cost;
@@ -68,7 +58,6 @@ impl Group {
         }
         self.repriced += other.repriced;
         self.repriced_unpriced += other.repriced_unpriced;
-        self.latencies.extend(other.latencies);
     }
 }
 
@@ -103,23 +92,6 @@ impl KeyOut {
     }
 }
 
-/// Linear-interpolated quantile `q` of `values` (reordered in place), as numpy's default.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
-    let pos = q * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
-    let frac = pos - lo as f64;
-    if frac == 0.0 {
-        return low;
-    }
-    let high = upper
-        .iter()
-        .copied()
-        .min_by(f64::total_cmp)
-        .expect("frac > 0 implies a next value");
-    low + (high - low) * frac
-}
-
 fn money(
     name: &str,
     values: impl Iterator<Item = Option<i128>>,
@@ -141,26 +113,10 @@ fn ints(name: &str, values: impl Iterator<Item = i64>) -> (Field, ArrayRef) {
 /// re-priced `repriced_cost`, `repriced_unpriced_calls` and `cost_difference`, then latency.
 pub fn batch(
     keys: Vec<KeyOut>,
-    mut groups: Vec<Group>,
+    groups: Vec<Group>,
+    stats: Vec<Stats>,
     repriced: bool,
 ) -> Result<RecordBatch, Error> {
-    let stats: Vec<[Option<f64>; 4]> = groups
-        .par_iter_mut()
-        .map(|g| {
-            let l = &mut g.latencies;
-            if l.is_empty() {
-                return [None; 4];
-            }
-            let mean = l.iter().sum::<f64>() / l.len() as f64;
-            let max = l.iter().copied().max_by(f64::total_cmp);
-            [
-                Some(mean),
-                Some(quantile(l, 0.5)),
-                Some(quantile(l, 0.95)),
-                max,
-            ]
-        })
-        .collect();
     let recorded = |g: &Group| (g.unpriced < g.calls).then_some(g.cost);
     let repriced_sum = |g: &Group| (g.repriced_unpriced < g.calls).then_some(g.repriced);
 

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::encode::{space, strides, Encoded, KeyValue, SlotMap};
 use super::input::{FloatColumn, IntColumn, RowRange};
+use super::latency::{self, LatencyLog};
 use super::output::{self, Group};
 use super::reprice::Repricer;
 use super::timebucket::{Buckets, Unit, Zone};
@@ -229,52 +230,77 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         .transpose()?;
 
     let space = space(sources.iter().map(Source::cardinality));
-    let per_thread = ranges.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let per_thread = ranges
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
     let partials = ranges
         .par_chunks(per_thread)
         .map(|chunk| {
             let mut part = Partial::new(space);
             for r in chunk {
-            let c = &cols[r.batch];
-            for i in r.start..r.end {
-                let g = r.global + i - r.start;
-                let ts = c.at.raw(i);
-                if !filter.keep(g, ts) {
-                    continue;
+                let c = &cols[r.batch];
+                for i in r.start..r.end {
+                    let g = r.global + i - r.start;
+                    let ts = c.at.raw(i);
+                    if !filter.keep(g, ts) {
+                        continue;
+                    }
+                    let key: u128 = sources
+                        .iter()
+                        .zip(&strides)
+                        .map(|(s, &st)| u128::from(s.code(g, ts)) * st)
+                        .sum();
+                    let tokens = tokens_at(c, i);
+                    let repriced = match &rate_codes {
+                        Some(rc) => Some(rc.cost(g, ts, &tokens)?),
+                        None => None,
+                    };
+                    let slot = part.slot(key);
+                    part.groups[slot as usize]
+                        .1
+                        .add(&tokens, c.cost.get(i), repriced);
+                    if let Some(l) = c.latency.as_ref().and_then(|l| l.get(i)) {
+                        part.latencies.push(slot, l);
+                    }
                 }
-                let key: u128 = sources
-                    .iter()
-                    .zip(&strides)
-                    .map(|(s, &st)| u128::from(s.code(g, ts)) * st)
-                    .sum();
-                let tokens = tokens_at(c, i);
-                let repriced = match &rate_codes {
-                    Some(rc) => Some(rc.cost(g, ts, &tokens)?),
-                    None => None,
-                };
-                part.group(key).add(
-                    &tokens,
-                    c.cost.get(i),
-                    repriced,
-                    c.latency.as_ref().and_then(|l| l.get(i)),
-                );
-            }
             }
             Ok::<_, Error>(part)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let groups = partials.into_iter().reduce(Partial::merge).unwrap_or_else(|| Partial::new(space));
 
-    let key_columns = spec.keys.iter().zip(&sources).collect::<Vec<_>>();
-    let mut groups: Vec<(u128, Group)> = groups.into_groups();
-    groups.par_sort_unstable_by_key(|(k, _)| *k);
-    let key_values: Vec<output::KeyOut> = key_columns
+    // Merge the workers' groups; each worker's local slots map to global ones.
+    let mut merged = Partial::new(space);
+    let mut remaps = Vec::with_capacity(partials.len());
+    let mut logs = Vec::with_capacity(partials.len());
+    for part in partials {
+        let remap: Vec<u32> = part
+            .groups
+            .iter()
+            .map(|(key, g)| {
+                let slot = merged.slot(*key);
+                merged.groups[slot as usize].1.merge(g);
+                slot
+            })
+            .collect();
+        remaps.push(remap);
+        logs.push(part.latencies);
+    }
+    let stats = latency::stats(logs, &remaps, merged.groups.len());
+
+    // Output in key order: by code, that is by first appearance in the ledger.
+    let mut order: Vec<u32> = (0..merged.groups.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| merged.groups[i as usize].0);
+    let keys: Vec<u128> = order.iter().map(|&i| merged.groups[i as usize].0).collect();
+    let key_values: Vec<output::KeyOut> = spec
+        .keys
         .iter()
+        .zip(&sources)
         .zip(&strides)
         .map(|((key, source), &stride)| {
-            let codes = groups
+            let codes = keys
                 .iter()
-                .map(|(k, _)| ((k / stride) % source.cardinality() as u128) as u32);
+                .map(|k| ((k / stride) % source.cardinality() as u128) as u32);
             match (key, source) {
                 (Key::Column(name), Source::Codes(e)) => {
                     output::KeyOut::values(name, codes.map(|c| &e.values[c as usize]))
@@ -286,11 +312,12 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
             }
         })
         .collect();
-    output::batch(
-        key_values,
-        groups.into_iter().map(|(_, g)| g).collect(),
-        spec.rates.is_some(),
-    )
+    let groups = order
+        .iter()
+        .map(|&i| merged.groups[i as usize].1.clone())
+        .collect();
+    let stats = order.iter().map(|&i| stats[i as usize]).collect();
+    output::batch(key_values, groups, stats, spec.rates.is_some())
 }
 
 /// Where a key's code comes from.
@@ -336,34 +363,26 @@ fn time_span(ranges: &[RowRange], cols: &[Cols], filter: &Filter) -> (i64, i64) 
 struct Partial {
     index: SlotMap,
     groups: Vec<(u128, Group)>,
+    latencies: LatencyLog,
 }
 
 impl Partial {
     fn new(space: u128) -> Self {
-        Partial { index: SlotMap::new(space), groups: Vec::new() }
+        Partial {
+            index: SlotMap::new(space),
+            groups: Vec::new(),
+            latencies: LatencyLog::default(),
+        }
     }
 
+    /// The slot of group `key`, created empty on first sight.
     #[inline]
-    fn group(&mut self, key: u128) -> &mut Group {
+    fn slot(&mut self, key: u128) -> u32 {
         let next = self.groups.len() as u32;
         let slot = self.index.slot(key, next);
         if slot == next {
             self.groups.push((key, Group::default()));
         }
-        &mut self.groups[slot as usize].1
-    }
-
-    fn merge(mut self, other: Partial) -> Partial {
-        if self.groups.len() < other.groups.len() {
-            return other.merge(self);
-        }
-        for (key, g) in other.groups {
-            self.group(key).merge(g);
-        }
-        self
-    }
-
-    fn into_groups(self) -> Vec<(u128, Group)> {
-        self.groups
+        slot
     }
 }
