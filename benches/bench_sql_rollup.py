@@ -156,7 +156,7 @@ def _read(engine) -> int:
 def _adbc_one_connection(engine) -> int:
     from llmledger.analytics import source
 
-    sql = source._inline(*source._select(QUERY, engine.dialect.name), engine.dialect.name)
+    sql = source._select(QUERY, engine.dialect.name)
     if engine.dialect.name == "sqlite":
         batches = source._adbc_sqlite(engine.url.database, sql, QUERY.schema())
     else:
@@ -170,7 +170,7 @@ def _connectorx(engine) -> int:
 
     from llmledger.analytics import source
 
-    sql = source._inline(*source._select(QUERY, engine.dialect.name), engine.dialect.name)
+    sql = source._select(QUERY, engine.dialect.name)
     if engine.dialect.name == "sqlite":
         uri = f"sqlite://{Path(engine.url.database).resolve()}"
     else:

@@ -111,3 +111,24 @@ def test_partitioned_read_covers_every_row_once(engine, monkeypatch):
         rollup(window, by=["tenant"]),
         ["tenant"],
     )
+
+
+def test_filter_values_are_quoted_not_interpreted(engine):
+    odd = ["O'Brien \\ %s :w1", "it's", "back\\slash", "\\'"]
+    rows = random_rows(len(odd) * 3, seed=21, first_event=10_000)
+    for i, row in enumerate(rows):
+        row["tags"] = {"feature": "odd", "tenant": odd[i % len(odd)]}
+    insert_rows(engine, rows)
+    for value in odd:
+        from_sql = rollup(engine, by=["feature"], where={"tenant": value, "feature": "odd"})
+        assert from_sql["calls"].to_list() == [3]
+
+
+def test_in_memory_sqlite_goes_through_the_portable_fetch():
+    # Only the caller's engine sees an in-memory database: no ADBC connection can open it.
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    insert_rows(engine, random_rows(300, seed=31))
+    case = dict(by=["tenant"], bucket="day", where={"feature": "chat"})
+    _same(rollup(engine, **case), rollup(read_calls(engine), **case), ["day", "tenant"])
+    engine.dispose()

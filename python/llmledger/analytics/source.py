@@ -34,7 +34,6 @@ TAG_PREFIX = "tags."
 """Tag `k` comes back as the column `tags.k` (the name the kernels' frame layer uses)."""
 
 BATCH_ROWS = 65_536
-_PARTITIONS = 2  # the machine's cores; each partition is one connection and one thread
 _PARTITION_MIN_ROWS = 200_000  # below this a second connection costs more than it saves
 
 _INT_COLUMNS = frozenset({"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS})
@@ -92,52 +91,40 @@ def _quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> tuple[str, dict[str, object]]:
-    """The SELECT for `q` plus `extra` conditions, with its bind parameters (named)."""
+def _literal(value: int | str, dialect: str) -> str:
+    """An SQL literal, written into the statement: the drivers of the fast paths take no
+    named parameters (connectorx none at all). Strings are quoted by doubling quotes and, on
+    MySQL, whose default sql_mode treats backslashes as escapes, doubling backslashes."""
+    if isinstance(value, int):
+        return str(value)
+    if dialect == "mysql":
+        value = value.replace("\\", "\\\\")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> str:
+    """The SELECT for `q` plus `extra` conditions, values written in as literals."""
     quote = (lambda n: "`" + n + "`") if dialect == "mysql" else _quote_name
     items = [f"{_column_sql(dialect, c)} AS {quote(c)}" for c in q.columns]
     items += [f"{_tag_sql(dialect, t)} AS {quote(TAG_PREFIX + t)}" for t in q.tags]
     conditions = list(extra)
-    params: dict[str, object] = {}
     if q.since_us is not None:
-        conditions.append("at_us >= :since_us")
-        params["since_us"] = q.since_us
+        conditions.append(f"at_us >= {int(q.since_us)}")
     if q.until_us is not None:
-        conditions.append("at_us < :until_us")
-        params["until_us"] = q.until_us
-    for i, (key, value) in enumerate(q.where.items()):
+        conditions.append(f"at_us < {int(q.until_us)}")
+    for key, value in q.where.items():
         expr = key if key in LEDGER_COLUMNS else _tag_sql(dialect, key)
         if value is None:
             conditions.append(f"{expr} IS NULL")
-            continue
-        params[f"w{i}"] = str(value)
-        if dialect == "mysql":
+        elif dialect == "mysql":
             # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
-            conditions.append(f"CAST({expr} AS BINARY) = CAST(:w{i} AS BINARY)")
+            literal = _literal(str(value), dialect)
+            conditions.append(f"CAST({expr} AS BINARY) = CAST({literal} AS BINARY)")
         else:
-            conditions.append(f"{expr} = :w{i}")
+            conditions.append(f"{expr} = {_literal(str(value), dialect)}")
     sql = f"SELECT {', '.join(items)} FROM llmledger_calls"
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
-    return sql, params
-
-
-def _inline(sql: str, params: Mapping[str, object], dialect: str) -> str:
-    """`sql` with its parameters written in as literals, for drivers without named binds.
-
-    Values are integers or strings; strings are quoted by the SQL standard rule (doubling
-    quotes) and, on MySQL, backslashes doubled (its default sql_mode treats them as escapes).
-    """
-    for name in sorted(params, key=len, reverse=True):
-        value = params[name]
-        if isinstance(value, int):
-            literal = str(value)
-        else:
-            s = str(value).replace("'", "''")
-            if dialect == "mysql":
-                s = s.replace("\\", "\\\\")
-            literal = f"'{s}'"
-        sql = sql.replace(f":{name}", literal)
     return sql
 
 
@@ -172,7 +159,7 @@ def read_batches(engine: Engine, q: Query) -> Iterator[pa.RecordBatch]:
     else:
         yield from _fetch(engine, q, schema)
         return
-    sqls = [_inline(*_select(q, dialect, p), dialect) for p in parts]
+    sqls = [_select(q, dialect, p) for p in parts]
     if len(sqls) == 1:
         for batch in read(sqls[0]):
             yield _conform(batch, schema)
@@ -223,9 +210,10 @@ def _connectorx(uri: str, sql: str) -> Iterator[pa.RecordBatch]:
 
 def _fetch(engine: Engine, q: Query, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """The portable path: a streamed DB-API fetch, converted to Arrow one batch at a time."""
-    sql, params = _select(q, engine.dialect.name)
+    sql = _select(q, engine.dialect.name)
     with engine.connect() as connection:
-        result = connection.execution_options(stream_results=True).execute(text(sql), params)
+        # exec_driver_sql: the statement has literals, no bind parameters to parse.
+        result = connection.execution_options(stream_results=True).exec_driver_sql(sql)
         while rows := result.fetchmany(BATCH_ROWS):
             columns = list(zip(*rows, strict=True))
             arrays = [pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)]
