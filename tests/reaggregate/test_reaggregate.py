@@ -266,3 +266,26 @@ def test_a_row_committed_late_below_the_watermark_is_counted_by_the_next_run(eng
     assert table(engine) == incremental
     with engine.connect() as connection:
         assert connection.execute(select(func.sum(daily_rollup.c.calls))).scalar_one() == 101
+
+
+def test_cli_subcommand_prints_one_summary_line(tmp_path, capsys):
+    import argparse
+
+    from llmledger.reaggregate import add_parser
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    insert_rows(engine, random_rows(40, seed=13))
+    engine.dispose()
+    parser = argparse.ArgumentParser(prog="llmledger")
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["reaggregate", "--db", url])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("reaggregate: 40 new calls (0 late), 5 days recomputed, watermark id 40;")
+    assert out.count("\n") == 1
+    assert "reaggregate days: 5" in err  # the progress bar's closing line, on stderr
+    args = parser.parse_args(["reaggregate", "--db", url, "--tags", "user_id"])
+    assert args.func(args) == 2
+    assert "--rebuild" in capsys.readouterr().err
