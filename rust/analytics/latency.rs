@@ -1,84 +1,68 @@
 //! Exact latency statistics per group (mean, p50, p95, max) without a vector per group.
 //!
-//! Each worker logs `(group slot, latency)` in row order as it goes, a sequential write. Once
-//! the groups are merged, a counting sort scatters every worker's log into one flat array,
-//! each group's values contiguous; the percentiles are then a selection within each slice.
-//! Groups are visited in parallel, and the slices follow row order, so sums are reproducible.
+//! A counting sort lays every group's latencies out contiguously in one flat array: count per
+//! group and row span, then each span scatters its rows to its own positions, in row order.
+//! The percentiles are then selections within each group's slice, groups in parallel; the
+//! slices follow row order, so the means are reproducible.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-/// The latencies one worker saw, in row order, with their group slots.
-#[derive(Debug, Default)]
-pub struct LatencyLog {
-    slots: Vec<u32>,
-    values: Vec<f64>,
-}
-
-impl LatencyLog {
-    /// Logs one latency of local group `slot`.
-    #[inline]
-    pub fn push(&mut self, slot: u32, value: f64) {
-        self.slots.push(slot);
-        self.values.push(value);
-    }
-}
+use super::aggregate::for_rows;
+use super::input::RowRange;
+use super::rollup::Cols;
 
 /// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
 pub type Stats = [Option<f64>; 4];
 
-/// Statistics per global group. `logs[p]` is worker `p`'s log and `remaps[p]` the global
-/// group of each of its local slots; `groups` is the number of global groups.
-pub fn stats(logs: Vec<LatencyLog>, remaps: &[Vec<u32>], groups: usize) -> Vec<Stats> {
-    // Count per global group, then each worker's first position within each group's slice.
-    let mut counts = vec![0usize; groups];
-    let local_counts: Vec<Vec<usize>> = logs
-        .iter()
-        .zip(remaps)
-        .map(|(log, remap)| {
-            let mut local = vec![0usize; remap.len()];
-            for &s in &log.slots {
-                local[s as usize] += 1;
-            }
-            for (slot, &n) in local.iter().enumerate() {
-                counts[remap[slot] as usize] += n;
-            }
-            local
+/// Statistics per group of the rows of `chunks` (group ids in `gid`, by global row).
+pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Vec<Stats> {
+    if cols.iter().any(|c| c.latency.is_none()) {
+        return vec![[None; 4]; groups];
+    }
+    let latency = |r: &RowRange, i: usize| cols[r.batch].latency.as_ref().and_then(|l| l.get(i));
+    let counts: Vec<Vec<u32>> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let mut counts = vec![0u32; groups];
+            for_rows(chunk, gid, groups, |r, i, _, g| {
+                counts[g] += u32::from(latency(r, i).is_some());
+            });
+            counts
         })
         .collect();
     let mut offsets = Vec::with_capacity(groups + 1);
-    let mut total = 0;
-    for &n in &counts {
+    let mut total = 0usize;
+    for g in 0..groups {
         offsets.push(total);
-        total += n;
+        total += counts.iter().map(|c| c[g] as usize).sum::<usize>();
     }
     offsets.push(total);
     let mut cursor = offsets[..groups].to_vec();
-    let starts: Vec<Vec<usize>> = local_counts
+    let starts: Vec<Vec<usize>> = counts
         .iter()
-        .zip(remaps)
-        .map(|(local, remap)| {
-            local
-                .iter()
-                .zip(remap)
-                .map(|(&n, &g)| {
-                    let start = cursor[g as usize];
-                    cursor[g as usize] += n;
+        .map(|c| {
+            c.iter()
+                .zip(cursor.iter_mut())
+                .map(|(&n, cur)| {
+                    let start = *cur;
+                    *cur += n as usize;
                     start
                 })
                 .collect()
         })
         .collect();
 
-    // Workers write disjoint positions; relaxed atomics make that safe without locks.
+    // Spans write disjoint positions; relaxed atomics make that safe without locks.
     let flat: Vec<AtomicU64> = (0..total).map(|_| AtomicU64::new(0)).collect();
-    logs.par_iter().zip(starts).for_each(|(log, mut next)| {
-        for (&s, &v) in log.slots.iter().zip(&log.values) {
-            let pos = &mut next[s as usize];
-            flat[*pos].store(v.to_bits(), Ordering::Relaxed);
-            *pos += 1;
-        }
+    chunks.par_iter().zip(starts).for_each(|(chunk, mut next)| {
+        for_rows(chunk, gid, groups, |r, i, _, g| {
+            if let Some(v) = latency(r, i) {
+                flat[next[g]].store(v.to_bits(), Ordering::Relaxed);
+                next[g] += 1;
+            }
+        });
     });
     let mut flat: Vec<f64> = flat
         .into_iter()
@@ -87,8 +71,8 @@ pub fn stats(logs: Vec<LatencyLog>, remaps: &[Vec<u32>], groups: usize) -> Vec<S
 
     let mut slices = Vec::with_capacity(groups);
     let mut rest = flat.as_mut_slice();
-    for &n in &counts {
-        let (head, tail) = rest.split_at_mut(n);
+    for g in 0..groups {
+        let (head, tail) = rest.split_at_mut(offsets[g + 1] - offsets[g]);
         slices.push(head);
         rest = tail;
     }

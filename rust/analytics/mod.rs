@@ -8,6 +8,7 @@
 //! every kernel run on it, so a rollup is one pass over integer codes. Work is split into row
 //! ranges run on rayon's pool and merged.
 
+mod aggregate;
 mod encode;
 mod input;
 mod latency;

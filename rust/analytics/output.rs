@@ -1,4 +1,4 @@
-//! Per-group accumulators and the Arrow record batch a rollup returns.
+//! The Arrow record batch a rollup returns.
 //!
 //! Money is summed exactly in i128 pico-USD and leaves as Decimal128(38, 12) USD, whose
 //! unscaled value *is* pico-USD: no conversion, no rounding.
@@ -12,54 +12,11 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 
+use super::aggregate::Sums;
 use super::encode::KeyValue;
-use super::latency::Stats;
 use super::timebucket::Zone;
 use crate::pricing::BUCKETS;
 use crate::Error;
-
-/// Sums of one group.
-#[derive(Debug, Default, Clone)]
-pub struct Group {
-    calls: i64,
-    unpriced: i64,
-    cost: i128,
-    tokens: [i64; 8],
-    repriced: i128,
-    repriced_unpriced: i64,
-}
-
-impl Group {
-    /// Adds one row.
-    #[inline]
-    pub fn add(&mut self, tokens: &[i64; 8], cost: Option<i64>, repriced: Option<Option<i64>>) {
-        self.calls += 1;
-        match cost {
-            Some(c) => self.cost += i128::from(c),
-            None => self.unpriced += 1,
-        }
-        for (sum, t) in self.tokens.iter_mut().zip(tokens) {
-            *sum += t;
-        }
-        match repriced {
-            Some(Some(c)) => self.repriced += i128::from(c),
-            Some(None) => self.repriced_unpriced += 1,
-            None => {}
-        }
-    }
-
-    /// Adds another partial sum of the same group.
-    pub fn merge(&mut self, other: &Group) {
-        self.calls += other.calls;
-        self.unpriced += other.unpriced;
-        self.cost += other.cost;
-        for (sum, t) in self.tokens.iter_mut().zip(other.tokens) {
-            *sum += t;
-        }
-        self.repriced += other.repriced;
-        self.repriced_unpriced += other.repriced_unpriced;
-    }
-}
 
 /// A finished key column.
 pub struct KeyOut(Field, ArrayRef);
@@ -109,45 +66,41 @@ fn ints(name: &str, values: impl Iterator<Item = i64>) -> (Field, ArrayRef) {
     )
 }
 
-/// The result batch: keys, then `calls`, `unpriced_calls`, `cost`, the buckets, and when
-/// re-priced `repriced_cost`, `repriced_unpriced_calls` and `cost_difference`, then latency.
-pub fn batch(
-    keys: Vec<KeyOut>,
-    groups: Vec<Group>,
-    stats: Vec<Stats>,
-    repriced: bool,
-) -> Result<RecordBatch, Error> {
-    let recorded = |g: &Group| (g.unpriced < g.calls).then_some(g.cost);
-    let repriced_sum = |g: &Group| (g.repriced_unpriced < g.calls).then_some(g.repriced);
-
+/// The result batch of groups `order`: keys, then `calls`, `unpriced_calls`, `cost`, the
+/// buckets, and when re-priced `repriced_cost`, `repriced_unpriced_calls` and
+/// `cost_difference`, then latency statistics.
+pub fn batch(keys: Vec<KeyOut>, sums: &Sums, order: &[usize]) -> Result<RecordBatch, Error> {
+    let recorded = |g: usize| (sums.unpriced[g] < sums.calls[g]).then_some(sums.cost[g]);
     let mut cols: Vec<(Field, ArrayRef)> = keys.into_iter().map(|KeyOut(f, a)| (f, a)).collect();
-    cols.push(ints("calls", groups.iter().map(|g| g.calls)));
-    cols.push(ints("unpriced_calls", groups.iter().map(|g| g.unpriced)));
-    cols.push(money("cost", groups.iter().map(recorded))?);
+    cols.push(ints("calls", order.iter().map(|&g| sums.calls[g])));
+    cols.push(ints(
+        "unpriced_calls",
+        order.iter().map(|&g| sums.unpriced[g]),
+    ));
+    cols.push(money("cost", order.iter().map(|&g| recorded(g)))?);
     for (b, name) in BUCKETS.iter().enumerate() {
-        cols.push(ints(name, groups.iter().map(|g| g.tokens[b])));
+        cols.push(ints(name, order.iter().map(|&g| sums.tokens[b][g])));
     }
-    if repriced {
-        cols.push(money("repriced_cost", groups.iter().map(repriced_sum))?);
+    if let Some((cost, unpriced)) = &sums.repriced {
+        let repriced = |g: usize| (unpriced[g] < sums.calls[g]).then_some(cost[g]);
+        cols.push(money("repriced_cost", order.iter().map(|&g| repriced(g)))?);
         cols.push(ints(
             "repriced_unpriced_calls",
-            groups.iter().map(|g| g.repriced_unpriced),
+            order.iter().map(|&g| unpriced[g]),
         ));
         cols.push(money(
             "cost_difference",
-            groups.iter().map(|g| Some(repriced_sum(g)? - recorded(g)?)),
+            order.iter().map(|&g| Some(repriced(g)? - recorded(g)?)),
         )?);
     }
-    for (s, name) in [
+    let names = [
         "latency_ms_mean",
         "latency_ms_p50",
         "latency_ms_p95",
         "latency_ms_max",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let a = Float64Array::from_iter(stats.iter().map(|st| st[s]));
+    ];
+    for (s, name) in names.iter().enumerate() {
+        let a = Float64Array::from_iter(order.iter().map(|&g| sums.latency[g][s]));
         cols.push((Field::new(*name, DataType::Float64, true), Arc::new(a)));
     }
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = cols.into_iter().unzip();

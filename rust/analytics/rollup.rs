@@ -1,15 +1,17 @@
-//! The rollup kernel: one pass over the rows, grouping by the mixed-radix combination of the
-//! key codes, summing tokens and exact costs per group, re-pricing on the way when asked.
+//! The rollup kernel: rows grouped by the dense code of their key tuple (dictionary codes
+//! combined), then every measure summed per group (`aggregate`), re-pricing on the way when
+//! asked, latency statistics by a counting sort (`latency`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
-use super::encode::{space, strides, Encoded, KeyValue, SlotMap};
+use super::aggregate;
+use super::encode::{self, Encoded, KeyValue};
 use super::input::{FloatColumn, IntColumn, RowRange};
-use super::latency::{self, LatencyLog};
-use super::output::{self, Group};
+use super::output;
 use super::reprice::Repricer;
 use super::timebucket::{Buckets, Unit, Zone};
 use super::Table;
@@ -72,15 +74,15 @@ pub struct RollupSpec {
 }
 
 /// The per-row inputs of one batch.
-struct Cols {
-    at: IntColumn,
-    tokens: Vec<IntColumn>,
-    cost: IntColumn,
-    latency: Option<FloatColumn>,
+pub(crate) struct Cols {
+    pub(crate) at: IntColumn,
+    pub(crate) tokens: Vec<IntColumn>,
+    pub(crate) cost: IntColumn,
+    pub(crate) latency: Option<FloatColumn>,
 }
 
 /// Per-row model and mode codes when re-pricing.
-struct RateCodes<'a> {
+pub(crate) struct RateCodes<'a> {
     rates: &'a Rates,
     models: Arc<Encoded>,
     modes: Option<Arc<Encoded>>,
@@ -90,7 +92,7 @@ struct RateCodes<'a> {
 impl RateCodes<'_> {
     /// Re-priced cost of global row `g` (batch row `i`): `Ok(None)` when its model is unpriced.
     #[inline]
-    fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
+    pub(crate) fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
         let model = self.models.codes[g] as usize;
         let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
         let route = &self.rates.routes[model * self.n_modes + mode];
@@ -193,6 +195,8 @@ fn tokens_at(c: &Cols, i: usize) -> [i64; 8] {
 /// Runs a rollup and returns its result as one record batch.
 pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     let cols = batch_cols(table, &spec.time_column)?;
+    let ledger = table.ledger();
+    let ranges = ledger.ranges();
     let mut filter = Filter {
         since: spec.since_us.unwrap_or(i64::MIN),
         until: spec.until_us.unwrap_or(i64::MAX),
@@ -207,140 +211,115 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         });
         filter.codes.push((e, code));
     }
-    let ranges = table.ledger().ranges();
+    let filtered = spec.since_us.is_some() || spec.until_us.is_some() || !filter.codes.is_empty();
 
-    let (min_ts, max_ts) = if spec.keys.iter().any(|k| matches!(k, Key::Time(..))) {
-        time_span(ranges, &cols, &filter)
-    } else {
-        (0, 0)
+    // Group ids: the dense code of each row's key tuple, cached per column set when no time
+    // bucket is involved (a bucket depends on the zone and the rows' span).
+    let has_time = spec.keys.iter().any(|k| matches!(k, Key::Time(..)));
+    let (min_ts, max_ts) = match has_time.then(|| time_span(ranges, &cols, &filter)) {
+        Some((lo, hi)) if lo <= hi => (lo, hi),
+        // No row kept: one bucket for the codes of the dropped rows.
+        _ => (0, 0),
     };
-    let sources = spec
-        .keys
-        .iter()
-        .map(|k| match k {
-            Key::Column(name) => table.encoded(name).map(Source::Codes),
-            Key::Time(unit, _) => Ok(Source::Time(Buckets::new(*unit, spec.zone, min_ts, max_ts))),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let strides = strides(sources.iter().map(Source::cardinality));
+    let mut parts = Vec::with_capacity(spec.keys.len());
+    for key in &spec.keys {
+        parts.push(match key {
+            Key::Column(name) => table.encoded(name)?,
+            Key::Time(unit, _) => Arc::new(time_codes(
+                ranges,
+                &cols,
+                Buckets::new(*unit, spec.zone, min_ts, max_ts),
+            )),
+        });
+    }
+    let groups: Arc<Encoded> = match (parts.len(), has_time) {
+        (0, _) => Arc::new(Encoded {
+            codes: vec![0; ledger.rows()],
+            values: vec![KeyValue::Tuple(Vec::new())],
+        }),
+        (1, _) => Arc::clone(&parts[0]),
+        (_, false) => table.encoded_tuple(
+            &spec
+                .keys
+                .iter()
+                .map(|k| match k {
+                    Key::Column(name) => name.clone(),
+                    Key::Time(..) => unreachable!("no time key here"),
+                })
+                .collect::<Vec<_>>(),
+        )?,
+        (_, true) => Arc::new(encode::combine(&parts, ledger.rows())),
+    };
+    let n = groups.cardinality();
+    let gid: Cow<[u32]> = if filtered {
+        let mut gid = vec![u32::MAX; ledger.rows()];
+        let mut slices = Vec::with_capacity(ranges.len());
+        let mut rest = gid.as_mut_slice();
+        for r in ranges {
+            let (head, tail) = rest.split_at_mut(r.len());
+            slices.push(head);
+            rest = tail;
+        }
+        slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
+            let c = &cols[r.batch];
+            for (k, o) in out.iter_mut().enumerate() {
+                let g = r.global + k;
+                if filter.keep(g, c.at.raw(r.start + k)) {
+                    *o = groups.codes[g];
+                }
+            }
+        });
+        Cow::Owned(gid)
+    } else {
+        Cow::Borrowed(&groups.codes)
+    };
+
     let rate_codes = spec
         .rates
         .as_ref()
         .map(|r| rate_codes(table, r))
         .transpose()?;
+    let sums = aggregate::aggregate(ranges, &cols, &gid, n, rate_codes.as_ref())?;
 
-    let space = space(sources.iter().map(Source::cardinality));
-    let per_thread = ranges
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1);
-    let partials = ranges
-        .par_chunks(per_thread)
-        .map(|chunk| {
-            let mut part = Partial::new(space);
-            for r in chunk {
-                let c = &cols[r.batch];
-                for i in r.start..r.end {
-                    let g = r.global + i - r.start;
-                    let ts = c.at.raw(i);
-                    if !filter.keep(g, ts) {
-                        continue;
-                    }
-                    let key: u128 = sources
-                        .iter()
-                        .zip(&strides)
-                        .map(|(s, &st)| u128::from(s.code(g, ts)) * st)
-                        .sum();
-                    let tokens = tokens_at(c, i);
-                    let repriced = match &rate_codes {
-                        Some(rc) => Some(rc.cost(g, ts, &tokens)?),
-                        None => None,
-                    };
-                    let slot = part.slot(key);
-                    part.groups[slot as usize]
-                        .1
-                        .add(&tokens, c.cost.get(i), repriced);
-                    if let Some(l) = c.latency.as_ref().and_then(|l| l.get(i)) {
-                        part.latencies.push(slot, l);
-                    }
-                }
-            }
-            Ok::<_, Error>(part)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-
-    // Merge the workers' groups; each worker's local slots map to global ones.
-    let mut merged = Partial::new(space);
-    let mut remaps = Vec::with_capacity(partials.len());
-    let mut logs = Vec::with_capacity(partials.len());
-    for part in partials {
-        let remap: Vec<u32> = part
-            .groups
-            .iter()
-            .map(|(key, g)| {
-                let slot = merged.slot(*key);
-                merged.groups[slot as usize].1.merge(g);
-                slot
-            })
-            .collect();
-        remaps.push(remap);
-        logs.push(part.latencies);
-    }
-    let stats = latency::stats(logs, &remaps, merged.groups.len());
-
-    // Output in key order: by code, that is by first appearance in the ledger.
-    let mut order: Vec<u32> = (0..merged.groups.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&i| merged.groups[i as usize].0);
-    let keys: Vec<u128> = order.iter().map(|&i| merged.groups[i as usize].0).collect();
+    // Groups in code order (first appearance in the ledger), those with rows only.
+    let order: Vec<usize> = (0..n).filter(|&g| sums.calls[g] > 0).collect();
+    let value = |g: usize, k: usize| -> &KeyValue {
+        match &groups.values[g] {
+            KeyValue::Tuple(items) if parts.len() != 1 => &items[k],
+            single => single,
+        }
+    };
     let key_values: Vec<output::KeyOut> = spec
         .keys
         .iter()
-        .zip(&sources)
-        .zip(&strides)
-        .map(|((key, source), &stride)| {
-            let codes = keys
-                .iter()
-                .map(|k| ((k / stride) % source.cardinality() as u128) as u32);
-            match (key, source) {
-                (Key::Column(name), Source::Codes(e)) => {
-                    output::KeyOut::values(name, codes.map(|c| &e.values[c as usize]))
-                }
-                (Key::Time(_, name), Source::Time(b)) => {
-                    output::KeyOut::time(name, &spec.zone, codes.map(|c| b.starts[c as usize]))
-                }
-                _ => unreachable!("key and source are built together"),
-            }
+        .enumerate()
+        .map(|(k, key)| match key {
+            Key::Column(name) => output::KeyOut::values(name, order.iter().map(|&g| value(g, k))),
+            Key::Time(_, name) => output::KeyOut::time(
+                name,
+                &spec.zone,
+                order.iter().map(|&g| match value(g, k) {
+                    KeyValue::Int(start) => *start,
+                    other => unreachable!("time keys are instants, not {other:?}"),
+                }),
+            ),
         })
         .collect();
-    let groups = order
-        .iter()
-        .map(|&i| merged.groups[i as usize].1.clone())
+    output::batch(key_values, &sums, &order)
+}
+
+/// The bucket of every row as an encoded column (values: bucket starts, µs).
+fn time_codes(ranges: &[RowRange], cols: &[Cols], buckets: Buckets) -> Encoded {
+    let codes: Vec<u32> = ranges
+        .par_iter()
+        .flat_map_iter(|r| {
+            let at = &cols[r.batch].at;
+            let b = &buckets;
+            (r.start..r.end).map(move |i| b.index(at.raw(i)))
+        })
         .collect();
-    let stats = order.iter().map(|&i| stats[i as usize]).collect();
-    output::batch(key_values, groups, stats, spec.rates.is_some())
-}
-
-/// Where a key's code comes from.
-enum Source {
-    Codes(Arc<Encoded>),
-    Time(Buckets),
-}
-
-impl Source {
-    fn cardinality(&self) -> usize {
-        match self {
-            Source::Codes(e) => e.cardinality(),
-            Source::Time(b) => b.starts.len(),
-        }
-    }
-
-    #[inline]
-    fn code(&self, g: usize, ts: i64) -> u32 {
-        match self {
-            Source::Codes(e) => e.codes[g],
-            Source::Time(b) => b.index(ts),
-        }
-    }
+    let values = buckets.starts.iter().map(|&s| KeyValue::Int(s)).collect();
+    Encoded { codes, values }
 }
 
 /// Earliest and latest instant among kept rows.
@@ -357,32 +336,4 @@ fn time_span(ranges: &[RowRange], cols: &[Cols], filter: &Filter) -> (i64, i64) 
                 .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
         })
         .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)))
-}
-
-/// Groups accumulated by one worker.
-struct Partial {
-    index: SlotMap,
-    groups: Vec<(u128, Group)>,
-    latencies: LatencyLog,
-}
-
-impl Partial {
-    fn new(space: u128) -> Self {
-        Partial {
-            index: SlotMap::new(space),
-            groups: Vec::new(),
-            latencies: LatencyLog::default(),
-        }
-    }
-
-    /// The slot of group `key`, created empty on first sight.
-    #[inline]
-    fn slot(&mut self, key: u128) -> u32 {
-        let next = self.groups.len() as u32;
-        let slot = self.index.slot(key, next);
-        if slot == next {
-            self.groups.push((key, Group::default()));
-        }
-        slot
-    }
 }

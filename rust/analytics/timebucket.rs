@@ -165,13 +165,16 @@ impl Buckets {
         }
     }
 
-    /// The index of the bucket holding `ts_us`, which lies in the range given to [`Buckets::new`].
+    /// The index of the bucket holding `ts_us`. Instants outside the range given to
+    /// [`Buckets::new`] (rows a filter drops) get the nearest bucket.
     #[inline]
     pub fn index(&self, ts_us: i64) -> u32 {
-        match self.arithmetic {
-            Some((offset, width, first)) => ((ts_us + offset).div_euclid(width) - first) as u32,
-            None => (self.starts.partition_point(|&s| s <= ts_us) - 1) as u32,
-        }
+        let last = self.starts.len().saturating_sub(1) as i64;
+        let i = match self.arithmetic {
+            Some((offset, width, first)) => (ts_us + offset).div_euclid(width) - first,
+            None => self.starts.partition_point(|&s| s <= ts_us) as i64 - 1,
+        };
+        i.clamp(0, last) as u32
     }
 }
 
