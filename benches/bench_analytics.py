@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -93,7 +94,9 @@ def test_engines_agree(workload):
 
 
 def _child(engine: str, path: str, repeat: int) -> None:
-    frame = pl.read_ipc(path, memory_map=False)
+    # Read into memory (not memory-mapped), as a frame from `llmledger.calls()` would be.
+    with pa.OSFile(path) as source:
+        frame = pl.from_arrow(pa.ipc.open_file(source).read_all())
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run = _runner(engine, wl.price_histories(), frame)
     times = []
