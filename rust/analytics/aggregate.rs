@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::input::RowRange;
 use super::latency;
-use super::rollup::{Cols, RateCodes};
+use super::rollup::{Cols, UNPRICED};
 use crate::Error;
 
 /// Per-group sums, indexed by group id.
@@ -50,7 +50,7 @@ pub fn aggregate(
     cols: &[Cols],
     gid: &[u32],
     groups: usize,
-    rates: Option<&RateCodes>,
+    repriced: Option<&[i64]>,
 ) -> Result<Sums, Error> {
     // Row spans per measure: one per thread, but one in all when groups are so many that a
     // copy of each array per thread would cost more than it saves.
@@ -64,7 +64,7 @@ pub fn aggregate(
     let chunks: Vec<&[RowRange]> = ranges.chunks(per).collect();
     let mut measures = vec![Measure::Calls];
     measures.extend((0..8).map(Measure::Tokens));
-    if rates.is_some() {
+    if repriced.is_some() {
         measures.push(Measure::Repriced);
     }
     let tasks: Vec<(Measure, &[RowRange])> = measures
@@ -76,8 +76,8 @@ pub fn aggregate(
         || {
             tasks
                 .par_iter()
-                .map(|&(m, chunk)| run(m, chunk, cols, gid, groups, rates))
-                .collect::<Result<Vec<_>, _>>()
+                .map(|&(m, chunk)| run(m, chunk, cols, gid, groups, repriced))
+                .collect::<Vec<_>>()
         },
         || latency::stats(&chunks, cols, gid, groups),
     );
@@ -86,10 +86,10 @@ pub fn aggregate(
         unpriced: vec![0; groups],
         cost: vec![0; groups],
         tokens: vec![vec![0; groups]; 8],
-        repriced: rates.map(|_| (vec![0; groups], vec![0; groups])),
+        repriced: repriced.map(|_| (vec![0; groups], vec![0; groups])),
         latency,
     };
-    for p in partials? {
+    for p in partials {
         match p {
             Partial::Calls(calls, unpriced, cost) => {
                 add(&mut sums.calls, &calls);
@@ -140,9 +140,9 @@ fn run(
     cols: &[Cols],
     gid: &[u32],
     groups: usize,
-    rates: Option<&RateCodes>,
-) -> Result<Partial, Error> {
-    Ok(match m {
+    repriced: Option<&[i64]>,
+) -> Partial {
+    match m {
         Measure::Calls => {
             let (mut calls, mut unpriced, mut cost) =
                 (vec![0i64; groups], vec![0i64; groups], vec![0i128; groups]);
@@ -163,22 +163,13 @@ fn run(
             Partial::Tokens(b, sums)
         }
         Measure::Repriced => {
-            let rates = rates.expect("re-pricing task only with rates");
+            let costs = repriced.expect("re-pricing task only with re-priced rows");
             let (mut cost, mut unpriced) = (vec![0i128; groups], vec![0i64; groups]);
-            let mut failed = None;
-            for_rows(chunk, gid, groups, |r, i, global, g| {
-                let c = &cols[r.batch];
-                let tokens = std::array::from_fn(|b| c.tokens[b].raw(i));
-                match rates.cost(global, c.at.raw(i), &tokens) {
-                    Ok(Some(v)) => cost[g] += i128::from(v),
-                    Ok(None) => unpriced[g] += 1,
-                    Err(e) => failed = Some(e),
-                }
+            for_rows(chunk, gid, groups, |_, _, global, g| match costs[global] {
+                UNPRICED => unpriced[g] += 1,
+                v => cost[g] += i128::from(v),
             });
-            if let Some(e) = failed {
-                return Err(e);
-            }
             Partial::Repriced(cost, unpriced)
         }
-    })
+    }
 }

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 pub use encode::{Encoded, KeyValue};
 pub use input::Ledger;
 pub use reprice::Repricer;
-pub use rollup::{reprice_rows, rollup, Key, Rates, RollupSpec, Route};
+pub use rollup::{next_id, reprice_rows, rollup, Key, Rates, RollupSpec, Route, UNPRICED};
 pub use timebucket::{Unit, Zone};
 
 use crate::Error;
@@ -36,7 +36,11 @@ use crate::Error;
 pub struct Table {
     ledger: Ledger,
     encoded: Mutex<HashMap<Vec<String>, Arc<Encoded>>>,
+    repriced: Mutex<HashMap<(u64, String), RowCosts>>,
 }
+
+/// Every row's re-priced cost, pico-USD ([`UNPRICED`] where none).
+type RowCosts = Arc<Vec<i64>>;
 
 impl Table {
     /// Wraps a ledger.
@@ -44,12 +48,27 @@ impl Table {
         Table {
             ledger,
             encoded: Mutex::default(),
+            repriced: Mutex::default(),
         }
     }
 
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// Every row's cost under `rates` ([`UNPRICED`] where none), computed once per rates.
+    pub fn repriced(&self, time_column: &str, rates: &Rates) -> Result<RowCosts, Error> {
+        let key = (rates.id, time_column.to_owned());
+        if let Some(c) = self.repriced.lock().expect("re-pricing cache").get(&key) {
+            return Ok(Arc::clone(c));
+        }
+        let costs = Arc::new(rollup::reprice_all(self, time_column, rates)?);
+        self.repriced
+            .lock()
+            .expect("re-pricing cache")
+            .insert(key, Arc::clone(&costs));
+        Ok(costs)
     }
 
     /// Codes of column `name`, encoding it on first use.

@@ -3,6 +3,7 @@
 //! asked, latency statistics by a counting sort (`latency`).
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -52,7 +53,18 @@ pub struct Rates {
     /// `routes[model_code * modes + mode_code]`. Codes are those of [`Table::encoded_tuple`]
     /// for `model_key` and [`Table::encoded`] for `mode_key` (a single code 0 without one).
     pub routes: Vec<Route>,
+    /// Identifies these tables in a [`Table`]'s cache of re-priced rows (see [`next_id`]).
+    pub id: u64,
 }
+
+/// A fresh id for [`Rates::id`].
+pub fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A row's re-priced cost when its model has no price.
+pub const UNPRICED: i64 = i64::MIN;
 
 /// What to roll up.
 #[derive(Debug, Clone)]
@@ -82,7 +94,7 @@ pub(crate) struct Cols {
 }
 
 /// Per-row model and mode codes when re-pricing.
-pub(crate) struct RateCodes<'a> {
+struct RateCodes<'a> {
     rates: &'a Rates,
     models: Arc<Encoded>,
     modes: Option<Arc<Encoded>>,
@@ -92,7 +104,7 @@ pub(crate) struct RateCodes<'a> {
 impl RateCodes<'_> {
     /// Re-priced cost of global row `g` (batch row `i`): `Ok(None)` when its model is unpriced.
     #[inline]
-    pub(crate) fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
+    fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
         let model = self.models.codes[g] as usize;
         let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
         let route = &self.rates.routes[model * self.n_modes + mode];
@@ -165,26 +177,51 @@ impl Filter {
     }
 }
 
+/// Per-row costs under `rates` for every row of the ledger, [`UNPRICED`] where the row's
+/// model has no price (a cost is never that negative).
+pub(crate) fn reprice_all(
+    table: &Table,
+    time_column: &str,
+    rates: &Rates,
+) -> Result<Vec<i64>, Error> {
+    let cols = batch_cols(table, time_column)?;
+    let codes = rate_codes(table, rates)?;
+    let ranges = table.ledger().ranges();
+    let mut out = vec![UNPRICED; table.ledger().rows()];
+    let mut slices = Vec::with_capacity(ranges.len());
+    let mut rest = out.as_mut_slice();
+    for r in ranges {
+        let (head, tail) = rest.split_at_mut(r.len());
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .zip(ranges)
+        .try_for_each(|(out, r)| {
+            let c = &cols[r.batch];
+            for (k, o) in out.iter_mut().enumerate() {
+                let i = r.start + k;
+                if let Some(v) = codes.cost(r.global + k, c.at.raw(i), &tokens_at(c, i))? {
+                    *o = v;
+                }
+            }
+            Ok::<_, Error>(())
+        })?;
+    Ok(out)
+}
+
 /// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
 pub fn reprice_rows(
     table: &Table,
     time_column: &str,
     rates: &Rates,
 ) -> Result<Vec<Option<i64>>, Error> {
-    let cols = batch_cols(table, time_column)?;
-    let codes = rate_codes(table, rates)?;
-    let parts: Vec<Vec<Option<i64>>> = table
-        .ledger()
-        .ranges()
-        .par_iter()
-        .map(|r| {
-            let c = &cols[r.batch];
-            (r.start..r.end)
-                .map(|i| codes.cost(r.global + i - r.start, c.at.raw(i), &tokens_at(c, i)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(parts.concat())
+    let costs = table.repriced(time_column, rates)?;
+    Ok(costs
+        .iter()
+        .map(|&c| (c != UNPRICED).then_some(c))
+        .collect())
 }
 
 #[inline]
@@ -274,12 +311,18 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         Cow::Borrowed(&groups.codes)
     };
 
-    let rate_codes = spec
+    let repriced = spec
         .rates
         .as_ref()
-        .map(|r| rate_codes(table, r))
+        .map(|r| table.repriced(&spec.time_column, r))
         .transpose()?;
-    let sums = aggregate::aggregate(ranges, &cols, &gid, n, rate_codes.as_ref())?;
+    let sums = aggregate::aggregate(
+        ranges,
+        &cols,
+        &gid,
+        n,
+        repriced.as_deref().map(Vec::as_slice),
+    )?;
 
     // Groups in code order (first appearance in the ledger), those with rows only.
     let order: Vec<usize> = (0..n).filter(|&g| sums.calls[g] > 0).collect();

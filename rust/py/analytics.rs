@@ -167,6 +167,7 @@ impl Repricing {
             model_key,
             mode_key,
             routes,
+            id: analytics::next_id(),
         }))
     }
 }

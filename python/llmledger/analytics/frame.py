@@ -47,6 +47,9 @@ class Prepared:
             columns += [pl.col("tags").struct.field(k).alias(f"tags.{k}") for k in self.tags]
         self.ledger = _core.Ledger(frame.select(columns))
         self.top_level = frozenset(schema) - {"tags"}
+        # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
+        # costs, so several rollups of one prepared ledger re-price it once.
+        self.repricings: dict[tuple[int, str | None, str | None], tuple[Pricer, Any]] = {}
 
     def column(self, key: str) -> str | None:
         """The core's column for a key: a top-level column, else a tag (None if no row has it)."""
@@ -72,7 +75,19 @@ def repricing(
 ) -> _core.Repricing:
     """The core's re-pricing tables for the frame under `pricer`: one route per distinct
     (provider, model) and pricing mode, optionally as if every call had used `as_mode` or
-    `as_model` (a model name of the row's provider)."""
+    `as_model` (a model name of the row's provider). Cached on `prepared`."""
+    key = (id(pricer), as_mode, as_model)
+    cached = prepared.repricings.get(key)
+    if cached is not None and cached[0] is pricer:
+        return cached[1]
+    tables = _repricing(prepared, pricer, as_mode, as_model)
+    prepared.repricings[key] = (pricer, tables)
+    return tables
+
+
+def _repricing(
+    prepared: Prepared, pricer: Pricer, as_mode: str | None, as_model: str | None
+) -> _core.Repricing:
     models: list[tuple[str | None, str | None]] = prepared.ledger.distinct(["provider", "model"])
     has_mode = "pricing_mode" in prepared.top_level
     modes: list[str | None] = prepared.ledger.distinct(["pricing_mode"]) if has_mode else [None]
