@@ -58,7 +58,8 @@ def ledger_frame(
         where=dict(where or {}),
     )
     table = pa.Table.from_batches(read_batches(engine, query), schema=query.schema())
-    frame = pl.DataFrame(table)
+    # rechunk=False: the kernels take the batches as they are; concatenating them would copy.
+    frame = pl.from_arrow(table, rechunk=False)
     if not tags:
         return frame
     tag_columns = [TAG_PREFIX + t for t in tags]
