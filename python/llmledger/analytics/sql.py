@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
@@ -59,7 +59,7 @@ def ledger_frame(
     )
     table = pa.Table.from_batches(read_batches(engine, query), schema=query.schema())
     # rechunk=False: the kernels take the batches as they are; concatenating them would copy.
-    frame = pl.from_arrow(table, rechunk=False)
+    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
     if not tags:
         return frame
     tag_columns = [TAG_PREFIX + t for t in tags]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, and_, exists, select, tuple_
 
-from ..pricing import Pricer
+from ..pricing import Pricer, PriceRule
 from ..store.schema import BUCKETS, calls
 from .tables import backfill
 
@@ -57,7 +57,7 @@ def price_unpriced(
         )
         if priced is None:  # only an override prices the model, and the call predates it
             continue
-        rule = priced.rule
+        rule = cast(PriceRule, priced.rule)  # None only for failed calls, not selected
         by_day[row.at_us // DAY_US].append(
             {
                 "call_id": row.id,

@@ -68,7 +68,7 @@ class Summary:
         if self.backfilled_calls:
             line += (
                 f"; backfilled {self.backfilled_calls:,} unpriced calls at "
-                f"${self.backfilled_cost} with snapshot {self.snapshot_id[:12]} "
+                f"${self.backfilled_cost} with snapshot {str(self.snapshot_id)[:12]} "
                 "(recorded costs unchanged, see llmledger_backfill)"
             )
         return line + f"; {self.unpriced_calls:,} calls unpriced"

@@ -7,6 +7,8 @@ Create Date: 2026-11-27
 Written out in full (like 0001) rather than built from `llmledger.reaggregate.tables`.
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -26,7 +28,7 @@ BUCKETS = (
     "input_audio_tokens",
     "output_audio_tokens",
 )
-MYSQL_TABLE = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+MYSQL_TABLE: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # Latency sums: double precision everywhere (MySQL's FLOAT is single precision).
 DOUBLE = sa.Float(precision=53).with_variant(sa.Double(), "mysql", "mariadb")
