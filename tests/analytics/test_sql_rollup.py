@@ -132,3 +132,11 @@ def test_in_memory_sqlite_goes_through_the_portable_fetch():
     case = dict(by=["tenant"], bucket="day", where={"feature": "chat"})
     _same(rollup(engine, **case), rollup(read_calls(engine), **case), ["day", "tenant"])
     engine.dispose()
+
+
+def test_without_the_server_driver_the_portable_fetch_reads(engine, monkeypatch):
+    # The `postgres` / `mysql` extras bring ADBC's libpq driver and connectorx; without them
+    # (find_spec finds nothing) the engine path still works, through SQLAlchemy.
+    monkeypatch.setattr(source_module, "_installed", lambda module: False)
+    case = dict(by=["model"], bucket="day", where={"feature": "chat"})
+    _same(rollup(engine, **case), rollup(read_calls(engine), **case), ["day", "model"])

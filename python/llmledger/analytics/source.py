@@ -17,6 +17,7 @@ infers, so the kernels see one schema.
 
 from __future__ import annotations
 
+import importlib.util
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -144,14 +145,16 @@ def read_batches(engine: Engine, q: Query) -> Iterator[pa.RecordBatch]:
     schema = q.schema()
     dialect = engine.dialect.name
     if dialect == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        # adbc-driver-sqlite is a dependency of the package; the server drivers come with
+        # the `postgres` and `mysql` extras, and without them the portable fetch reads.
         path = engine.url.database
         parts = _partitions(engine, q)
         read = lambda sql: _adbc_sqlite(path, sql, schema)  # noqa: E731
-    elif dialect == "postgresql":
+    elif dialect == "postgresql" and _installed("adbc_driver_postgresql"):
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         parts = _partitions(engine, q)
         read = lambda sql: _adbc_postgresql(uri, sql)  # noqa: E731
-    elif dialect == "mysql":
+    elif dialect == "mysql" and _installed("connectorx"):
         url = engine.url
         uri = url.set(drivername="mysql", query={}).render_as_string(hide_password=False)
         parts = [[]]
@@ -165,6 +168,10 @@ def read_batches(engine: Engine, q: Query) -> Iterator[pa.RecordBatch]:
             yield _conform(batch, schema)
     else:
         yield from _concurrently([lambda s=s: read(s) for s in sqls], schema)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _adbc_sqlite(path: str, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
