@@ -95,8 +95,9 @@ def test_engines_agree(workload):
 
 def _child(engine: str, path: str, repeat: int) -> None:
     # Read into memory (not memory-mapped), as a frame from `llmledger.calls()` would be.
+    # One chunk per column, as `calls()` and the in-process benchmark produce.
     with pa.OSFile(path) as source:
-        frame = pl.from_arrow(pa.ipc.open_file(source).read_all())
+        frame = pl.from_arrow(pa.ipc.open_file(source).read_all()).rechunk()
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run = _runner(engine, wl.price_histories(), frame)
     times = []
@@ -108,7 +109,7 @@ def _child(engine: str, path: str, repeat: int) -> None:
     print(json.dumps({"times": times, "loaded_kb": loaded, "peak_kb": peak}))
 
 
-def main(sizes: list[int], repeat: int = 5) -> None:
+def main(sizes: list[int], repeat: int = 3) -> None:
     models = wl.price_histories()
     for n in sizes:
         frame = wl.ledger(n, models)
