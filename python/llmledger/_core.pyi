@@ -24,8 +24,8 @@ class Catalog:
         tuple[int, int, int, int, int, int, int, int], int, int, int, int | None, bool
     ]: ...
 
-Key = str | int | None | tuple[str | int | None, ...]
-Route = tuple[int, tuple[int, int] | None, tuple[int, int] | None]
+_Key = str | int | None | tuple[str | int | None, ...]
+_Route = tuple[int, tuple[int, int] | None, tuple[int, int] | None]
 
 @final
 class Ledger:
@@ -33,7 +33,7 @@ class Ledger:
 
     def __new__(cls, data: Any) -> Ledger: ...
     def __len__(self) -> int: ...
-    def distinct(self, columns: list[str]) -> list[Key]: ...
+    def distinct(self, columns: list[str]) -> list[_Key]: ...
     def rollup(
         self,
         keys: list[tuple[str, str | None]],
@@ -57,7 +57,7 @@ class Repricing:
         pairs: list[tuple[int, int | None]],
         model_key: list[str],
         mode_key: str | None,
-        routes: list[Route],
+        routes: list[_Route],
     ) -> Repricing: ...
 
 @final
