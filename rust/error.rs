@@ -15,4 +15,13 @@ pub enum Error {
     /// A cost that does not fit the 64-bit pico-USD range (about 9.2 million USD per call).
     #[error("cost overflows the 64-bit pico-USD range")]
     Overflow,
+    /// A column the analytics kernels need is absent from the ledger.
+    #[error("the ledger has no column {0:?}")]
+    MissingColumn(String),
+    /// A ledger column has a type the kernels do not read.
+    #[error("column {0:?} has unsupported type {1}")]
+    ColumnType(String, String),
+    /// An analytics argument is invalid (unknown bucket or time zone, mismatched tables...).
+    #[error("{0}")]
+    Argument(String),
 }

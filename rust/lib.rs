@@ -4,6 +4,7 @@
 //! interpreter. The thin PyO3 layer in [`py`] (behind the `python` feature) only converts
 //! types, releases the GIL and maps [`Error`] to Python exceptions.
 
+pub mod analytics;
 pub mod capture;
 pub mod error;
 pub mod pricing;

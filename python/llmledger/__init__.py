@@ -10,6 +10,7 @@ llmledger.calls()   # polars.DataFrame
 from __future__ import annotations
 
 from ._core import BUCKETS
+from .analytics import reprice, rollup
 from .capture import (
     async_httpx_client,
     httpx_client,
@@ -21,6 +22,7 @@ from .capture import (
 from .config import configure, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls
+from .reaggregate import reaggregate
 from .record.call import Call, Quote
 from .record.recorder import quote, track
 from .tagging import tags
@@ -39,7 +41,10 @@ __all__ = [
     "instrument",
     "is_instrumented",
     "quote",
+    "reaggregate",
     "register_host",
+    "reprice",
+    "rollup",
     "shutdown",
     "tags",
     "track",

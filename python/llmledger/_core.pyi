@@ -4,7 +4,10 @@ from typing import Any, Final, Literal, final
 
 __all__ = [
     "BUCKETS",
+    "ArrowResult",
     "Catalog",
+    "Ledger",
+    "Repricing",
     "UsageParser",
     "count_tokens",
     "estimate_request_tokens",
@@ -50,3 +53,46 @@ def estimate_request_tokens(
     request_body: bytes,
     encoding: Literal["o200k_base", "cl100k_base"],
 ) -> int: ...
+
+_Key = str | int | None | tuple[str | int | None, ...]
+_Route = tuple[int, tuple[int, int] | None, tuple[int, int] | None]
+
+@final
+class Ledger:
+    """A ledger held as Arrow record batches (no copy), key columns encoded on first use."""
+
+    def __new__(cls, data: Any) -> Ledger: ...
+    def __len__(self) -> int: ...
+    def distinct(self, columns: list[str]) -> list[_Key]: ...
+    def rollup(
+        self,
+        keys: list[tuple[str, str | None]],
+        *,
+        time_column: str = "at_us",
+        tz: str = "UTC",
+        since_us: int | None = None,
+        until_us: int | None = None,
+        filters: list[tuple[str, Any]] = ...,
+        repricing: Repricing | None = None,
+    ) -> ArrowResult: ...
+    def reprice(self, repricing: Repricing, *, time_column: str = "at_us") -> ArrowResult: ...
+
+@final
+class Repricing:
+    """Compiled re-pricing tables (see `llmledger.analytics.frame.repricing`)."""
+
+    def __new__(
+        cls,
+        catalog: Catalog,
+        pairs: list[tuple[int, int | None]],
+        model_key: list[str],
+        mode_key: str | None,
+        routes: list[_Route],
+    ) -> Repricing: ...
+
+@final
+class ArrowResult:
+    """A result table; `polars.DataFrame(result)` reads it through the Arrow C stream."""
+
+    def __len__(self) -> int: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...

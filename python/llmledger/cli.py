@@ -1,4 +1,4 @@
-"""The `llmledger` command: demo, report, prices explain, db upgrade, doctor."""
+"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor."""
 
 from __future__ import annotations
 
@@ -184,6 +184,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--db", help="database URL")
     doctor.set_defaults(func=cmd_doctor)
+
+    from .reaggregate import add_parser as add_reaggregate
+
+    add_reaggregate(sub)
     return parser
 
 

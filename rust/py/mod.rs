@@ -1,8 +1,9 @@
 //! The PyO3 layer: converts types, maps errors. No logic lives here.
 
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+mod analytics;
 mod capture;
 
 use crate::pricing::{self, Tokens};
@@ -15,6 +16,9 @@ impl From<Error> for PyErr {
             Error::Catalog(_) | Error::InvalidCatalog(_) => PyValueError::new_err(msg),
             Error::NoSuchModel(_) => PyIndexError::new_err(msg),
             Error::Overflow => PyOverflowError::new_err(msg),
+            Error::MissingColumn(_) => PyKeyError::new_err(msg),
+            Error::ColumnType(..) => PyTypeError::new_err(msg),
+            Error::Argument(_) => PyValueError::new_err(msg),
         }
     }
 }
@@ -61,6 +65,7 @@ impl Catalog {
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BUCKETS", pricing::BUCKETS)?;
     m.add_class::<Catalog>()?;
+    analytics::register(m)?;
     capture::register(m)?;
     Ok(())
 }

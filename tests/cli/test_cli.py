@@ -19,7 +19,7 @@ def run(*args, cwd=None, env=None):
 def test_help_lists_every_command():
     out = run("--help")
     assert out.returncode == 0
-    for command in ("demo", "report", "prices", "db"):
+    for command in ("demo", "report", "prices", "db", "doctor", "reaggregate"):
         assert command in out.stdout
     explain = run("prices", "explain", "--help")
     assert "--input-tokens N" in explain.stdout and "--mode" in explain.stdout

@@ -9,11 +9,17 @@ import threading
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 
+from llmledger.reaggregate import tables as reaggregate_tables
 from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, upgrade
 from llmledger.store.engine import VERSION_TABLE, current_revision, head_revision
-from llmledger.store.schema import metadata
+from llmledger.store.schema import metadata as ledger_metadata
+
+# Every table the migrations create: the ledger's, and the reaggregate job's (revision 0002).
+metadata = MetaData()
+for _table in (*ledger_metadata.tables.values(), *reaggregate_tables.metadata.tables.values()):
+    _table.to_metadata(metadata)
 
 
 @pytest.fixture
@@ -32,14 +38,18 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
     upgrade(bare_engine)
     assert ledger_tables(bare_engine) == [
         "llmledger_alembic_version",
+        "llmledger_backfill",
         "llmledger_calls",
+        "llmledger_daily_rollup",
         "llmledger_price_snapshots",
+        "llmledger_reaggregate_state",
     ]
     with bare_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-        # Columns, types, nullability, indexes and unique constraints all match schema.py.
+        # Columns, types, nullability, indexes and unique constraints all match the tables'
+        # definitions (schema.py, reaggregate/tables.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0001"
+    assert current_revision(bare_engine) == head_revision() == "0002"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",
@@ -74,7 +84,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0001",)]
+        assert [tuple(v) for v in versions] == [("0002",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 
@@ -91,7 +101,7 @@ def test_host_apps_own_alembic_table_is_left_alone(bare_engine):
 def test_ensure_schema_creates_sqlite_and_asks_servers_for_db_upgrade(bare_engine):
     if bare_engine.dialect.name == "sqlite":
         ensure_schema(bare_engine)
-        assert current_revision(bare_engine) == "0001"
+        assert current_revision(bare_engine) == head_revision()
         return
     with pytest.raises(SchemaNotReadyError, match=r"run `llmledger db upgrade`") as raised:
         ensure_schema(bare_engine)
@@ -115,7 +125,7 @@ def test_app_workers_creating_a_new_sqlite_file_together(tmp_path):
     errors = [worker.communicate(timeout=120)[1].decode() for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0, 0], errors
     engine = make_engine(url)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == head_revision()
     engine.dispose()
 
 
@@ -137,7 +147,7 @@ def test_threads_migrating_at_once(tmp_path):
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert [current_revision(engine) for engine in engines] == ["0001"] * 4
+    assert [current_revision(engine) for engine in engines] == [head_revision()] * 4
     for engine in engines:
         engine.dispose()
 

@@ -1,0 +1,142 @@
+"""Re-price + rollup by (feature, tenant) + rollup by (day, model), in memory: llmledger's Rust
+kernels versus Polars (lazy `join_asof` + `group_by`) and DuckDB (`ASOF JOIN` + `GROUP BY`)
+doing the same work on the same frame in the same run (workload: `analytics_workload.py`).
+
+In the test suite (`pytest benches --benchmark-disable`) it runs once on a small ledger and
+checks the three engines agree exactly. To measure:
+
+    LLMLEDGER_BENCH_ROWS=10000000 pytest benches/bench_analytics.py --benchmark-only
+    python benches/bench_analytics.py 1000000 10000000   # medians, ratios, peak memory
+
+The script form runs each engine in its own process on the same ledger (read from an Arrow
+IPC file), so the peak resident memory (`ru_maxrss`, which sees Rust and C++ allocations
+that tracemalloc does not) is the engine's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import analytics_workload as wl
+
+ROWS = int(os.environ.get("LLMLEDGER_BENCH_ROWS", "100000"))
+ENGINES = ("llmledger", "polars", "duckdb")
+
+
+def _runner(engine: str, models: list, frame: pl.DataFrame):
+    if engine == "llmledger":
+        p = wl.pricer(models)
+        return lambda: wl.run_llmledger(frame, p)
+    rates = wl.rate_table(models)
+    return (
+        (lambda: wl.run_polars(frame, rates))
+        if engine == "polars"
+        else (lambda: wl.run_duckdb(frame, rates))
+    )
+
+
+@pytest.fixture(scope="module")
+def workload():
+    models = wl.price_histories()
+    return models, wl.ledger(ROWS, models)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reprice_and_two_rollups(benchmark, workload, engine):
+    models, frame = workload
+    benchmark.group = f"re-price + 2 rollups, {ROWS:,} rows"
+    out = benchmark.pedantic(_runner(engine, models, frame), rounds=5, warmup_rounds=1)
+    assert [o.height for o in out] == [o.height for o in _runner("llmledger", models, frame)()]
+
+
+def _totals(out: list[pl.DataFrame]) -> list[tuple]:
+    def pico(o: pl.DataFrame, column: str) -> int:
+        # USD as Decimal(38, 12) (llmledger, recorded costs) or pico-USD integers (baselines).
+        dtype = o.schema[column]
+        total = o[column].sum()
+        return int(total.scaleb(12)) if getattr(dtype, "scale", 0) == 12 else int(total)
+
+    return [
+        (
+            o.height,
+            int(o["calls"].sum()),
+            int(o["unpriced_calls"].sum()),
+            int(o["repriced_unpriced_calls"].sum()),
+            pico(o, "cost"),
+            pico(o, "repriced_cost"),
+            int(o["input_tokens"].sum()),
+            round(float(o["latency_ms_p95"].sum()), 3),
+        )
+        for o in out
+    ]
+
+
+def test_engines_agree(workload):
+    models, frame = workload
+    ours, polars, duck = (_totals(_runner(e, models, frame)()) for e in ENGINES)
+    assert ours == polars == duck
+
+
+# --- script: each engine in its own process, medians, ratios, peak memory -----------------
+
+
+def _child(engine: str, path: str, repeat: int) -> None:
+    # Read into memory (not memory-mapped), as a frame from `llmledger.calls()` would be.
+    # One chunk per column, as `calls()` and the in-process benchmark produce.
+    with pa.OSFile(path) as source:
+        frame = pl.from_arrow(pa.ipc.open_file(source).read_all()).rechunk()
+    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = _runner(engine, wl.price_histories(), frame)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"times": times, "loaded_kb": loaded, "peak_kb": peak}))
+
+
+def main(sizes: list[int], repeat: int = 3) -> None:
+    models = wl.price_histories()
+    for n in sizes:
+        frame = wl.ledger(n, models)
+        size_mb = frame.estimated_size() / 2**20
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "ledger.arrow")
+            frame.write_ipc(path)
+            del frame
+            results = {}
+            for engine in ENGINES:
+                cmd = [sys.executable, __file__, "--child", engine, path, str(repeat)]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                results[engine] = json.loads(out.strip().splitlines()[-1])
+        best = min(statistics.median(results[e]["times"]) for e in ENGINES[1:])
+        print(f"\n{n:,} rows (input frame {size_mb:,.0f} MiB), median of {repeat}:")
+        for engine in ENGINES:
+            r = results[engine]
+            med = statistics.median(r["times"])
+            extra = (r["peak_kb"] - r["loaded_kb"]) / 1024
+            print(
+                f"  {engine:10s} {med * 1000:9.1f} ms  x{best / med:6.2f} vs best baseline"
+                f"  peak RSS {r['peak_kb'] / 1024:8,.0f} MiB (+{extra:,.0f} over the loaded input)"
+            )
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--child":
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        main([int(a) for a in sys.argv[1:]])

@@ -1,0 +1,77 @@
+"""Analytics: rollups and re-pricing of the ledger by the Rust core, results as Polars frames.
+
+    df = llmledger.analytics.rollup(calls_frame, by=["feature", "tenant"], bucket="day")
+    diff = llmledger.analytics.reprice(calls_frame, as_mode="batch", by=["model"])
+
+A source is a frame shaped like `llmledger.calls()` (Polars, or any Arrow table / stream), a
+`Prepared` one (`prepare(frame)`: key columns encoded once, reused by every call on it), or a
+database (a SQLAlchemy Engine or URL), read by `sql` with only the columns and rows needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from .frame import TIME_UNITS, Prepared, prepare
+from .memory import Moment, reprice_frame, rollup_frame
+from .sql import is_database, reprice_engine, rollup_engine
+
+__all__ = ["TIME_UNITS", "Prepared", "prepare", "reprice", "rollup"]
+
+
+def rollup(
+    source: Any,
+    by: Sequence[str] = (),
+    *,
+    since: Moment = None,
+    until: Moment = None,
+    bucket: str | None = None,
+    tz: str = "UTC",
+    where: Mapping[str, str | None] | None = None,
+    reprice: Any = None,
+) -> pl.DataFrame:
+    """Totals per group: one row per distinct combination of `by`.
+
+    `by` names columns (`provider`, `model`, `pricing_mode`...), tags (from the `tags` struct;
+    rows without the tag group under null) or a time bucket (`hour`, `day`, `month`, in `tz`:
+    `"UTC"`, an offset like `"+05:30"` or an IANA zone). `bucket` adds a time bucket as the
+    first key. `since` is inclusive, `until` exclusive. `where` keeps rows whose column or tag
+    equals the value. `reprice` (`True`/`"current"`, a `Pricer` or snapshot content) adds the
+    cost under that catalog.
+
+    Columns: the keys (named as given), `calls`, `unpriced_calls`, `cost` (Decimal USD, exact;
+    null when no call of the group was priced), one Int64 sum per token bucket, with `reprice`
+    also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced minus
+    recorded), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
+    Rows come sorted by the keys' first appearance in the ledger.
+    """
+    if is_database(source):
+        return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
+    return rollup_frame(source, by, since, until, bucket, tz, where, reprice)
+
+
+def reprice(
+    source: Any,
+    *,
+    since: Moment = None,
+    until: Moment = None,
+    catalog: Any = "current",
+    as_mode: str | None = None,
+    as_model: str | None = None,
+    overrides: Any = None,
+    by: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Recorded versus re-priced cost; recorded costs are never changed.
+
+    Re-prices every call against `catalog` (`"current"`, a `Pricer` or a stored snapshot's
+    content; with `overrides`, the catalog plus those overrides), optionally as if it had
+    used pricing mode `as_mode` or model `as_model` (same provider). Calls whose model has no
+    price come out with a null `repriced_cost`, never zero. Without `by`: the calls with
+    `repriced_cost` and `cost_difference` added; with `by`: a rollup (see `rollup`).
+    """
+    if is_database(source):
+        return reprice_engine(source, since, until, catalog, as_mode, as_model, overrides, by)
+    return reprice_frame(source, since, until, catalog, as_mode, as_model, overrides, by)

@@ -1,0 +1,123 @@
+"""From a ledger frame to the Rust kernels' input, shared by the in-memory and SQL paths.
+
+A frame shaped like `llmledger.calls()` (or the `llmledger_calls` columns read from SQL) goes to
+the core without a copy: top-level columns as they are, each tag of the `tags` struct as a
+column `tags.<key>`. The core encodes key columns to dictionary codes once per `Prepared` and
+reuses them, so preparing a frame once and running several rollups on it pays the encoding
+once. Model names are resolved to catalog entries once per distinct (provider, model), never
+per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from .. import _core
+from ..pricing import Pricer
+
+__all__ = ["TIME_UNITS", "Prepared", "prepare", "repricing"]
+
+TIME_UNITS = ("hour", "day", "month")
+"""Names that, in `by`, mean a time bucket rather than a column."""
+
+_MIN_US = -(2**63)
+
+
+class Prepared:
+    """A ledger frame handed to the Rust core, its key columns encoded on first use."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        schema = frame.schema
+        if "at" in schema:
+            self.time_column = "at"
+            at = pl.col("at")
+            if schema["at"] != pl.Datetime("us", "UTC"):
+                at = at.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            columns = [at]
+        else:
+            self.time_column = "at_us"
+            columns = [pl.col("at_us")]
+        columns += [pl.col(n) for n in schema if n not in ("at", "at_us", "tags")]
+        self.tags: tuple[str, ...] = ()
+        if isinstance(schema.get("tags"), pl.Struct):
+            self.tags = tuple(f.name for f in schema["tags"].fields)  # type: ignore[union-attr]
+            columns += [pl.col("tags").struct.field(k).alias(f"tags.{k}") for k in self.tags]
+        self.ledger = _core.Ledger(frame.select(columns))
+        self.top_level = frozenset(schema) - {"tags"}
+        # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
+        # costs, so several rollups of one prepared ledger re-price it once.
+        self.repricings: dict[tuple[int, str | None, str | None], tuple[Pricer, Any]] = {}
+
+    def column(self, key: str) -> str | None:
+        """The core's column for a key: a top-level column, else a tag (None if no row has it)."""
+        if key in self.top_level:
+            return key
+        return f"tags.{key}" if key in self.tags else None
+
+
+def prepare(source: Any) -> Prepared:
+    """Hands a Polars DataFrame, or any Arrow table or stream, to the core once."""
+    if isinstance(source, Prepared):
+        return source
+    if not isinstance(source, pl.DataFrame):
+        source = pl.DataFrame(source)
+    return Prepared(source)
+
+
+def repricing(
+    prepared: Prepared,
+    pricer: Pricer,
+    as_mode: str | None = None,
+    as_model: str | None = None,
+) -> _core.Repricing:
+    """The core's re-pricing tables for the frame under `pricer`: one route per distinct
+    (provider, model) and pricing mode, optionally as if every call had used `as_mode` or
+    `as_model` (a model name of the row's provider). Cached on `prepared`."""
+    key = (id(pricer), as_mode, as_model)
+    cached = prepared.repricings.get(key)
+    if cached is not None and cached[0] is pricer:
+        return cached[1]
+    tables = _repricing(prepared, pricer, as_mode, as_model)
+    prepared.repricings[key] = (pricer, tables)
+    return tables
+
+
+def _repricing(
+    prepared: Prepared, pricer: Pricer, as_mode: str | None, as_model: str | None
+) -> _core.Repricing:
+    models: list[tuple[str | None, str | None]] = prepared.ledger.distinct(["provider", "model"])
+    has_mode = "pricing_mode" in prepared.top_level
+    modes: list[str | None] = prepared.ledger.distinct(["pricing_mode"]) if has_mode else [None]
+    pairs: dict[tuple[int, int | None], int] = {}
+
+    def target(index: int, variants: bool, mode: str | None, ppm: int) -> tuple[int, int]:
+        mode_index = pricer.mode_index(mode or "standard") if variants else None
+        pair = pairs.setdefault((index, mode_index), len(pairs))
+        return pair, ppm
+
+    routes = []
+    for provider, model in models:
+        name = as_model or model
+        res = None if provider is None or name is None else pricer.resolve(provider, name)
+        for mode in modes:
+            mode = as_mode or mode
+            if res is None:
+                routes.append((_MIN_US, None, None))
+                continue
+            main = target(res.index, res.variants, mode, res.discount_ppm)
+            if res.valid_from_us is None:
+                routes.append((_MIN_US, main, None))
+                continue
+            fb = res.fallback
+            before = None if fb is None else target(fb.index, fb.variants, mode, fb.discount_ppm)
+            routes.append((res.valid_from_us, main, before))
+    return _core.Repricing(
+        pricer.core,
+        list(pairs),
+        ["provider", "model"],
+        "pricing_mode" if has_mode else None,
+        routes,
+    )

@@ -1,0 +1,99 @@
+"""`llmledger reaggregate`: the nightly job that maintains the daily rollup tables.
+
+    summary = llmledger.reaggregate(engine)            # incremental
+    summary = llmledger.reaggregate(engine, rebuild=True)
+    print(summary)                                     # one line
+
+Incremental (a watermark on the ledger's id, so late-arriving rows count), idempotent and
+safe to kill midway; prices calls that were recorded unpriced once a price exists, keeping
+those costs apart from the recorded ones (see `job` and `tables`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from ..pricing import Pricer
+from .job import DEFAULT_TAG_KEYS, Summary, run_job
+
+__all__ = ["DEFAULT_TAG_KEYS", "Summary", "add_parser", "reaggregate", "run"]
+
+
+def reaggregate(
+    engine: Engine | URL | str,
+    rebuild: bool = False,
+    *,
+    tag_keys: Sequence[str] | None = None,
+    pricer: Pricer | None = None,
+    progress: TextIO | None = None,
+) -> Summary:
+    """Bring the daily rollup up to date with the ledger and return what was done.
+
+    `rebuild` recomputes every day from scratch. `tag_keys` are the tags the rollup groups
+    by: the ones of the previous run by default (`feature`, `tenant` on a first run); other
+    keys need `rebuild`. `pricer` prices calls recorded unpriced (default: the configured
+    catalog and overrides). The progress bar goes to `progress` (default stderr).
+    """
+    from ..pricing import current_pricer
+    from ..store import ensure_schema, make_engine
+
+    owned = make_engine(engine)
+    try:
+        ensure_schema(owned)
+        return run_job(
+            owned,
+            pricer or current_pricer(),
+            rebuild=rebuild,
+            tag_keys=tuple(tag_keys) if tag_keys else None,
+            progress=progress,
+        )
+    finally:
+        if owned is not engine:  # made here from a URL: close its pooled connections
+            owned.dispose()
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Adds the `reaggregate` subcommand to the `llmledger` command's subparsers."""
+    parser = subparsers.add_parser(
+        "reaggregate",
+        help="update the daily rollup tables (nightly job)",
+        description="Rolls up the calls recorded since the last run into "
+        "llmledger_daily_rollup (days of late-arriving calls included), prices calls that "
+        "were recorded unpriced if a price exists now (kept apart in llmledger_backfill), "
+        "and prints a one-line summary. Safe to rerun or interrupt.",
+    )
+    parser.add_argument("--db", help="database URL")
+    parser.add_argument("--rebuild", action="store_true", help="recompute every day from scratch")
+    parser.add_argument(
+        "--tags",
+        help="comma-separated tag keys to group by (default: as last run, else feature,tenant;"
+        " changing them needs --rebuild)",
+    )
+    parser.add_argument("--overrides", help="price overrides file (JSON or TOML) for the backfill")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the `reaggregate` subcommand; the database comes from --db, else
+    LLMLEDGER_DATABASE_URL, else the default SQLite file."""
+    import os
+    import sys
+
+    from ..config import DEFAULT_DATABASE_URL
+    from ..pricing import build_pricer
+
+    url = args.db or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    try:
+        summary = reaggregate(url, args.rebuild, tag_keys=tags, pricer=build_pricer(args.overrides))
+    except ValueError as error:  # changed tag keys without --rebuild
+        print(f"llmledger reaggregate: {error}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0

@@ -1,0 +1,69 @@
+"""The reaggregate job's tables (created by migration 0002).
+
+`llmledger_daily_rollup`: one row per UTC day and group (provider, model, pricing mode and the
+configured tag keys), sums in pico-USD and tokens; `cost` is what was recorded, and
+`backfilled_cost` what the job priced later for calls recorded unpriced, kept apart so a
+recorded number never changes silently. `llmledger_backfill`: one row per call the job priced
+after the fact, with the snapshot and rule that priced it. `llmledger_reaggregate_state`: the
+watermark (highest ledger `id` rolled up) and the tag keys the rollup groups by.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Date, Double, Float, MetaData, String, Table
+from sqlalchemy.dialects import postgresql
+
+from ..store.schema import BUCKETS
+
+__all__ = ["backfill", "daily_rollup", "metadata", "state"]
+
+metadata = MetaData()
+_Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
+_Double = Float(precision=53).with_variant(Double(), "mysql", "mariadb")
+
+daily_rollup = Table(
+    "llmledger_daily_rollup",
+    metadata,
+    Column("day", Date, primary_key=True),
+    # sha256 of the group's (provider, model, pricing_mode, tags): a fixed-width key, since
+    # tag values are unbounded text.
+    Column("group_key", String(64), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("pricing_mode", String(32), nullable=False),
+    Column("tags", _Json, nullable=False),
+    Column("calls", BigInteger, nullable=False),
+    Column("unpriced_calls", BigInteger, nullable=False),
+    Column("backfilled_calls", BigInteger, nullable=False),
+    *(Column(b, BigInteger, nullable=False) for b in BUCKETS),
+    Column("cost", BigInteger, nullable=False),
+    Column("backfilled_cost", BigInteger, nullable=False),
+    Column("latency_ms_sum", _Double, nullable=False),
+    Column("latency_calls", BigInteger, nullable=False),
+    Column("latency_ms_max", _Double),
+)
+
+state = Table(
+    "llmledger_reaggregate_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("watermark_id", BigInteger, nullable=False),
+    Column("tag_keys", _Json, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+backfill = Table(
+    "llmledger_backfill",
+    metadata,
+    Column("call_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("price_snapshot_id", String(64), nullable=False),
+    Column("price_source", String(16), nullable=False),
+    Column("price_provider", String(64), nullable=False),
+    Column("price_model", String(255), nullable=False),
+    Column("price_version", String(64), nullable=False),
+    Column("price_variant", String(32)),
+    Column("price_tier", BigInteger),
+    Column("backfilled_at_us", BigInteger, nullable=False),
+)

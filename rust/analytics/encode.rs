@@ -1,0 +1,477 @@
+//! Dictionary encoding of group-key columns: every row gets a dense `u32` code, equal values
+//! equal codes, null its own code. Each worker encodes its row ranges with a local map, then
+//! the local dictionaries are merged and the codes remapped in parallel.
+//!
+//! Strings arrive as Utf8, LargeUtf8, Utf8View (what Polars exports) or dictionary-encoded;
+//! integers as Int64 / Int32. A Utf8View row is first looked up by its 16-byte view: a string
+//! of at most 12 bytes is stored inline in it, and rows gathered from one value share the view,
+//! so most rows never touch the string bytes.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, StringViewArray};
+use arrow_schema::DataType;
+use rayon::prelude::*;
+
+use super::input::{Ledger, RowRange};
+use crate::Error;
+
+/// A folded-multiply hasher for short keys (as foldhash and ahash mix): the maps here hold
+/// few keys and are probed once per row, so a cheap hash beats a DoS-resistant one. Folding
+/// the 128-bit product carries every input bit into the low bits that pick the bucket.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+const SEED: u64 = 0x243F_6A88_85A3_08D3;
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut tail = [0u8; 8];
+            tail[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(tail));
+        }
+    }
+
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = fold_mul(self.0 ^ n ^ SEED, MUL);
+    }
+
+    #[inline]
+    fn write_u128(&mut self, n: u128) {
+        self.0 = fold_mul(self.0 ^ (n as u64) ^ SEED, ((n >> 64) as u64) ^ MUL);
+    }
+
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// Key spaces up to this size get a direct table (4 MiB of slots) instead of a hash map.
+const DENSE_LIMIT: u128 = 1 << 20;
+
+/// Composite key to dense slot: a direct table for small key spaces, else a hash map.
+pub enum SlotMap {
+    /// Slot by key, `u32::MAX` for none yet.
+    Dense(Vec<u32>),
+    /// Slot by key.
+    Sparse(FastMap<u128, u32>),
+}
+
+impl SlotMap {
+    /// A map for keys below `space`.
+    pub fn new(space: u128) -> Self {
+        if space <= DENSE_LIMIT {
+            SlotMap::Dense(vec![u32::MAX; space as usize])
+        } else {
+            SlotMap::Sparse(FastMap::default())
+        }
+    }
+
+    /// The slot of `key`, assigning `next` when it has none.
+    #[inline]
+    pub fn slot(&mut self, key: u128, next: u32) -> u32 {
+        match self {
+            SlotMap::Dense(v) => {
+                let s = &mut v[key as usize];
+                if *s == u32::MAX {
+                    *s = next;
+                }
+                *s
+            }
+            SlotMap::Sparse(m) => *m.entry(key).or_insert(next),
+        }
+    }
+}
+
+/// Contiguous row spans, one per worker thread.
+pub fn spans(rows: usize) -> Vec<(usize, usize)> {
+    let per = rows.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    (0..rows)
+        .step_by(per)
+        .map(|s| (s, (s + per).min(rows)))
+        .collect()
+}
+
+/// One distinct key value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyRef<'a> {
+    /// A null key.
+    Null,
+    /// A string's UTF-8 bytes.
+    Str(&'a [u8]),
+    /// An integer.
+    Int(i64),
+}
+
+/// A key column encoded to dense codes.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    /// Code of each row of the ledger.
+    pub codes: Vec<u32>,
+    /// Distinct values by code: a string, an integer, or null.
+    pub values: Vec<KeyValue>,
+}
+
+/// An owned distinct key value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyValue {
+    /// A null key.
+    Null,
+    /// A string.
+    Str(String),
+    /// An integer.
+    Int(i64),
+    /// A combination of values of several columns.
+    Tuple(Vec<KeyValue>),
+}
+
+impl Encoded {
+    /// Number of distinct values.
+    pub fn cardinality(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The code of `value`, if any row holds it.
+    pub fn code_of(&self, value: &KeyValue) -> Option<u32> {
+        self.values
+            .iter()
+            .position(|v| v == value)
+            .map(|c| c as u32)
+    }
+}
+
+/// Local result of one row range: codes and the distinct values they stand for.
+struct Local<'a> {
+    codes: Vec<u32>,
+    dict: Vec<KeyRef<'a>>,
+}
+
+/// Views of long strings remembered per range: past this, distinct views are likely distinct
+/// rows of a high-cardinality column, and remembering them would only grow the map.
+const VIEW_BUDGET: usize = 1 << 16;
+
+/// Encodes column `name` of `ledger`.
+pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
+    let arrays = ledger.column(name)?;
+    for a in &arrays {
+        check_type(name, a.data_type())?;
+    }
+    let locals: Vec<Local> = ledger
+        .ranges()
+        .par_iter()
+        .map(|r| encode_range(&arrays[r.batch], r))
+        .collect();
+
+    // Merge the local dictionaries in range order, so codes follow first appearance.
+    let mut global: FastMap<KeyRef, u32> = FastMap::default();
+    let mut values = Vec::new();
+    let remaps: Vec<Vec<u32>> = locals
+        .iter()
+        .map(|l| {
+            l.dict
+                .iter()
+                .map(|&k| {
+                    *global.entry(k).or_insert_with(|| {
+                        values.push(owned(k));
+                        (values.len() - 1) as u32
+                    })
+                })
+                .collect()
+        })
+        .collect();
+
+    let mut codes = vec![0u32; ledger.rows()];
+    let mut slices = Vec::with_capacity(locals.len());
+    let mut rest = codes.as_mut_slice();
+    for l in &locals {
+        let (head, tail) = rest.split_at_mut(l.codes.len());
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .zip(locals.par_iter())
+        .zip(remaps.par_iter())
+        .for_each(|((out, local), remap)| {
+            for (o, &c) in out.iter_mut().zip(&local.codes) {
+                *o = remap[c as usize];
+            }
+        });
+    Ok(Encoded { codes, values })
+}
+
+fn owned(k: KeyRef) -> KeyValue {
+    match k {
+        KeyRef::Null => KeyValue::Null,
+        KeyRef::Str(b) => KeyValue::Str(String::from_utf8_lossy(b).into_owned()),
+        KeyRef::Int(i) => KeyValue::Int(i),
+    }
+}
+
+fn check_type(name: &str, dt: &DataType) -> Result<(), Error> {
+    match dt {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Int64
+        | DataType::Int32 => Ok(()),
+        DataType::Dictionary(_, v)
+            if matches!(
+                **v,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) =>
+        {
+            Ok(())
+        }
+        other => Err(Error::ColumnType(name.into(), other.to_string())),
+    }
+}
+
+/// Encodes rows `r` of `array` with a local map.
+fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
+    match array.data_type() {
+        DataType::Utf8View => encode_view(array.as_string_view(), r),
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            encode_with(r, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            encode_with(r, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
+        }
+        DataType::Int64 => {
+            let a = array.as_primitive::<Int64Type>();
+            encode_keys(r, |i| {
+                if a.is_valid(i) {
+                    KeyRef::Int(a.value(i))
+                } else {
+                    KeyRef::Null
+                }
+            })
+        }
+        DataType::Int32 => {
+            let a = array.as_primitive::<Int32Type>();
+            encode_keys(r, |i| {
+                if a.is_valid(i) {
+                    KeyRef::Int(i64::from(a.value(i)))
+                } else {
+                    KeyRef::Null
+                }
+            })
+        }
+        _ => encode_dictionary(array, r),
+    }
+}
+
+fn encode_with<'a>(r: &RowRange, get: impl Fn(usize) -> Option<&'a [u8]>) -> Local<'a> {
+    encode_keys(r, |i| get(i).map_or(KeyRef::Null, KeyRef::Str))
+}
+
+fn encode_keys<'a>(r: &RowRange, get: impl Fn(usize) -> KeyRef<'a>) -> Local<'a> {
+    let mut map: FastMap<KeyRef<'a>, u32> = FastMap::default();
+    let mut dict = Vec::new();
+    let codes = (r.start..r.end)
+        .map(|i| {
+            let k = get(i);
+            *map.entry(k).or_insert_with(|| {
+                dict.push(k);
+                (dict.len() - 1) as u32
+            })
+        })
+        .collect();
+    Local { codes, dict }
+}
+
+fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
+    let views = a.views();
+    let nulls = a.nulls();
+    let mut by_view: FastMap<u128, u32> = FastMap::default();
+    let mut by_bytes: FastMap<KeyRef<'a>, u32> = FastMap::default();
+    let mut dict = Vec::new();
+    let mut remembered_long = 0usize;
+    let mut codes = Vec::with_capacity(r.len());
+    for i in r.start..r.end {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            codes.push(*by_bytes.entry(KeyRef::Null).or_insert_with(|| {
+                dict.push(KeyRef::Null);
+                (dict.len() - 1) as u32
+            }));
+            continue;
+        }
+        let view = views[i];
+        // An inline view (length <= 12) is the whole string: equal views, equal strings.
+        if (view as u32) <= 12 {
+            let next = dict.len() as u32;
+            let c = *by_view.entry(view).or_insert(next);
+            if c == next {
+                dict.push(KeyRef::Str(a.value(i).as_bytes()));
+            }
+            codes.push(c);
+            continue;
+        }
+        let remember = remembered_long < VIEW_BUDGET;
+        if remember {
+            if let Some(&c) = by_view.get(&view) {
+                codes.push(c);
+                continue;
+            }
+        }
+        let k = KeyRef::Str(a.value(i).as_bytes());
+        let c = *by_bytes.entry(k).or_insert_with(|| {
+            dict.push(k);
+            (dict.len() - 1) as u32
+        });
+        if remember {
+            remembered_long += 1;
+            by_view.insert(view, c);
+        }
+        codes.push(c);
+    }
+    Local { codes, dict }
+}
+
+fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
+    let dict = array.as_any_dictionary();
+    let values = dict.values();
+    let whole = RowRange {
+        batch: 0,
+        start: 0,
+        end: values.len(),
+        global: 0,
+    };
+    let inner = encode_range(values, &whole);
+    let keys = dict.normalized_keys();
+    let nulls = dict.keys().nulls();
+    let mut out_dict = inner.dict;
+    let mut null_code = None;
+    let codes = (r.start..r.end)
+        .map(|i| {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                *null_code.get_or_insert_with(|| {
+                    out_dict.push(KeyRef::Null);
+                    (out_dict.len() - 1) as u32
+                })
+            } else {
+                inner.codes[keys[i]]
+            }
+        })
+        .collect();
+    Local {
+        codes,
+        dict: out_dict,
+    }
+}
+
+/// Codes for the tuples of several encoded columns: one code per distinct combination that
+/// occurs, its value a [`KeyValue::Tuple`].
+pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
+    let strides = strides(parts.iter().map(|p| p.cardinality()));
+    let composite = |i: usize| -> u128 {
+        parts
+            .iter()
+            .zip(&strides)
+            .map(|(p, &s)| u128::from(p.codes[i]) * s)
+            .sum()
+    };
+    let space = space(parts.iter().map(|p| p.cardinality()));
+    let locals: Vec<(Vec<u32>, Vec<u128>)> = spans(rows)
+        .into_par_iter()
+        .map(|(s, e)| {
+            let mut map = SlotMap::new(space);
+            let mut dict = Vec::new();
+            let codes = (s..e)
+                .map(|i| {
+                    let k = composite(i);
+                    let c = map.slot(k, dict.len() as u32);
+                    if c as usize == dict.len() {
+                        dict.push(k);
+                    }
+                    c
+                })
+                .collect();
+            (codes, dict)
+        })
+        .collect();
+    let mut global: FastMap<u128, u32> = FastMap::default();
+    let mut keys = Vec::new();
+    let remaps: Vec<Vec<u32>> = locals
+        .iter()
+        .map(|(_, dict)| {
+            dict.iter()
+                .map(|&k| {
+                    *global.entry(k).or_insert_with(|| {
+                        keys.push(k);
+                        (keys.len() - 1) as u32
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let codes = locals
+        .par_iter()
+        .zip(remaps.par_iter())
+        .flat_map_iter(|((codes, _), remap)| codes.iter().map(move |&c| remap[c as usize]))
+        .collect();
+    let values = keys
+        .iter()
+        .map(|&k| {
+            KeyValue::Tuple(
+                parts
+                    .iter()
+                    .zip(&strides)
+                    .map(|(p, &s)| p.values[((k / s) % p.cardinality() as u128) as usize].clone())
+                    .collect(),
+            )
+        })
+        .collect();
+    Encoded { codes, values }
+}
+
+/// The number of distinct composite keys columns of these cardinalities can form.
+pub fn space(cards: impl Iterator<Item = usize>) -> u128 {
+    cards.fold(1u128, |acc, c| acc.saturating_mul(c.max(1) as u128))
+}
+
+/// Mixed-radix strides for columns of the given cardinalities (the first varies slowest).
+pub fn strides(cards: impl DoubleEndedIterator<Item = usize>) -> Vec<u128> {
+    let mut strides: Vec<u128> = Vec::new();
+    let mut acc = 1u128;
+    for c in cards.rev() {
+        strides.push(acc);
+        acc = acc.saturating_mul(c.max(1) as u128);
+    }
+    strides.reverse();
+    strides
+}

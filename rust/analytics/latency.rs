@@ -1,0 +1,109 @@
+//! Exact latency statistics per group (mean, p50, p95, max) without a vector per group.
+//!
+//! A counting sort lays every group's latencies out contiguously in one flat array: count per
+//! group and row span, then each span scatters its rows to its own positions, in row order.
+//! The percentiles are then selections within each group's slice, groups in parallel; the
+//! slices follow row order, so the means are reproducible.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use super::aggregate::for_rows;
+use super::input::RowRange;
+use super::rollup::Cols;
+
+/// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
+pub type Stats = [Option<f64>; 4];
+
+/// Statistics per group of the rows of `chunks` (group ids in `gid`, by global row).
+pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Vec<Stats> {
+    if cols.iter().any(|c| c.latency.is_none()) {
+        return vec![[None; 4]; groups];
+    }
+    let latency = |r: &RowRange, i: usize| cols[r.batch].latency.as_ref().and_then(|l| l.get(i));
+    let counts: Vec<Vec<u32>> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let mut counts = vec![0u32; groups];
+            for_rows(chunk, gid, groups, |r, i, _, g| {
+                counts[g] += u32::from(latency(r, i).is_some());
+            });
+            counts
+        })
+        .collect();
+    let mut offsets = Vec::with_capacity(groups + 1);
+    let mut total = 0usize;
+    for g in 0..groups {
+        offsets.push(total);
+        total += counts.iter().map(|c| c[g] as usize).sum::<usize>();
+    }
+    offsets.push(total);
+    let mut cursor = offsets[..groups].to_vec();
+    let starts: Vec<Vec<usize>> = counts
+        .iter()
+        .map(|c| {
+            c.iter()
+                .zip(cursor.iter_mut())
+                .map(|(&n, cur)| {
+                    let start = *cur;
+                    *cur += n as usize;
+                    start
+                })
+                .collect()
+        })
+        .collect();
+
+    // Spans write disjoint positions; relaxed atomics make that safe without locks.
+    let flat: Vec<AtomicU64> = (0..total).map(|_| AtomicU64::new(0)).collect();
+    chunks.par_iter().zip(starts).for_each(|(chunk, mut next)| {
+        for_rows(chunk, gid, groups, |r, i, _, g| {
+            if let Some(v) = latency(r, i) {
+                flat[next[g]].store(v.to_bits(), Ordering::Relaxed);
+                next[g] += 1;
+            }
+        });
+    });
+    let mut flat: Vec<f64> = flat
+        .into_iter()
+        .map(|a| f64::from_bits(a.into_inner()))
+        .collect();
+
+    let mut slices = Vec::with_capacity(groups);
+    let mut rest = flat.as_mut_slice();
+    for g in 0..groups {
+        let (head, tail) = rest.split_at_mut(offsets[g + 1] - offsets[g]);
+        slices.push(head);
+        rest = tail;
+    }
+    slices
+        .into_par_iter()
+        .map(|values| {
+            if values.is_empty() {
+                return [None; 4];
+            }
+            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let max = values.iter().copied().max_by(f64::total_cmp);
+            let p50 = quantile(values, 0.5);
+            let p95 = quantile(values, 0.95);
+            [Some(mean), Some(p50), Some(p95), max]
+        })
+        .collect()
+}
+
+/// Linear-interpolated quantile `q` of `values` (reordered in place), as numpy's default.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    let pos = q * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let frac = pos - lo as f64;
+    if frac == 0.0 {
+        return low;
+    }
+    let high = upper
+        .iter()
+        .copied()
+        .min_by(f64::total_cmp)
+        .expect("frac > 0 implies a next value");
+    low + (high - low) * frac
+}

@@ -1,0 +1,230 @@
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringViewArray};
+use arrow_schema::{DataType, Field, Schema};
+
+use super::*;
+use crate::pricing::{Catalog, BUCKETS};
+
+const DAY: i64 = 86_400_000_000;
+
+/// Model 0: two dated versions and a batch variant; model 1: a 200k tier and a request fee;
+/// model 2: daily off-peak rates that wrap midnight, and a flex variant from day 20_000.
+fn catalog() -> Catalog {
+    Catalog::from_json(
+        r#"{"modes": ["batch", "flex"], "models": [
+          {"versions": [
+             {"when": null, "rates": {"input_mtok": {"base": 2500000}, "output_mtok": {"base": 10000000},
+                                      "cache_read_mtok": {"base": 1250000}}},
+             {"when": {"from_day": 20454}, "rates": {"input_mtok": {"base": 2000000},
+                                      "output_mtok": {"base": 10000000}}}],
+           "variants": [{"mode": 0, "when": null,
+                         "rates": {"input_mtok": {"base": 1250000}, "output_mtok": {"base": 5000000}}}]},
+          {"versions": [{"when": null, "rates": {
+             "input_mtok": {"base": 1250000, "tiers": [[200000, 2500000]]},
+             "output_mtok": {"base": 10000000, "tiers": [[200000, 15000000]]},
+             "cache_write_mtok": {"base": 1562500}, "cache_write_1h_mtok": {"base": 2500000},
+             "requests_kcount": {"base": 7000}}}]},
+          {"versions": [
+             {"when": {"daily": [1800, 59400]}, "rates": {"input_mtok": {"base": 270000}}},
+             {"when": {"daily": [59400, 1800]}, "rates": {"input_mtok": {"base": 135000}}}],
+           "variants": [{"mode": 1, "when": {"from_day": 20000},
+                         "rates": {"input_mtok": {"base": 100000}}}]}
+        ]}"#,
+    )
+    .unwrap()
+}
+
+/// A small deterministic generator (SplitMix64), so the test needs no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn repricer_equals_catalog_price_at_every_switch_point_and_tier_edge() {
+    let c = catalog();
+    let pairs: Vec<(u32, Option<u32>)> = (0..3)
+        .flat_map(|m| [(m, None), (m, Some(0)), (m, Some(1))])
+        .collect();
+    let r = Repricer::new(&c, &pairs).unwrap();
+    // Instants around every switch: day 20454 and 20000 midnights, 00:30 and 16:30 daily.
+    let edges = [
+        20454 * DAY,
+        20000 * DAY,
+        20100 * DAY + 1_800_000_000,
+        20100 * DAY + 59_400_000_000,
+    ];
+    let mut rng = Rng(7);
+    let mut checked = 0;
+    for _ in 0..20_000 {
+        let ts = match rng.below(3) {
+            0 => edges[rng.below(4) as usize] + rng.below(3) as i64 - 1,
+            1 => 19_900 * DAY + rng.below(700) as i64 * DAY + rng.below(DAY as u64) as i64,
+            _ => -(rng.below(10 * DAY as u64) as i64),
+        };
+        let mut tokens = [0i64; 8];
+        for t in &mut tokens {
+            *t = if rng.below(3) == 0 {
+                0
+            } else {
+                rng.below(120_000) as i64
+            };
+        }
+        if rng.below(4) == 0 {
+            // Total input exactly at, or one past, the 200k threshold.
+            tokens = [
+                200_000 - tokens[1] - tokens[2] - tokens[3] - tokens[6],
+                tokens[1],
+                tokens[2],
+                tokens[3],
+                tokens[4],
+                0,
+                tokens[6],
+                0,
+            ];
+            tokens[0] = tokens[0].max(0) + rng.below(2) as i64;
+        }
+        let ppm = [0, 0, 100_000, 333_333, 5][rng.below(5) as usize];
+        let pair = rng.below(pairs.len() as u64) as u32;
+        let (model, mode) = pairs[pair as usize];
+        let as_u64 = tokens.map(|t| t as u64);
+        let want = c
+            .price(model as usize, ts, mode, &as_u64, ppm)
+            .unwrap()
+            .total;
+        assert_eq!(
+            r.cost(pair, ts, &tokens, ppm).unwrap(),
+            want,
+            "model {model} mode {mode:?} ts {ts} {tokens:?} ppm {ppm}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 20_000);
+}
+
+fn ledger(rows: &[(i64, &str, Option<i64>, Option<f64>)]) -> Table {
+    let mut fields = vec![
+        Field::new("at_us", DataType::Int64, false),
+        Field::new("tenant", DataType::Utf8View, true),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
+        Arc::new(StringViewArray::from_iter_values(rows.iter().map(|r| r.1))),
+    ];
+    for (b, name) in BUCKETS.iter().enumerate() {
+        fields.push(Field::new(*name, DataType::Int64, false));
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|_| b as i64 + 1),
+        )));
+    }
+    fields.push(Field::new("cost", DataType::Int64, true));
+    cols.push(Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.2))));
+    fields.push(Field::new("latency_ms", DataType::Float64, true));
+    cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.3))));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), cols).unwrap();
+    Table::new(Ledger::new(schema, vec![batch]))
+}
+
+fn spec(keys: Vec<Key>) -> RollupSpec {
+    RollupSpec {
+        keys,
+        time_column: "at_us".into(),
+        zone: "UTC".parse().unwrap(),
+        since_us: None,
+        until_us: None,
+        filters: vec![],
+        rates: None,
+    }
+}
+
+#[test]
+fn rollup_sums_exactly_and_keeps_unpriced_groups_null() {
+    // A long tenant name exercises the view path that reads string bytes.
+    let long = "a-tenant-name-longer-than-twelve-bytes";
+    let t = ledger(&[
+        (0, "acme", Some(9_000_000_000_000_000_000), Some(3.0)),
+        (DAY - 1, "acme", Some(9_000_000_000_000_000_000), Some(1.0)),
+        (DAY, "acme", Some(5), None),
+        (DAY + 1, long, None, Some(2.0)),
+    ]);
+    let batch = rollup(
+        &t,
+        &spec(vec![
+            Key::Column("tenant".into()),
+            Key::Time(Unit::Day, "day".into()),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(batch.num_rows(), 3);
+    let calls = batch
+        .column_by_name("calls")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(calls.values().to_vec(), vec![2, 1, 1]);
+    let cost = batch
+        .column_by_name("cost")
+        .unwrap()
+        .as_primitive::<Decimal128Type>();
+    // 1.8e19 pico-USD: past i64, exact in the i128 sum.
+    assert_eq!(cost.value(0), 18_000_000_000_000_000_000);
+    assert_eq!(cost.value(1), 5);
+    assert!(cost.is_null(2));
+    let tenant = batch.column_by_name("tenant").unwrap().as_string::<i32>();
+    assert_eq!(tenant.value(2), long);
+    let p50 = batch
+        .column_by_name("latency_ms_p50")
+        .unwrap()
+        .as_primitive::<arrow_array::types::Float64Type>();
+    assert_eq!(p50.value(0), 2.0);
+    assert!(p50.is_null(1));
+    let tokens = batch
+        .column_by_name("output_tokens")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(tokens.values().to_vec(), vec![10, 5, 5]);
+}
+
+#[test]
+fn rollup_of_nothing_has_the_schema_and_no_rows() {
+    let t = ledger(&[(0, "acme", Some(1), None)]);
+    let mut s = spec(vec![
+        Key::Column("tenant".into()),
+        Key::Time(Unit::Month, "month".into()),
+    ]);
+    s.filters = vec![("tenant".into(), KeyValue::Str("nobody".into()))];
+    let batch = rollup(&t, &s).unwrap();
+    assert_eq!(batch.num_rows(), 0);
+    assert_eq!(batch.schema().field(1).name(), "month");
+}
+
+#[test]
+fn hour_buckets_in_a_zone_keep_the_repeated_hour_apart() {
+    // 2026-10-25 01:00 UTC: Paris goes from 03:00 CEST back to 02:00 CET.
+    let switch = 20_386 * DAY + 3_600_000_000;
+    let b = timebucket::Buckets::new(
+        Unit::Hour,
+        "Europe/Paris".parse().unwrap(),
+        switch - 3_600_000_000,
+        switch + 3_599_999_999,
+    );
+    assert_eq!(b.starts, vec![switch - 3_600_000_000, switch]);
+    let fixed = timebucket::Buckets::new(Unit::Day, "+05:30".parse().unwrap(), 0, DAY);
+    assert_eq!(fixed.starts, vec![-19_800_000_000, DAY - 19_800_000_000]);
+    assert_eq!(fixed.index(DAY - 19_800_000_001), 0);
+    assert_eq!(fixed.index(DAY - 19_800_000_000), 1);
+}

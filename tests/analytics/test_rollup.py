@@ -1,0 +1,205 @@
+"""Rollups and re-pricing of in-memory ledgers: hand-worked cases, then the kernel against the
+plain-Python reference on generated ledgers and price histories."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from llmledger import analytics
+
+from . import reference
+from .ledgers import D0, frame, pricer, ts, utc
+
+ZERO = (0,) * 8
+
+
+def tokens(input_tokens: int = 0, output_tokens: int = 0, cache_read: int = 0) -> tuple:
+    return (input_tokens, cache_read, 0, 0, output_tokens, 0, 0, 0)
+
+
+def row(at_us, model="m", tok=ZERO, cost=None, mode="standard", latency=None, **tags):
+    return {
+        "at_us": at_us,
+        "provider": "p0",
+        "model": model,
+        "tokens": tok,
+        "cost": cost,
+        "mode": mode,
+        "latency": latency,
+        "tags": tags,
+    }
+
+
+# m: $2 / $8 per MTok, from 2026-01-01 $1 / $4; batch halves input.
+# t: $1 per MTok input, $2 above 200 input tokens (the whole request).
+MODELS = [
+    {
+        "name": "m",
+        "versions": [
+            {
+                "when": None,
+                "rates": {"input_mtok": {"base": 2_000_000}, "output_mtok": {"base": 8_000_000}},
+            },
+            {
+                "when": {"from_day": D0},
+                "rates": {"input_mtok": {"base": 1_000_000}, "output_mtok": {"base": 4_000_000}},
+            },
+        ],
+        "variants": [{"mode": 0, "when": None, "rates": {"input_mtok": {"base": 500_000}}}],
+    },
+    {
+        "name": "t",
+        "versions": [
+            {
+                "when": None,
+                "rates": {"input_mtok": {"base": 1_000_000, "tiers": [[200, 2_000_000]]}},
+            }
+        ],
+    },
+]
+
+
+def usd(pico: int) -> Decimal:
+    return Decimal(pico).scaleb(-12)
+
+
+def test_price_change_applies_from_its_exact_instant_and_tiers_from_one_past_the_threshold():
+    p = pricer(MODELS)
+    ledger = frame(
+        [
+            row(ts(D0) - 1, tok=tokens(1000, 100), cost=1, latency=10.0, feature="chat"),
+            row(ts(D0), tok=tokens(1000, 100), cost=2, latency=20.0, feature="chat"),
+            row(ts(D0), tok=tokens(1000, 100), mode="batch", latency=40.0, feature="chat"),
+            row(ts(D0), model="t", tok=tokens(150, cache_read=50), feature="search"),
+            row(ts(D0), model="t", tok=tokens(151, cache_read=50), feature="search"),
+            row(ts(D0), model="zz", tok=tokens(5), feature="search"),
+        ]
+    )
+    out = analytics.rollup(ledger, by=["model"], reprice=p)
+    assert out["model"].to_list() == ["m", "t", "zz"]
+    assert out["calls"].to_list() == [3, 2, 1]
+    assert out["unpriced_calls"].to_list() == [1, 2, 1]
+    assert out["cost"].to_list() == [usd(3), None, None]
+    # m: 1000 x 2e6 + 100 x 8e6 before, 1000 x 1e6 + 100 x 4e6 from the instant, batch input 5e5.
+    # t: 200 input tokens stay at 1e6; 201 cross the tier: all 201 at 2e6.
+    assert out["repriced_cost"].to_list() == [
+        usd(2_800_000_000 + 1_400_000_000 + 900_000_000),
+        usd(200_000_000 + 402_000_000),
+        None,
+    ]
+    assert out["repriced_unpriced_calls"].to_list() == [0, 0, 1]
+    assert out["cost_difference"].to_list() == [usd(5_100_000_000 - 3), None, None]
+    assert out["input_tokens"].to_list() == [3000, 301, 5]
+    assert out["cache_read_tokens"].to_list() == [0, 100, 0]
+    assert out["latency_ms_mean"].to_list() == [pytest.approx(70 / 3), None, None]
+    assert out["latency_ms_p50"].to_list()[0] == 20.0
+    assert out["latency_ms_p95"].to_list()[0] == pytest.approx(38.0)
+    assert out["latency_ms_max"].to_list()[0] == 40.0
+
+    per_call = analytics.reprice(ledger, catalog=p)
+    assert per_call["repriced_cost"].to_list() == [
+        usd(2_800_000_000),
+        usd(1_400_000_000),
+        usd(900_000_000),
+        usd(200_000_000),
+        usd(402_000_000),
+        None,
+    ]
+    assert per_call["cost_difference"].to_list()[:2] == [
+        usd(2_800_000_000 - 1),
+        usd(1_400_000_000 - 2),
+    ]
+    # Recorded costs are untouched.
+    assert per_call["cost"].to_list() == ledger["cost"].to_list()
+
+
+def test_what_if_batch_and_what_if_another_model():
+    p = pricer(MODELS)
+    ledger = frame([row(ts(D0), tok=tokens(1000, 100)), row(ts(D0), model="zz", tok=tokens(1000))])
+    batch = analytics.reprice(ledger, catalog=p, as_mode="batch", by=["model"])
+    assert batch["repriced_cost"].to_list() == [usd(500_000_000 + 400_000_000), None]
+    as_t = analytics.reprice(ledger, catalog=p, as_model="t", by=["model"])
+    # Every call priced as t, the unknown model's too.
+    assert as_t["repriced_cost"].to_list() == [usd(1_000 * 2_000_000), usd(1_000 * 2_000_000)]
+
+
+def test_tags_group_and_filter_with_missing_and_unicode_values():
+    ledger = frame(
+        [
+            row(1, cost=5, feature="chat", tenant="ümlaut-客户-🚀"),
+            row(2, cost=7, feature="chat"),
+            row(3, cost=11, tenant="ümlaut-客户-🚀"),
+            row(4, cost=13, feature="chat", tenant="ümlaut-客户-🚀"),
+        ]
+    )
+    out = analytics.rollup(ledger, by=["feature", "tenant"])
+    got = {(f, t): c for f, t, c in out.select("feature", "tenant", "cost").iter_rows()}
+    assert got == {
+        ("chat", "ümlaut-客户-🚀"): usd(18),
+        ("chat", None): usd(7),
+        (None, "ümlaut-客户-🚀"): usd(11),
+    }
+    only = analytics.rollup(ledger, by=["tenant"], where={"feature": "chat"})
+    assert dict(only.select("tenant", "calls").iter_rows()) == {None: 1, "ümlaut-客户-🚀": 2}
+    assert analytics.rollup(ledger, by=["tenant"], where={"project": "x"}).height == 0
+    assert analytics.rollup(ledger, by=["feature"], where={"tenant": "nobody"}).height == 0
+
+
+def test_empty_ledger_and_one_row():
+    empty = frame([])
+    out = analytics.rollup(empty, by=["feature"], bucket="day", reprice=pricer(MODELS))
+    assert out.height == 0
+    assert out.columns[:4] == ["day", "feature", "calls", "unpriced_calls"]
+    assert out.schema["cost"] == pl.Decimal(38, 12)
+    one = analytics.rollup(
+        frame([row(ts(D0, 5), cost=9, latency=3.5, feature="x")]), bucket="month"
+    )
+    assert one.to_dicts()[0] | {} == {
+        **one.to_dicts()[0],
+        "month": utc(2026, 1, 1),
+        "calls": 1,
+        "cost": usd(9),
+        "latency_ms_p95": 3.5,
+    }
+
+
+def test_day_buckets_follow_the_time_zone():
+    # 2026-03-08 is New York's spring-forward day; 04:59:59.999999Z is still the 7th there.
+    ledger = frame(
+        [
+            row(reference.us(utc(2026, 3, 8, 4, 59, 59)) + 999_999, cost=1),
+            row(reference.us(utc(2026, 3, 8, 5)), cost=2),
+            row(reference.us(utc(2026, 3, 9, 3, 59)), cost=4),
+            row(reference.us(utc(2026, 3, 9, 4)), cost=8),
+        ]
+    )
+    out = analytics.rollup(ledger, bucket="day", tz="America/New_York")
+    assert out["day"].dt.convert_time_zone("UTC").to_list() == [
+        utc(2026, 3, 7, 5),
+        utc(2026, 3, 8, 5),
+        utc(2026, 3, 9, 4),
+    ]
+    assert out["cost"].to_list() == [usd(1), usd(6), usd(8)]
+    kolkata = analytics.rollup(ledger, bucket="hour", tz="+05:30")
+    assert kolkata["hour"].dt.convert_time_zone("UTC").to_list()[0] == utc(2026, 3, 8, 4, 30)
+
+
+def test_since_until_and_arrow_inputs_of_every_string_layout():
+    ledger = frame([row(ts(D0, s), cost=s + 1, feature=f) for s, f in enumerate("abcab")])
+    table = ledger.to_arrow()
+    features = table.column("tags").combine_chunks().field("feature")
+    for layout in (pa.large_string(), pa.string(), pa.dictionary(pa.int32(), pa.string())):
+        t = table.append_column("feature", features.cast(layout)).drop_columns(["tags"])
+        out = analytics.rollup(
+            t, by=["feature"], since=reference.at(ts(D0, 1)), until=reference.at(ts(D0, 4))
+        )
+        assert out.select("feature", "cost").rows() == [("a", usd(4)), ("b", usd(2)), ("c", usd(3))]
+
+
+def test_unknown_key_is_an_error():
+    with pytest.raises(KeyError, match="'project'"):
+        analytics.rollup(frame([row(1)]), by=["project"])

@@ -1,0 +1,291 @@
+"""The nightly job on SQLite, PostgreSQL and MariaDB: incremental runs equal a rebuild, a run
+killed midway and rerun ends in the same state, unpriced calls are backfilled once priced."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
+from sqlalchemy import func, select
+
+from llmledger.pricing import build_pricer
+from llmledger.reaggregate import Summary, reaggregate
+from llmledger.reaggregate.job import run_job
+from llmledger.reaggregate.tables import backfill, daily_rollup, state
+from llmledger.store import make_engine, upgrade
+from llmledger.store.schema import BUCKETS, calls, price_snapshots
+
+HOUSE = {
+    "models": [
+        {
+            "provider": "acme-gateway",
+            "model": "house-model",
+            "prices": {"input_mtok": "1.25", "output_mtok": "5"},
+        }
+    ]
+}
+CATALOG = build_pricer()
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def run(engine, **kwargs) -> Summary:
+    return reaggregate(
+        engine, pricer=kwargs.pop("pricer", CATALOG), progress=io.StringIO(), **kwargs
+    )
+
+
+def table(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        query = select(daily_rollup).order_by(daily_rollup.c.day, daily_rollup.c.group_key)
+        return [tuple(r) for r in connection.execute(query)]
+
+
+def watermark(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(state.c.watermark_id)).scalar_one()
+
+
+def late_rows(n: int, first_event: int) -> list[dict]:
+    """Rows recorded now (higher ids) for the first two days, already rolled up."""
+    return random_rows(n, seed=99, first_event=first_event, days=2)
+
+
+def test_incremental_runs_equal_a_rebuild(engine):
+    insert_rows(engine, random_rows(300, seed=1))
+    first = run(engine)
+    assert (first.new_calls, first.late_calls, first.days, first.watermark) == (300, 0, 5, 300)
+    # New days after the last one, and late arrivals dated on the first two days.
+    insert_rows(engine, [*random_rows(50, seed=2, first_event=300, days=7), *late_rows(40, 350)])
+    second = run(engine)
+    assert second.new_calls == 90
+    newest = dt.date(2026, 1, 5)
+    with engine.connect() as connection:
+        expected_late = connection.execute(
+            select(func.count()).where(
+                calls.c.id > 300, calls.c.at_us < (newest - dt.date(1970, 1, 1)).days * DAY_US
+            )
+        ).scalar_one()
+    assert second.late_calls == expected_late >= 40
+    incremental = table(engine)
+    assert run(engine).days == 0  # nothing new: nothing recomputed
+    assert table(engine) == incremental
+    rebuilt = run(engine, rebuild=True)
+    assert rebuilt.rebuilt and rebuilt.days == 7
+    assert table(engine) == incremental
+    assert watermark(engine) == 390
+
+
+def test_rollup_rows_hold_exact_sums(engine):
+    rows = random_rows(200, seed=5)
+    insert_rows(engine, rows)
+    run(engine)
+    with engine.connect() as connection:
+        totals = connection.execute(
+            select(
+                func.sum(daily_rollup.c.calls),
+                func.sum(daily_rollup.c.cost),
+                func.sum(daily_rollup.c.input_tokens),
+                func.sum(daily_rollup.c.unpriced_calls),
+            )
+        ).one()
+    assert [int(t) for t in totals] == [
+        200,
+        sum(r["cost"] or 0 for r in rows),
+        sum(r["input_tokens"] for r in rows),
+        sum(r["cost"] is None for r in rows),
+    ]
+    one = [
+        r
+        for r in rows
+        if r["at_us"] // DAY_US == D0 + 2
+        and (r["provider"], r["model"], r["pricing_mode"]) == ("openai", "gpt-4o", "batch")
+        and r["tags"].get("feature") == "chat"
+        and r["tags"].get("tenant") == "acme"
+    ]
+    with engine.connect() as connection:
+        stored = (
+            connection.execute(
+                select(daily_rollup).where(
+                    daily_rollup.c.day == dt.date(2026, 1, 3),
+                    daily_rollup.c.model == "gpt-4o",
+                    daily_rollup.c.pricing_mode == "batch",
+                )
+            )
+            .mappings()
+            .all()
+        )
+    group = [s for s in stored if s["tags"] == {"feature": "chat", "tenant": "acme"}]
+    if one:
+        (g,) = group
+        assert g["calls"] == len(one)
+        assert g["cost"] == sum(r["cost"] for r in one)
+        assert [g[b] for b in BUCKETS] == [sum(r[b] for r in one) for b in BUCKETS]
+    else:
+        assert group == []
+
+
+class Killed(Exception):
+    pass
+
+
+def test_killed_midway_then_rerun_ends_as_a_rebuild(engine):
+    insert_rows(engine, random_rows(200, seed=3))
+    run(engine)
+    insert_rows(engine, [*random_rows(60, seed=4, first_event=200, days=6), *late_rows(30, 260)])
+    done = []
+
+    def kill_after_two_days(day: int) -> None:
+        done.append(day)
+        if len(done) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_job(engine, CATALOG, progress=io.StringIO(), _after_day=kill_after_two_days)
+    assert watermark(engine) == 200  # not moved: the rerun redoes every affected day
+    rerun = run(engine)
+    assert rerun.new_calls == 90
+    assert watermark(engine) == 290
+    incremental = table(engine)
+    run(engine, rebuild=True)
+    assert table(engine) == incremental
+
+
+def test_killed_rebuild_is_finished_by_the_next_plain_run(engine):
+    insert_rows(engine, random_rows(150, seed=8))
+    run(engine)
+    expected = table(engine)
+
+    def kill(day: int) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        run_job(engine, CATALOG, rebuild=True, progress=io.StringIO(), _after_day=kill)
+    assert len(table(engine)) < len(expected)
+    run(engine)
+    assert table(engine) == expected
+
+
+def house_call(n: int, day: int) -> dict:
+    (row,) = random_rows(1, seed=n, first_event=1000 + n)
+    return {
+        **row,
+        "at_us": (D0 + day) * DAY_US + n,
+        "provider": "acme-gateway",
+        "model": "house-model",
+        **dict.fromkeys(BUCKETS, 0),
+        "input_tokens": 1000,
+        "output_tokens": 200,
+        "cost": None,
+        "pricing_mode": "standard",
+        "status": "ok",
+        "tags": {"feature": "chat", "tenant": "acme"},
+    }
+
+
+def test_unpriced_calls_are_backfilled_once_a_price_exists(engine):
+    insert_rows(engine, [house_call(1, 0), house_call(2, 0), house_call(3, 3)])
+    first = run(engine)
+    assert (first.backfilled_calls, first.unpriced_calls) == (0, 3)
+    assert "3 calls unpriced" in str(first)
+
+    pricer = build_pricer(HOUSE)
+    second = run(engine, pricer=pricer)
+    # 1000 input tokens at $1.25/Mtok + 200 output at $5/Mtok = $0.00125 + $0.001 each.
+    assert second.backfilled_calls == 3
+    assert second.backfilled_cost == Decimal("0.00675")
+    assert second.snapshot_id == pricer.snapshot_id
+    assert second.unpriced_calls == 0 and second.days == 2
+    assert "backfilled 3 unpriced calls at $0.006750000000" in str(second)
+    with engine.connect() as connection:
+        assert (
+            connection.execute(select(func.count()).where(calls.c.cost.is_(None))).scalar_one() == 3
+        )
+        stored = connection.execute(select(backfill).order_by(backfill.c.call_id)).mappings().all()
+        assert [(b["call_id"], b["cost"], b["price_model"]) for b in stored] == [
+            (1, 2_250_000_000, "house-model"),
+            (2, 2_250_000_000, "house-model"),
+            (3, 2_250_000_000, "house-model"),
+        ]
+        assert {b["price_snapshot_id"] for b in stored} == {pricer.snapshot_id}
+        assert (
+            connection.execute(
+                select(func.count()).where(price_snapshots.c.id == pricer.snapshot_id)
+            ).scalar_one()
+            == 1
+        )
+        day0 = (
+            connection.execute(
+                select(daily_rollup).where(daily_rollup.c.day == dt.date(2026, 1, 1))
+            )
+            .mappings()
+            .one()
+        )
+    assert (day0["calls"], day0["unpriced_calls"], day0["backfilled_calls"]) == (2, 0, 2)
+    assert (day0["cost"], day0["backfilled_cost"]) == (0, 4_500_000_000)
+
+    third = run(engine, pricer=pricer)
+    assert (third.backfilled_calls, third.days) == (0, 0)
+    before = table(engine)
+    run(engine, pricer=pricer, rebuild=True)
+    assert table(engine) == before
+
+
+def test_changing_tag_keys_needs_a_rebuild(engine):
+    insert_rows(engine, random_rows(50, seed=6))
+    run(engine)
+    with pytest.raises(ValueError, match="--rebuild"):
+        run(engine, tag_keys=["user_id"])
+    run(engine, tag_keys=["user_id"], rebuild=True)
+    with engine.connect() as connection:
+        tags = connection.execute(select(daily_rollup.c.tags)).scalars().all()
+    assert {frozenset(t) for t in tags} == {frozenset({"user_id"})}
+
+
+def test_a_row_committed_late_below_the_watermark_is_counted_by_the_next_run(engine):
+    rows = random_rows(100, seed=11)
+    for i, row in enumerate(rows, start=1):
+        row["id"] = i
+    slow = rows.pop(54)  # id 55: a writer whose transaction commits after the job's run
+    insert_rows(engine, rows)
+    run(engine)
+    insert_rows(engine, [slow])
+    insert_rows(engine, [{**random_rows(1, seed=12, first_event=500)[0], "id": 101}])
+    run(engine)
+    incremental = table(engine)
+    run(engine, rebuild=True)
+    assert table(engine) == incremental
+    with engine.connect() as connection:
+        assert connection.execute(select(func.sum(daily_rollup.c.calls))).scalar_one() == 101
+
+
+def test_cli_subcommand_prints_one_summary_line(tmp_path, capsys):
+    import argparse
+
+    from llmledger.reaggregate import add_parser
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    insert_rows(engine, random_rows(40, seed=13))
+    engine.dispose()
+    parser = argparse.ArgumentParser(prog="llmledger")
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["reaggregate", "--db", url])
+    assert args.func(args) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("reaggregate: 40 new calls (0 late), 5 days recomputed, watermark id 40;")
+    assert out.count("\n") == 1
+    assert "reaggregate days: 5" in err  # the progress bar's closing line, on stderr
+    args = parser.parse_args(["reaggregate", "--db", url, "--tags", "user_id"])
+    assert args.func(args) == 2
+    assert "--rebuild" in capsys.readouterr().err
