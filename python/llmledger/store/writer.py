@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
-from .dialects import insert_ignoring_duplicates
+from .dialects import SqliteBulkInsert, insert_ignoring_duplicates
 from .schema import calls
 from .spool import Spool, dumps_rows
 
@@ -152,6 +152,9 @@ class Writer:
         self.retry_interval = retry_interval
         self._queue = _Inbox(max_queue, batch_size, flush_interval)
         self._insert_statement = insert_ignoring_duplicates(engine.dialect, calls, "event_id")
+        self._sqlite = (
+            SqliteBulkInsert(calls, "event_id") if engine.dialect.name == "sqlite" else None
+        )
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._unavailable = False  # between the first failed write of an outage and recovery
@@ -357,7 +360,10 @@ class Writer:
     def _insert(self, rows: Sequence[Row], counter: str) -> None:
         try:
             with self.engine.begin() as connection:
-                connection.execute(self._insert_statement, rows)
+                if self._sqlite is not None:
+                    connection.exec_driver_sql(self._sqlite.sql, self._sqlite.params(rows))
+                else:
+                    connection.execute(self._insert_statement, rows)
         except StatementError:  # counted here, handled by the caller
             self._count("errors")
             raise
