@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .store.schema import BUCKETS
+
 __all__ = ["main"]
 
 DEMO_DATABASE = "sqlite:///llmledger-demo.db"
@@ -60,7 +62,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .pricing.explain import explain
 
     pricer = build_pricer(args.overrides)
-    buckets = {b: getattr(args, b) for b in _BUCKETS}
+    buckets = {b: getattr(args, b) for b in BUCKETS}
     text, priced = explain(pricer, args.provider, args.model, args.at, args.mode, buckets)
     print(text)
     return 0 if priced else 1
@@ -81,18 +83,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     upgrade(engine)
     print(f"schema up to date: {engine.url.render_as_string(hide_password=True)}")
     return 0
-
-
-_BUCKETS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
         "--mode", default="standard", help="pricing mode: standard, batch, flex, priority..."
     )
     explain.add_argument("--overrides", help="price overrides file (JSON or TOML)")
-    for bucket in _BUCKETS:
+    for bucket in BUCKETS:
         explain.add_argument(
             f"--{bucket.replace('_', '-')}", dest=bucket, type=int, default=0, metavar="N"
         )

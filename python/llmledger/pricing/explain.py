@@ -6,22 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from ..store.schema import BUCKETS
 from .pricer import Pricer
 from .rates import PRICE_KEYS, from_pico
 
 __all__ = ["explain"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_BUCKETS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-)
 
 
 def _usd(key: str, pico: int) -> str:
@@ -57,7 +48,7 @@ def explain(
     priced = (
         None
         if resolution is None
-        else pricer.price(resolution, ts_us, mode, tuple(buckets[b] for b in _BUCKETS))
+        else pricer.price(resolution, ts_us, mode, tuple(buckets[b] for b in BUCKETS))
     )
     if priced is None:
         known = pricer.canonical_provider(provider)
@@ -102,7 +93,7 @@ def explain(
     used = [(b, n) for b, n in buckets.items() if n]
     if used:
         lines.append("  cost")
-        for bucket, cost in zip(_BUCKETS, priced.costs, strict=True):
+        for bucket, cost in zip(BUCKETS, priced.costs, strict=True):
             if count := buckets[bucket]:
                 lines.append(f"    {bucket:<22} {count:>12,} tokens  ${from_pico(cost):f}")
         if priced.request_fee:
