@@ -1,17 +1,17 @@
 """From usage to a ledger row: validate, tag, price, and hand to the background writer.
 
 `track()` is the public, validating entry point: bad input raises where the user called it.
-`record()` is what capture uses: it never raises into the app; a failure is logged and counted.
+`record()` is what capture uses, with input it has already normalised; capture contains and
+counts anything it raises (`llmledger.capture.sink`), so the app's call is never affected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -23,14 +23,8 @@ from .call import Call, Quote
 
 __all__ = ["quote", "record", "track"]
 
-log = logging.getLogger("llmledger")
-
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
-
-failures = 0
-"""Calls that capture could not record (each one logged)."""
-
 
 _BUCKET_INDEX = {name: i for i, name in enumerate(BUCKETS)}
 
@@ -255,13 +249,3 @@ def record(
         latency_ms=latency_ms,
         provider_response_id=provider_response_id,
     )
-
-
-def record_safely(record_call: Callable[[], object]) -> None:
-    """Runs a capture-side recording; any failure is logged and counted, never raised."""
-    global failures
-    try:
-        record_call()
-    except Exception:  # capture must never break the app's call, whatever went wrong here
-        failures += 1
-        log.exception("llmledger: failed to record a call; the app's call is unaffected")
