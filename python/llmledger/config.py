@@ -23,6 +23,7 @@ from . import capture
 from .pricing import Pricer, build_pricer
 from .store import ensure_schema, make_engine, save_snapshot
 from .store.writer import Writer
+from .tagging import resolve_defaults
 
 __all__ = ["DEFAULT_DATABASE_URL", "State", "configure", "flush", "shutdown", "state"]
 
@@ -94,8 +95,6 @@ def configure(
     """
     global _state
     if isinstance(default_tags, Mapping):
-        from .tagging import resolve_defaults
-
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
         raise TypeError("default_tags must be a mapping or a callable returning one")

@@ -9,6 +9,7 @@ the Rust core receives the pricing part of it (see `core_json`).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -69,8 +70,11 @@ def version_label(when: dict[str, Any] | None) -> str:
     return f"daily {hhmm(start)}-{hhmm(end)} UTC"
 
 
+@dataclass
 class _Counter:
-    rounded = 0
+    """How many rates had to be rounded to the pico-USD while compiling."""
+
+    rounded: int = 0
 
 
 def compile_rates(prices: dict[str, Any], counter: _Counter | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def _usd(key: str, pico: int) -> str:
     """A rate back in the catalog's own unit (USD per MTok, or per thousand requests)."""
     unit = "K requests" if key == "requests_kcount" else "MTok"
-    value = (Decimal(pico) * 10**12 / PRICE_KEYS[key]).scaleb(-12).normalize()
+    value = (Decimal(pico) / PRICE_KEYS[key]).normalize()
     return f"${value:f} / {unit}"
 
 
@@ -90,8 +90,7 @@ def explain(
         )
     if rule.discount_percent:
         lines.append(f"  discount    {rule.discount_percent}% off catalog prices (override)")
-    used = [(b, n) for b, n in buckets.items() if n]
-    if used:
+    if any(buckets.values()):
         lines.append("  cost")
         for bucket, cost in zip(BUCKETS, priced.costs, strict=True):
             if count := buckets[bucket]:

@@ -37,7 +37,7 @@ def _tokens(buckets: Mapping[str, Any]) -> tuple[int, ...]:
         if index is None:
             raise TypeError(f"unknown token bucket {name!r}; the buckets are {', '.join(BUCKETS)}")
         if type(value) is not int or value < 0:
-            # Slow path: int subclasses (numpy integers register as Integral, not int) are fine.
+            # Slow path: an int subclass (an IntEnum member) counts as its int value.
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
             value = int(value)

@@ -50,8 +50,7 @@ def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.D
 
 def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
     """A summary of `frame` (shaped like `llmledger.calls()`), with top values per tag in `by`."""
-    cost = frame["cost"].sum() if frame.height else Decimal(0)
-    total = Decimal(cost or 0)
+    total = frame["cost"].sum() or Decimal(0)
     by_tag = {}
     for key in by:
         tagged = frame.with_columns(
