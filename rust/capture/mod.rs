@@ -243,6 +243,11 @@ impl UsageParser {
         }
     }
 
+    /// Bytes received but not parsed yet: a JSON body waits for `finish` to be parsed.
+    pub fn unparsed_len(&self) -> usize {
+        self.body.len()
+    }
+
     /// Ends the body and returns what it said. Calling it again returns the same summary.
     pub fn finish(&mut self) -> Summary {
         if !self.finished {

@@ -53,7 +53,12 @@ impl UsageParser {
     }
 
     fn finish<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.0.finish();
+        // A JSON body is parsed here, all at once: a large one without the GIL.
+        let s = if self.0.unparsed_len() >= DETACH_MIN_BYTES {
+            py.detach(|| self.0.finish())
+        } else {
+            self.0.finish()
+        };
         let out = PyDict::new(py);
         out.set_item("model", s.model)?;
         out.set_item("response_id", s.response_id)?;

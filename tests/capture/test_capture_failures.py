@@ -101,15 +101,16 @@ def test_malformed_body_reaches_the_app_as_before(fake: Any, ledger: Any) -> Non
 def test_a_failing_recorder_never_reaches_the_app(
     fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(observation: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("recorder down")
 
-    monkeypatch.setattr(recorder, "record", broken)
+    monkeypatch.setattr(recorder, "ledger_row", broken)
     before = problems["record"]
     fake.serve(reply("openai_chat_stream.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         chunks = list(chat(client, True))
     assert chunks[-1].usage.prompt_tokens == 19
+    assert ledger.rows() == []  # the call is recorded on the writer thread; rows() waits for it
     assert problems["record"] == before + 1
 
 
@@ -129,8 +130,8 @@ def test_a_failing_parser_never_reaches_the_app(
     with instrument(make_client("anthropic", fake.url), provider="anthropic") as client:
         events = [e.type for e in messages(client, True)]
     assert events[0] == "message_start" and events[-1] == "message_stop"
-    assert problems["parse"] == before + 1
     [row] = ledger.rows()
+    assert problems["parse"] == before + 1
     assert row.usage_source == "estimated"
     assert row.tokens["input_tokens"] > 0
 

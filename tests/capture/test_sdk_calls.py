@@ -12,7 +12,7 @@ from fakeprovider import Reply, reply
 from fakeprovider.clients import aclose_client, make_client
 
 import llmledger
-from llmledger.capture import instrument
+from llmledger.capture import instrument, tee
 from llmledger.store.schema import BUCKETS
 
 
@@ -55,6 +55,21 @@ def test_sync_call_is_unchanged_and_recorded(case: Case, fake: Any, ledger: Any)
         assert run_sync(case, client) == expected
     assert len(ledger.rows()) == 1
     assert_row(ledger.rows()[0], case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_a_body_past_the_hold_limit_is_parsed_as_it_comes(
+    case: Case, fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bodies up to `HOLD_BYTES` are parsed on the writer thread; past it, on the app's, as
+    # they arrive. A limit of 0 takes the second path from the first chunk: the same row.
+    monkeypatch.setattr(tee, "HOLD_BYTES", 0)
+    fake.serve(reply(case.fixture))
+    client = instrument(make_client(case.sdk, fake.url), provider=case.sdk)
+    with client, llmledger.tags(feature=case.id):
+        run_sync(case, client)
+    [row] = ledger.rows()
+    assert_row(row, case)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -322,3 +323,43 @@ def test_zero_flush_interval_writes_each_row_without_spinning(engine, tmp_path):
         time.sleep(0.02)
     assert event_ids(engine) == EV[1:2]
     writer.close()
+
+
+def test_rows_made_later_are_built_on_the_writer_thread_in_order(engine, tmp_path, caplog):
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl", flush_interval=60)
+    threads = []
+
+    def later(n):
+        def make():
+            threads.append(threading.current_thread().name)
+            return make_row(n)
+
+        return make
+
+    def broken():
+        raise RuntimeError("a bug in a row maker")
+
+    writer.submit(make_row(0))
+    writer.submit_later(later(1))
+    writer.submit_later(broken)  # counted and logged; the rows around it are written
+    writer.submit_later(lambda: None)  # nothing to write
+    writer.submit(make_row(2))
+    assert writer.flush(timeout=30)
+    assert event_ids(engine) == EV[:3]
+    assert threads == ["llmledger-writer"]
+    assert writer.stats()["errors"] == 1
+    assert "could not build a row" in caplog.text
+    writer.close()
+    writer.submit_later(later(3))  # after close: built here, and spooled
+    assert spool_lines(tmp_path / "spool.jsonl") == 1
+
+
+def test_a_batch_larger_than_one_statement_is_written_whole(engine, tmp_path):
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl", batch_size=20)
+    if writer._sqlite is not None:  # SQLite sends several rows per statement, up to a cap
+        writer._sqlite.rows_per_statement = 3
+    for n in range(20):
+        writer.submit(make_row(n))
+    assert writer.flush(timeout=30)
+    writer.close()
+    assert event_ids(engine) == EV

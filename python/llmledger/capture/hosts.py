@@ -9,6 +9,7 @@ Users add their own hosts (a gateway, a local vLLM) with `register_host`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,6 +108,7 @@ def dialect_of(provider: str) -> Dialect:
     return _NATIVE_DIALECT.get(provider, "openai")
 
 
+@functools.lru_cache(maxsize=4096)  # on every request; an app calls few distinct endpoints
 def route(dialect: Dialect, provider: str, method: str, path: str) -> Route | None:
     """The LLM endpoint a POST to `path` is, in `dialect`; None for anything else."""
     if method != "POST":

@@ -1,4 +1,4 @@
-"""Where capture hands a finished call to the recorder, and how it reports its own troubles.
+"""Where capture hands a finished call to the writer thread, and how it reports its own troubles.
 
 Capture never raises into the app: a problem is logged on the `llmledger` logger and
 counted in `problems`, and the app's call goes on unchanged.
@@ -6,15 +6,19 @@ counted in `problems`, and the app's call goes on unchanged.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sys
 from collections import Counter
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from .. import tagging
+from ..config import State, state
 from ..record import recorder
-from .observation import Observation
+
+if TYPE_CHECKING:
+    from .tee import Exchange
 
 __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 
@@ -33,24 +37,34 @@ def report_problem(kind: str, message: str, *args: object) -> None:
 # The tag scope when a request starts: a dict that is never mutated, so keeping it is a snapshot.
 scope_tags = tagging.snapshot
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+def deliver(exchange: Exchange) -> None:
+    """Queue a finished call for the writer thread, which builds and prices its row there."""
+    st = state()
+    st.writer.submit_later(partial(_row, st, exchange))
 
 
-def deliver(obs: Observation) -> None:
-    """Hand one finished call to the recorder (which prices it and queues the row)."""
-    recorder.record(
-        obs.provider,
-        obs.model,
-        obs.tokens,
-        at=_EPOCH + dt.timedelta(microseconds=obs.at_us),
-        ts_us=obs.at_us,
-        pricing_mode=obs.pricing_mode,
-        usage_source=obs.usage_source,
-        scoped_tags=obs.tags,
-        latency_ms=obs.latency_ms,
-        provider_response_id=obs.provider_response_id,
-        http_status=obs.http_status,
-        status=obs.status,
-        # The provider's usage object, verbatim, so a normaliser fix can re-derive history.
-        raw_usage=json.loads(obs.raw_usage) if obs.raw_usage else None,
-    )
+def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
+    """The ledger row of a finished call (on the writer thread); None if it cannot be built."""
+    try:
+        obs = exchange.observation()
+        row, _ = recorder.ledger_row(
+            st,
+            obs.provider,
+            obs.model,
+            obs.tokens,
+            ts_us=obs.at_us,
+            pricing_mode=obs.pricing_mode,
+            usage_source=obs.usage_source,
+            scoped_tags=obs.tags,
+            latency_ms=obs.latency_ms,
+            provider_response_id=obs.provider_response_id,
+            http_status=obs.http_status,
+            status=obs.status,
+            # The provider's usage object, verbatim, so a normaliser fix can re-derive history.
+            raw_usage=json.loads(obs.raw_usage) if obs.raw_usage else None,
+        )
+    except Exception:  # a bug here must not stop the writer; it is counted and logged
+        report_problem("record", "could not record a %s call", exchange.route.provider)
+        return None
+    return row

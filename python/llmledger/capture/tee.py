@@ -4,7 +4,8 @@ An `Exchange` is one LLM call in flight. It is created when the request starts (
 monotonic start, tag snapshot), told the response status, fed every body chunk as the SDK
 reads it, and finished exactly once: when the body is exhausted, when the consumer closes it
 early, or when reading it fails (then what was seen is recorded, and the error reaches the
-app unchanged).
+app unchanged). Finishing only queues the exchange: the parser's result, the usage, the
+price and the row are worked out on the ledger's writer thread, off the app's path.
 """
 
 from __future__ import annotations
@@ -17,16 +18,24 @@ import httpx2
 
 from .._core import UsageParser
 from .hosts import Route
-from .observation import observe
+from .observation import Observation, observe
 from .sink import deliver, report_problem, scope_tags
 
 __all__ = ["AsyncTeeStream", "Exchange", "TeeStream"]
 
 
+# A body's chunks are held, not parsed, up to this many bytes: the writer thread parses them
+# after the call, off the app's path. Past it (a long stream) they are parsed as they come, so
+# what a call in flight holds stays bounded; a few microseconds per event is then nothing next
+# to the stream's own duration.
+HOLD_BYTES = 256 * 1024
+
+
 class Exchange:
     """One LLM call in flight, from the request's start to the end of its response body."""
 
-    __slots__ = ("_once", "at_us", "body", "decoder", "http_status", "parser", "route", "start",
+    __slots__ = ("_once", "at_us", "body", "decoder", "headers", "held", "held_bytes",
+                 "http_status", "latency_ms", "parser", "route", "start", "status",
                  "tags")  # fmt: skip
 
     def __init__(self, route: Route, request: httpx2.Request) -> None:
@@ -36,6 +45,10 @@ class Exchange:
         self.start = time.perf_counter_ns()
         self.body = request.content
         self.http_status = 0
+        # The body's chunks, while they are held for the writer thread; None once they are
+        # parsed as they come, and for a body that is not read (an error response).
+        self.held: list[bytes] | None = None
+        self.held_bytes = 0
         self.parser: UsageParser | None = None
         self.decoder: zlib._Decompress | None = None
         # list.pop() is atomic, so "finish once" holds even when a stream is read in one
@@ -43,14 +56,34 @@ class Exchange:
         self._once = [True]
 
     def begin(self, response: httpx2.Response) -> None:
-        """The response headers arrived: decide how its body will be read."""
+        """The response headers arrived: hold its body for the parser, unless it failed."""
         status = self.http_status = response.status_code
         if 300 <= status < 400:  # a redirect: the call is recorded at the hop that answers it
             self._once.clear()
             return
-        if status >= 400:  # a failed call: recorded with its status, the body is not parsed
-            return
-        headers = response.headers
+        if status < 400:  # a failed call is recorded with its status; its body is not read
+            self.headers = response.headers
+            self.held = []
+
+    def feed(self, chunk: bytes) -> None:
+        """Tee one chunk of the raw body: hold it, or parse it once too much is held."""
+        held = self.held
+        if held is not None:
+            held.append(chunk)
+            self.held_bytes += len(chunk)
+            if self.held_bytes > HOLD_BYTES:
+                self._parse_held()
+        elif self.parser is not None:
+            self._parse(chunk)
+
+    def _parse_held(self) -> None:
+        held, self.held = self.held, None
+        self._open_parser()
+        for chunk in held or ():
+            self._parse(chunk)
+
+    def _open_parser(self) -> None:
+        headers = self.headers
         encoding = headers.get("content-encoding")
         if encoding:
             self.decoder = _decoder(encoding)
@@ -60,8 +93,7 @@ class Exchange:
         streaming = headers.get("content-type", "").startswith("text/event-stream")
         self.parser = UsageParser(self.route.dialect, self.route.api, streaming)
 
-    def feed(self, chunk: bytes) -> None:
-        """Tee one chunk of the raw body into the parser."""
+    def _parse(self, chunk: bytes) -> None:
         parser = self.parser
         if parser is None:
             return
@@ -80,35 +112,41 @@ class Exchange:
             self.parser = None
 
     def finish(self, status: str) -> None:
-        """Record the call, once. `status`: "ok", or "interrupted" if the body failed midway."""
+        """End the call, once: "ok", or "interrupted" if the body failed midway. Only the
+        latency is taken here; the writer thread reads the usage and records the call."""
         try:
             self._once.pop()
         except IndexError:  # already finished (exhausted, then closed by the SDK)
             return
-        latency_ms = (time.perf_counter_ns() - self.start) / 1e6
+        self.latency_ms = (time.perf_counter_ns() - self.start) / 1e6
+        self.status = status
         try:
-            result = self.parser.finish() if self.parser is not None else None
-            if result is None and self.http_status < 400:
-                # A 2xx body that could not be parsed (unsupported encoding, parser failure):
-                # estimate from the request rather than record nothing.
-                result = _NOTHING_SEEN
-            if result is not None and result["error"]:
-                report_problem("parse", "%s %s: %s", self.route.provider, self.route.api,
-                               result["error"])  # fmt: skip
-            deliver(
-                observe(
-                    self.route,
-                    self.body,
-                    result,
-                    status=status,
-                    http_status=self.http_status,
-                    at_us=self.at_us,
-                    latency_ms=latency_ms,
-                    tags=self.tags,
-                )
-            )
+            deliver(self)
         except Exception:  # recording must never raise into the app; a bug here is counted
             report_problem("record", "could not record a %s call", self.route.provider)
+
+    def observation(self) -> Observation:
+        """The finished call, from what the parser saw (on the writer thread)."""
+        if self.held is not None:
+            self._parse_held()
+        result = self.parser.finish() if self.parser is not None else None
+        if result is None and self.http_status < 400:
+            # A 2xx body that could not be parsed (unsupported encoding, parser failure):
+            # estimate from the request rather than record nothing.
+            result = _NOTHING_SEEN
+        if result is not None and result["error"]:
+            report_problem("parse", "%s %s: %s", self.route.provider, self.route.api,
+                           result["error"])  # fmt: skip
+        return observe(
+            self.route,
+            self.body,
+            result,
+            status=self.status,
+            http_status=self.http_status,
+            at_us=self.at_us,
+            latency_ms=self.latency_ms,
+            tags=self.tags,
+        )
 
 
 _NOTHING_SEEN = {

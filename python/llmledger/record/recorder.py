@@ -1,8 +1,9 @@
 """From usage to a ledger row: validate, tag, price, and hand to the background writer.
 
 `track()` is the public, validating entry point: bad input raises where the user called it.
-`record()` is what capture uses, with input it has already normalised; capture contains and
-counts anything it raises (`llmledger.capture.sink`), so the app's call is never affected.
+`ledger_row()` is what capture uses, with input it has already normalised, on the writer
+thread; capture contains and counts anything it raises (`llmledger.capture.sink`), so the
+app's call is never affected.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import tagging
-from ..config import state
+from ..config import State, state
 from ..pricing import Priced, Pricer
 from ..store.schema import BUCKETS, COST_COLUMNS
 from .call import Call, Quote
 
-__all__ = ["quote", "record", "track"]
+__all__ = ["ledger_row", "quote", "track"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
@@ -126,16 +127,34 @@ def track(
     tokens = _tokens(buckets)
     at_dt, ts_us = _timestamp(at)
     explicit = tagging.clean_explicit(tags)
-    return record(
+    mode = _mode(pricing_mode)
+    st = state()
+    row, priced = ledger_row(
+        st,
         provider,
         model,
         tokens,
-        at=at_dt,
         ts_us=ts_us,
-        pricing_mode=_mode(pricing_mode),
+        pricing_mode=mode,
         usage_source="manual",
         scoped_tags=tagging.snapshot(),
         explicit_tags=explicit,
+        latency_ms=latency_ms,
+        provider_response_id=provider_response_id,
+    )
+    st.writer.submit(row)
+    return Call(
+        row["provider"],
+        model,
+        at_dt,
+        mode,
+        tokens,
+        priced,
+        event_id=row["event_id"],
+        tags=MappingProxyType(row["tags"]),
+        usage_source="manual",
+        status="ok",
+        http_status=None,
         latency_ms=latency_ms,
         provider_response_id=provider_response_id,
     )
@@ -171,12 +190,12 @@ _UNPRICED = (None,) * (1 + len(COST_COLUMNS)) + _NO_RULE
 _FAILED = Priced((0,) * len(BUCKETS), 0, 0, None, -1)
 
 
-def record(
+def ledger_row(
+    st: State,
     provider: str,
     model: str,
     tokens: tuple[int, ...],
     *,
-    at: dt.datetime,
     ts_us: int,
     pricing_mode: str,
     usage_source: str,
@@ -187,12 +206,10 @@ def record(
     http_status: int | None = None,
     status: str = "ok",
     raw_usage: Any = None,
-) -> Call:
-    """Prices, tags and queues one call whose input is already valid (`tokens` in bucket order).
-
-    `scoped_tags` is `tagging.snapshot()` taken when the call started.
-    """
-    st = state()
+) -> tuple[dict[str, Any], Priced | None]:
+    """Prices and tags one call whose input is already valid (`tokens` in bucket order): the
+    ledger row, and the price it got. `scoped_tags` is `tagging.snapshot()` taken when the call
+    started. Capture builds its rows with this on the writer thread, off the app's path."""
     pricer = st.pricer
     provider = pricer.provider_id(provider)
     if status == "error":
@@ -204,7 +221,6 @@ def record(
     else:
         defaults = tagging.resolve_defaults(st.default_tags)
         call_tags = tagging.merge(defaults, scoped_tags, explicit_tags or {})
-    event_id = _event_id(ts_us)
     if priced is None:
         money_and_rule = _UNPRICED
     else:
@@ -214,7 +230,7 @@ def record(
         zip(
             _ROW_KEYS,
             (
-                event_id,
+                _event_id(ts_us),
                 ts_us,
                 provider,
                 model,
@@ -233,19 +249,4 @@ def record(
             strict=True,
         )
     )
-    st.writer.submit(row)
-    return Call(
-        provider,
-        model,
-        at,
-        pricing_mode,
-        tokens,
-        priced,
-        event_id=event_id,
-        tags=MappingProxyType(call_tags),
-        usage_source=usage_source,
-        status=status,
-        http_status=http_status,
-        latency_ms=latency_ms,
-        provider_response_id=provider_response_id,
-    )
+    return row, priced

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Mapping, Sequence
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Insert, Table
@@ -30,29 +31,40 @@ def insert_ignoring_duplicates(dialect: Dialect, table: Table, key: str) -> Inse
 
 
 class SqliteBulkInsert:
-    """The same insert-or-ignore for SQLite, sent straight to the driver as positional tuples.
+    """The same insert-or-ignore for SQLite, sent straight to the driver, many rows a statement.
 
     SQLAlchemy's per-row parameter processing cost the writer thread about as much again as
     SQLite's own insert; that thread shares the GIL with the app, so on the embedded default
-    the ledger's rows skip it. JSON columns are serialised as SQLAlchemy's JSON type would
-    (`null` for None), once per distinct object in a batch: the calls of one tag scope share
-    their tags dict.
+    the ledger's rows skip it. And one multi-row ``VALUES`` per batch, not `executemany`:
+    the driver lets go of the GIL around each statement it steps, and taking it back from a
+    busy app thread is a hand-over each time, so one statement per batch, not one per row.
+    JSON columns are serialised as SQLAlchemy's JSON type would (`null` for None), once per
+    distinct object in a batch: the calls of one tag scope share their tags dict.
     """
 
     def __init__(self, table: Table, key: str) -> None:
         columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
         names = [c.name for c in columns]
-        self.sql = (
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"VALUES ({', '.join('?' * len(names))}) ON CONFLICT ({key}) DO NOTHING"
-        )
+        self._head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+        self._tail = f" ON CONFLICT ({key}) DO NOTHING"
+        self._row = f"({', '.join('?' * len(names))})"
+        # SQLite's default cap on parameters per statement: 32766 since 3.32, 999 before.
+        cap = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+        self.rows_per_statement = cap // len(names)
         self._values = operator.itemgetter(*names)
         self._json = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
 
-    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        """One tuple per row, in column order."""
+    def statements(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, list[Any]]]:
+        """(SQL, flat parameters) for each statement that inserts `rows`, in order."""
+        per = self.rows_per_statement
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            sql = self._head + ", ".join([self._row] * len(chunk)) + self._tail
+            yield sql, self._params(chunk)
+
+    def _params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         memo: dict[int, str] = {}  # rows keep their objects alive, so ids stay unique
-        out = []
+        out: list[Any] = []
         for row in rows:
             values = list(self._values(row))
             for i in self._json:
@@ -61,5 +73,5 @@ class SqliteBulkInsert:
                 if text is None:
                     text = memo[id(value)] = json.dumps(value)
                 values[i] = text
-            out.append(tuple(values))
+            out += values
         return out

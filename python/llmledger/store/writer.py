@@ -1,9 +1,13 @@
 """The background writer: a bounded queue, one daemon thread, batched inserts, a spool.
 
 Recording must never slow or break the app's own LLM call, so `submit` only enqueues. One
-thread drains the queue into batches (one executemany each). When the database is down the
-batch goes to a local spool file and is replayed, once, keyed by `event_id`, after the next
-successful write (or every `retry_interval` seconds while rows wait).
+thread drains the queue into batches (one executemany each). `submit_later` queues the work
+of building a row instead of the row: capture hands over a finished response that way, so
+extracting its usage, pricing it and building its row happen on this thread, not the app's.
+
+When the database is down the batch goes to a local spool file and is replayed, once, keyed
+by `event_id`, after the next successful write (or every `retry_interval` seconds while rows
+wait).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,9 @@ __all__ = ["Writer", "default_spool_path"]
 log = logging.getLogger("llmledger")
 
 Row = dict[str, Any]
+# Builds a row on the writer thread; None when there is nothing to write. It must contain
+# its own errors (the writer logs and counts any that escape).
+RowMaker = Callable[[], Row | None]
 _STOP = object()
 # What a database raises when it cannot be used right now (refused or lost connection,
 # timeout, lock): rows go to the spool and are retried. Any other StatementError means the
@@ -80,8 +87,8 @@ class _Inbox:
         self._items: deque[Any] = deque()
         self._wake = threading.Event()
 
-    def put_nowait(self, row: Row) -> None:
-        """Add a row; `queue.Full` when `maxsize` rows wait."""
+    def put_nowait(self, row: Row | RowMaker) -> None:
+        """Add a row (or a row maker); `queue.Full` when `maxsize` rows wait."""
         items = self._items
         if len(items) >= self.maxsize:
             raise queue.Full
@@ -196,6 +203,20 @@ class Writer:
                     log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
         self._spool_rows([row])
 
+    def submit_later(self, make_row: RowMaker) -> None:
+        """Queue `make_row`, to be called on the writer thread for the row to write. Rows
+        keep their order with those from `submit`; a full queue or a closed writer builds the
+        row here and spools it."""
+        if not self._closed:
+            try:
+                self._queue.put_nowait(make_row)
+                return
+            except queue.Full:
+                if not self._overflowing:
+                    self._overflowing = True
+                    log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
+        self._spool_rows(self._rows_of([make_row]))
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row submitted before this call is written or spooled.
 
@@ -228,8 +249,9 @@ class Writer:
                 item.set()
             else:
                 leftover.append(item)
-        if leftover:
-            self._spool_rows(leftover)
+        rows = self._rows_of(leftover)
+        if rows:
+            self._spool_rows(rows)
 
     def queued(self) -> int:
         """Rows (and flush requests) waiting in the queue, approximately: for monitoring."""
@@ -281,15 +303,33 @@ class Writer:
             if stop:
                 return
 
-    @staticmethod
-    def _take(item: Any, batch: list[Row], waiters: list[threading.Event]) -> bool:
-        if item is _STOP:
+    def _take(self, item: Any, batch: list[Row], waiters: list[threading.Event]) -> bool:
+        if type(item) is dict:
+            batch.append(item)
+        elif item is _STOP:
             return True
-        if isinstance(item, threading.Event):
+        elif isinstance(item, threading.Event):
             waiters.append(item)
         else:
-            batch.append(item)
+            batch.extend(self._rows_of([item]))
         return False
+
+    def _rows_of(self, items: list[Row | RowMaker]) -> list[Row]:
+        """The rows of queued items: rows as they are, row makers called."""
+        rows = []
+        for item in items:
+            if type(item) is dict:
+                rows.append(item)
+                continue
+            try:
+                row = item()  # type: ignore[operator]
+            except Exception:  # a bug in a row maker must not stop the writer thread
+                self._count("errors")
+                log.exception("llmledger: could not build a row to write")
+                continue
+            if row is not None:
+                rows.append(row)
+        return rows
 
     def _write_new(self, batch: list[Row]) -> bool:
         """Insert fresh rows; spool them if the database is unavailable. True if it was."""
@@ -361,7 +401,8 @@ class Writer:
         try:
             with self.engine.begin() as connection:
                 if self._sqlite is not None:
-                    connection.exec_driver_sql(self._sqlite.sql, self._sqlite.params(rows))
+                    for sql, params in self._sqlite.statements(rows):
+                        connection.exec_driver_sql(sql, tuple(params))
                 else:
                     connection.execute(self._insert_statement, rows)
         except StatementError:  # counted here, handled by the caller
