@@ -11,6 +11,7 @@ __all__ = [
     "UsageParser",
     "count_tokens",
     "estimate_request_tokens",
+    "latency_stats",
 ]
 
 BUCKETS: Final[list[str]]
@@ -74,8 +75,11 @@ class Ledger:
         until_us: int | None = None,
         filters: list[tuple[str, Any]] = ...,
         repricing: Repricing | None = None,
+        latency_values: bool = False,
     ) -> ArrowResult: ...
     def reprice(self, repricing: Repricing, *, time_column: str = "at_us") -> ArrowResult: ...
+
+def latency_stats(data: Any) -> ArrowResult: ...
 
 @final
 class Repricing:

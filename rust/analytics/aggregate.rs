@@ -26,8 +26,24 @@ pub struct Sums {
     pub tokens: Vec<Vec<i64>>,
     /// Re-priced cost and the rows it left unpriced, when re-pricing.
     pub repriced: Option<(Vec<i128>, Vec<i64>)>,
-    /// Latency statistics.
-    pub latency: Vec<latency::Stats>,
+    /// Latency statistics, or the latencies themselves.
+    pub latency: Latency,
+}
+
+/// What a rollup says of each group's latencies.
+#[derive(Debug, Clone)]
+pub enum Latency {
+    /// Mean, p50, p95 and max per group.
+    Stats(Vec<latency::Stats>),
+    /// Every latency, per group in row order: for results merged later (a ledger read in
+    /// parts), whose statistics come from all the parts' values at once.
+    Values(latency::Values),
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency::Stats(Vec::new())
+    }
 }
 
 /// One unit of work: a measure over a contiguous run of row ranges.
@@ -51,6 +67,7 @@ pub fn aggregate(
     gid: &[u32],
     groups: usize,
     repriced: Option<&[i64]>,
+    latency_values: bool,
 ) -> Result<Sums, Error> {
     // Row spans per measure: one per thread, but one in all when groups are so many that a
     // copy of each array per thread would cost more than it saves.
@@ -79,7 +96,13 @@ pub fn aggregate(
                 .map(|&(m, chunk)| run(m, chunk, cols, gid, groups, repriced))
                 .collect::<Vec<_>>()
         },
-        || latency::stats(&chunks, cols, gid, groups),
+        || {
+            if latency_values {
+                Latency::Values(latency::values(&chunks, cols, gid, groups))
+            } else {
+                Latency::Stats(latency::stats(&chunks, cols, gid, groups))
+            }
+        },
     );
     let mut sums = Sums {
         calls: vec![0; groups],

@@ -16,10 +16,32 @@ use super::rollup::Cols;
 /// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
 pub type Stats = [Option<f64>; 4];
 
+/// Every group's latencies, in row order, one group after another: group `g`'s are
+/// `values[offsets[g]..offsets[g + 1]]`.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    /// The latencies.
+    pub values: Vec<f64>,
+    /// `groups + 1` offsets into `values`.
+    pub offsets: Vec<usize>,
+}
+
 /// Statistics per group of the rows of `chunks` (group ids in `gid`, by global row).
 pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Vec<Stats> {
+    let Values {
+        mut values,
+        offsets,
+    } = values(chunks, cols, gid, groups);
+    stats_of(&mut values, &offsets)
+}
+
+/// The latencies of each group of the rows of `chunks`, laid out by [`Values`].
+pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Values {
     if cols.iter().any(|c| c.latency.is_none()) {
-        return vec![[None; 4]; groups];
+        return Values {
+            values: Vec::new(),
+            offsets: vec![0; groups + 1],
+        };
     }
     let latency = |r: &RowRange, i: usize| cols[r.batch].latency.as_ref().and_then(|l| l.get(i));
     let counts: Vec<Vec<u32>> = chunks
@@ -64,15 +86,19 @@ pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) 
             }
         });
     });
-    let mut flat: Vec<f64> = flat
+    let values = flat
         .into_iter()
         .map(|a| f64::from_bits(a.into_inner()))
         .collect();
+    Values { values, offsets }
+}
 
-    let mut slices = Vec::with_capacity(groups);
-    let mut rest = flat.as_mut_slice();
-    for g in 0..groups {
-        let (head, tail) = rest.split_at_mut(offsets[g + 1] - offsets[g]);
+/// Statistics of each group of values laid out by [`Values`] (reordered in place).
+pub fn stats_of(values: &mut [f64], offsets: &[usize]) -> Vec<Stats> {
+    let mut slices = Vec::with_capacity(offsets.len().saturating_sub(1));
+    let mut rest = values;
+    for w in offsets.windows(2) {
+        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
         slices.push(head);
         rest = tail;
     }

@@ -7,12 +7,16 @@ use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
 use arrow_array::{
-    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, RecordBatch,
+    Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, LargeListArray, RecordBatch,
     TimestampMicrosecondArray,
 };
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Schema};
 
-use super::aggregate::Sums;
+use super::aggregate::{Latency, Sums};
+use super::latency::{Stats, Values};
 use super::encode::KeyValue;
 use super::timebucket::Zone;
 use crate::pricing::BUCKETS;
@@ -66,6 +70,74 @@ fn ints(name: &str, values: impl Iterator<Item = i64>) -> (Field, ArrayRef) {
     )
 }
 
+/// `latency_ms_mean`, `_p50`, `_p95` and `_max` columns, one row per stats.
+pub fn stat_columns<'a>(
+    stats: impl Iterator<Item = &'a Stats> + Clone,
+) -> impl Iterator<Item = (Field, ArrayRef)> {
+    let names = [
+        "latency_ms_mean",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_max",
+    ];
+    names.into_iter().enumerate().map(move |(s, name)| {
+        let a: ArrayRef = Arc::new(Float64Array::from_iter(stats.clone().map(|st| st[s])));
+        (Field::new(name, DataType::Float64, true), a)
+    })
+}
+
+/// The latency statistics of each row of `batches`, whose first column holds lists of
+/// latencies (`LargeList<Float64>`, as Polars hands them over).
+pub fn latency_stats(batches: &[RecordBatch]) -> Result<RecordBatch, Error> {
+    let mut values = Vec::new();
+    let mut offsets = vec![0usize];
+    for b in batches {
+        let column = b
+            .columns()
+            .first()
+            .ok_or_else(|| Error::Argument("latency_stats: no column".into()))?;
+        let lists = column.as_list_opt::<i64>().ok_or_else(|| {
+            Error::ColumnType("latency_ms_values".into(), column.data_type().to_string())
+        })?;
+        for i in 0..lists.len() {
+            if lists.is_valid(i) {
+                let list = lists.value(i);
+                let floats = list.as_primitive_opt::<Float64Type>().ok_or_else(|| {
+                    Error::ColumnType("latency_ms_values".into(), list.data_type().to_string())
+                })?;
+                values.extend(floats.iter().flatten());
+            }
+            offsets.push(values.len());
+        }
+    }
+    let stats = super::latency::stats_of(&mut values, &offsets);
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = stat_columns(stats.iter()).unzip();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| Error::Argument(e.to_string()))
+}
+
+/// `latency_ms_values`: each group's latencies in row order, for groups `order`.
+fn value_column(v: &Values, order: &[usize]) -> (Field, ArrayRef) {
+    let mut offsets = Vec::with_capacity(order.len() + 1);
+    let mut values = Vec::new();
+    offsets.push(0i64);
+    for &g in order {
+        values.extend_from_slice(&v.values[v.offsets[g]..v.offsets[g + 1]]);
+        offsets.push(values.len() as i64);
+    }
+    let item = Arc::new(Field::new("item", DataType::Float64, false));
+    let a = LargeListArray::new(
+        Arc::clone(&item),
+        OffsetBuffer::new(offsets.into()),
+        Arc::new(Float64Array::from(values)),
+        None,
+    );
+    (
+        Field::new("latency_ms_values", DataType::LargeList(item), false),
+        Arc::new(a),
+    )
+}
+
 /// The result batch of groups `order`: keys, then `calls`, `unpriced_calls`, `cost`, the
 /// buckets, and when re-priced `repriced_cost`, `repriced_unpriced_calls` and
 /// `cost_difference`, then latency statistics.
@@ -93,15 +165,9 @@ pub fn batch(keys: Vec<KeyOut>, sums: &Sums, order: &[usize]) -> Result<RecordBa
             order.iter().map(|&g| Some(repriced(g)? - recorded(g)?)),
         )?);
     }
-    let names = [
-        "latency_ms_mean",
-        "latency_ms_p50",
-        "latency_ms_p95",
-        "latency_ms_max",
-    ];
-    for (s, name) in names.iter().enumerate() {
-        let a = Float64Array::from_iter(order.iter().map(|&g| sums.latency[g][s]));
-        cols.push((Field::new(*name, DataType::Float64, true), Arc::new(a)));
+    match &sums.latency {
+        Latency::Stats(stats) => cols.extend(stat_columns(order.iter().map(|&g| &stats[g]))),
+        Latency::Values(v) => cols.push(value_column(v, order)),
     }
     let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = cols.into_iter().unzip();
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)

@@ -83,6 +83,8 @@ pub struct RollupSpec {
     pub filters: Vec<(String, KeyValue)>,
     /// Re-price the rows, when given.
     pub rates: Option<Rates>,
+    /// Return each group's latencies (`latency_ms_values`) instead of their statistics.
+    pub latency_values: bool,
 }
 
 /// The per-row inputs of one batch.
@@ -322,6 +324,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         &gid,
         n,
         repriced.as_deref().map(Vec::as_slice),
+        spec.latency_values,
     )?;
 
     // Groups in code order (first appearance in the ledger), those with rows only.

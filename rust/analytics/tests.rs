@@ -142,6 +142,7 @@ fn ledger(rows: &[(i64, &str, Option<i64>, Option<f64>)]) -> Table {
 
 fn spec(keys: Vec<Key>) -> RollupSpec {
     RollupSpec {
+        latency_values: false,
         keys,
         time_column: "at_us".into(),
         zone: "UTC".parse().unwrap(),
@@ -197,6 +198,40 @@ fn rollup_sums_exactly_and_keeps_unpriced_groups_null() {
         .unwrap()
         .as_primitive::<Int64Type>();
     assert_eq!(tokens.values().to_vec(), vec![10, 5, 5]);
+}
+
+#[test]
+fn latency_values_give_the_statistics_of_the_groups_they_came_from() {
+    let t = ledger(&[
+        (0, "acme", Some(1), Some(3.0)),
+        (1, "beta", Some(1), None),
+        (2, "acme", Some(1), Some(1.0)),
+        (3, "acme", Some(1), Some(2.5)),
+    ]);
+    let keys = vec![Key::Column("tenant".into())];
+    let stats = rollup(&t, &spec(keys.clone())).unwrap();
+    let mut with_values = spec(keys);
+    with_values.latency_values = true;
+    let values = rollup(&t, &with_values).unwrap();
+    let lists = values
+        .column_by_name("latency_ms_values")
+        .unwrap()
+        .as_list::<i64>();
+    assert_eq!(lists.value_offsets(), &[0, 3, 3]); // acme's three in row order, beta none
+    assert!(values.column_by_name("latency_ms_p50").is_none());
+    let input = RecordBatch::try_from_iter([(
+        "latency_ms_values",
+        values.column_by_name("latency_ms_values").unwrap().clone(),
+    )])
+    .unwrap();
+    let merged = latency_stats(&[input]).unwrap();
+    for name in ["latency_ms_mean", "latency_ms_p50", "latency_ms_p95", "latency_ms_max"] {
+        assert_eq!(
+            merged.column_by_name(name).unwrap().as_ref(),
+            stats.column_by_name(name).unwrap().as_ref(),
+            "{name}"
+        );
+    }
 }
 
 #[test]

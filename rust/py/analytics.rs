@@ -77,7 +77,7 @@ impl Ledger {
 
     /// Rolls the ledger up. `keys` holds `(name, None)` for a column and `(name, unit)` for a
     /// time bucket of `time_column` (`unit` one of hour, day, month).
-    #[pyo3(signature = (keys, *, time_column="at_us", tz="UTC", since_us=None, until_us=None, filters=Vec::new(), repricing=None))]
+    #[pyo3(signature = (keys, *, time_column="at_us", tz="UTC", since_us=None, until_us=None, filters=Vec::new(), repricing=None, latency_values=false))]
     #[allow(clippy::too_many_arguments)]
     fn rollup(
         &self,
@@ -89,6 +89,7 @@ impl Ledger {
         until_us: Option<i64>,
         filters: Vec<(String, Bound<'_, PyAny>)>,
         repricing: Option<&Repricing>,
+        latency_values: bool,
     ) -> PyResult<ArrowResult> {
         let keys = keys
             .into_iter()
@@ -109,6 +110,7 @@ impl Ledger {
             until_us,
             filters,
             rates: repricing.map(|r| r.0.clone()),
+            latency_values,
         };
         Ok(ArrowResult(
             py.detach(|| analytics::rollup(&self.0, &spec))?,
@@ -192,7 +194,17 @@ impl ArrowResult {
 }
 
 /// Adds the analytics classes to the native module.
+/// `latency_ms_mean`, `_p50`, `_p95` and `_max` of each row of a table whose first column
+/// holds lists of latencies (a rollup's `latency_ms_values`, merged across parts).
+#[pyfunction]
+fn latency_stats(py: Python<'_>, data: PyTable) -> PyResult<ArrowResult> {
+    let (batches, _) = data.into_inner();
+    let batch = py.detach(|| analytics::latency_stats(&batches))?;
+    Ok(ArrowResult(batch))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(latency_stats, m)?)?;
     m.add_class::<Ledger>()?;
     m.add_class::<Repricing>()?;
     m.add_class::<ArrowResult>()?;

@@ -186,6 +186,10 @@ def test_day_buckets_follow_the_time_zone():
     assert out["cost"].to_list() == [usd(1), usd(6), usd(8)]
     kolkata = analytics.rollup(ledger, bucket="hour", tz="+05:30")
     assert kolkata["hour"].dt.convert_time_zone("UTC").to_list()[0] == utc(2026, 3, 8, 4, 30)
+    # Re-pricing by day buckets the same way.
+    repriced = analytics.reprice(ledger, catalog=pricer(MODELS), by=["day"], tz="America/New_York")
+    assert repriced["day"].to_list() == out["day"].to_list()
+    assert repriced["cost"].to_list() == out["cost"].to_list()
 
 
 def test_since_until_and_arrow_inputs_of_every_string_layout():

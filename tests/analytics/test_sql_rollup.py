@@ -7,8 +7,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from llmledger.analytics import memory as memory_module
 from llmledger.analytics import reprice, rollup
 from llmledger.analytics import source as source_module
+from llmledger.analytics import sql as sql_module
 from llmledger.pricing import build_pricer
 from llmledger.store import make_engine, upgrade
 from llmledger.store.read import read_calls
@@ -140,3 +142,49 @@ def test_without_the_server_driver_the_portable_fetch_reads(engine, monkeypatch)
     monkeypatch.setattr(source_module, "_installed", lambda module: False)
     case = dict(by=["model"], bucket="day", where={"feature": "chat"})
     _same(rollup(engine, **case), rollup(read_calls(engine), **case), ["day", "model"])
+
+
+@pytest.fixture
+def in_parts(monkeypatch):
+    """Reads in parts of 50 rows, from batches of at most 37 (so part boundaries fall inside
+    groups and inside batches of any driver); returns the number of parts each merge had."""
+    read = sql_module.read_batches
+    merges: list[int] = []
+
+    def small_batches(engine, query):
+        for batch in read(engine, query):
+            for start in range(0, batch.num_rows, 37):
+                yield batch.slice(start, 37)
+
+    def merge_parts(parts, keys):
+        merges.append(len(parts))
+        return memory_module.merge_parts(parts, keys)
+
+    monkeypatch.setattr(sql_module, "read_batches", small_batches)
+    monkeypatch.setattr(sql_module, "merge_parts", merge_parts)
+    monkeypatch.setattr(sql_module, "PART_ROWS", 50)
+    return merges
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(c["by"]))
+def test_a_ledger_read_in_parts_gives_the_one_part_result(engine, in_parts, case):
+    keys = ([case["bucket"]] if "bucket" in case else []) + case["by"]
+    _same(rollup(engine, **case), rollup(read_calls(engine), **case), keys)
+    assert in_parts and in_parts[0] > 1
+
+
+def test_repricing_in_parts_gives_the_one_part_result(engine, in_parts):
+    pricer = build_pricer(OVERRIDES)
+    keys = ["model", "pricing_mode"]
+    memory = read_calls(engine)
+    _same(rollup(engine, by=keys, reprice=pricer), rollup(memory, by=keys, reprice=pricer), keys)
+    as_batch = dict(by=["model"], as_mode="batch", catalog=pricer)
+    _same(reprice(engine, **as_batch), reprice(memory, **as_batch), ["model"])
+    assert len(in_parts) == 2 and min(in_parts) > 1
+
+
+def test_a_total_in_parts_gives_the_one_part_total(engine, in_parts):
+    from_sql, memory = rollup(engine), rollup(read_calls(engine))
+    assert_frame_equal(from_sql.drop("latency_ms_mean"), memory.drop("latency_ms_mean"))
+    assert from_sql["latency_ms_mean"][0] == pytest.approx(memory["latency_ms_mean"][0], 1e-12)
+    assert in_parts and in_parts[0] > 1

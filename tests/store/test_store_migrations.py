@@ -49,7 +49,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         # Columns, types, nullability, indexes and unique constraints all match the tables'
         # definitions (schema.py, reaggregate/tables.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0002"
+    assert current_revision(bare_engine) == head_revision() == "0003"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",
@@ -84,7 +84,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0002",)]
+        assert [tuple(v) for v in versions] == [("0003",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 

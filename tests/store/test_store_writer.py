@@ -363,3 +363,16 @@ def test_a_batch_larger_than_one_statement_is_written_whole(engine, tmp_path):
     assert writer.flush(timeout=30)
     writer.close()
     assert event_ids(engine) == EV
+
+
+def test_latency_keeps_double_precision(engine, tmp_path):
+    from sqlalchemy import select
+
+    from llmledger.store.schema import calls
+
+    writer = Writer(engine, spool_path=tmp_path / "spool.jsonl")
+    writer.submit(make_row(0) | {"latency_ms": 1234.5678901234})
+    assert writer.flush(timeout=30)
+    writer.close()
+    with engine.connect() as connection:
+        assert connection.execute(select(calls.c.latency_ms)).scalar_one() == 1234.5678901234

@@ -63,6 +63,7 @@ def reprice(
     as_model: str | None = None,
     overrides: Any = None,
     by: Sequence[str] | None = None,
+    tz: str = "UTC",
 ) -> pl.DataFrame:
     """Recorded versus re-priced cost; recorded costs are never changed.
 
@@ -70,8 +71,9 @@ def reprice(
     content; with `overrides`, the catalog plus those overrides), optionally as if it had
     used pricing mode `as_mode` or model `as_model` (same provider). Calls whose model has no
     price come out with a null `repriced_cost`, never zero. Without `by`: the calls with
-    `repriced_cost` and `cost_difference` added; with `by`: a rollup (see `rollup`).
+    `repriced_cost` and `cost_difference` added; with `by`: a rollup (see `rollup`), its time
+    buckets in `tz`.
     """
     if is_database(source):
-        return reprice_engine(source, since, until, catalog, as_mode, as_model, overrides, by)
-    return reprice_frame(source, since, until, catalog, as_mode, as_model, overrides, by)
+        return reprice_engine(source, since, until, catalog, as_mode, as_model, overrides, by, tz)
+    return reprice_frame(source, since, until, catalog, as_mode, as_model, overrides, by, tz)

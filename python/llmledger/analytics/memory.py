@@ -8,11 +8,13 @@ from typing import Any
 
 import polars as pl
 
+from .. import _core
 from ..pricing import Pricer, build_pricer, current_pricer, pricer_from_snapshot
 from ..store.read import to_us
+from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared, prepare, repricing
 
-__all__ = ["pricer_for", "reprice_frame", "rollup_frame"]
+__all__ = ["merge_parts", "output_keys", "pricer_for", "reprice_frame", "rollup_frame"]
 
 Moment = datetime | date | str | None
 _MIN_US = -(2**63)
@@ -33,7 +35,8 @@ def pricer_for(catalog: Any = "current", overrides: Any = None) -> Pricer:
     )
 
 
-def _keys(by: Sequence[str], bucket: str | None) -> list[str]:
+def output_keys(by: Sequence[str], bucket: str | None) -> list[str]:
+    """The key columns of a rollup's result, in order: the time bucket first, then `by`."""
     keys = list(by)
     if bucket is not None and bucket not in keys:
         keys.insert(0, bucket)
@@ -49,10 +52,14 @@ def rollup_frame(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
+    *,
+    latency_values: bool = False,
 ) -> pl.DataFrame:
-    """Totals per group of an in-memory ledger (see `llmledger.analytics.rollup`)."""
+    """Totals per group of an in-memory ledger (see `llmledger.analytics.rollup`).
+    `latency_values`: each group's latencies (`latency_ms_values`) instead of their
+    statistics, for a part of a ledger whose results `merge_parts` merges."""
     prepared = prepare(source)
-    keys = _key_specs(prepared, _keys(by, bucket))
+    keys = _key_specs(prepared, output_keys(by, bucket))
     since_us = None if since is None else to_us(since)
     until_us = None if until is None else to_us(until)
     filters = []
@@ -74,6 +81,7 @@ def rollup_frame(
         until_us=until_us,
         filters=filters,
         repricing=rates,
+        latency_values=latency_values,
     )
     return _frame(result)
 
@@ -106,8 +114,12 @@ def reprice_frame(
     as_model: str | None = None,
     overrides: Any = None,
     by: Sequence[str] | None = None,
+    tz: str = "UTC",
+    *,
+    latency_values: bool = False,
 ) -> pl.DataFrame:
-    """Recorded versus re-priced cost, per call or per group (see `llmledger.analytics.reprice`)."""
+    """Recorded versus re-priced cost, per call or per group (see `llmledger.analytics.reprice`).
+    `latency_values` as for `rollup_frame`, with `by`."""
     prepared = prepare(source)
     pricer = pricer_for(catalog, overrides)
     rates = repricing(prepared, pricer, as_mode=as_mode, as_model=as_model)
@@ -115,9 +127,11 @@ def reprice_frame(
         result = prepared.ledger.rollup(
             _key_specs(prepared, by),
             time_column=prepared.time_column,
+            tz=tz,
             since_us=None if since is None else to_us(since),
             until_us=None if until is None else to_us(until),
             repricing=rates,
+            latency_values=latency_values,
         )
         return _frame(result)
     repriced = pl.DataFrame(prepared.ledger.reprice(rates, time_column=prepared.time_column))
@@ -132,3 +146,49 @@ def reprice_frame(
     if until is not None:
         frame = frame.filter(at < to_us(until))
     return frame
+
+
+_COUNTS = ("calls", "unpriced_calls", *BUCKETS)
+
+
+def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
+    """One result from the results of rolling up parts of a ledger by `keys`, each made with
+    `latency_values=True`: counts and money added per group, latencies pooled (in part order,
+    so the statistics are those of one rollup of all the rows), groups in first appearance."""
+    frame = pl.concat(_same_key_types(parts, keys))
+    repriced = "repriced_cost" in frame.columns
+    counts = [*_COUNTS, *(["repriced_unpriced_calls"] if repriced else [])]
+    money = ["cost", *(["repriced_cost"] if repriced else [])]
+    sums = [pl.col(c).sum() for c in (*counts, *money)]
+    pooled = pl.col("latency_ms_values").list.explode(keep_nulls=False, empty_as_null=False)
+    if keys:
+        merged = frame.group_by(keys, maintain_order=True).agg(*sums, pooled)
+    else:
+        merged = frame.select(*sums, pooled.implode())
+    # A sum over nulls is 0; a group none of whose calls were priced has no cost.
+    priced = [
+        pl.when(pl.col("unpriced_calls") < pl.col("calls")).then(pl.col("cost")).alias("cost")
+    ]
+    if repriced:
+        priced.append(
+            pl.when(pl.col("repriced_unpriced_calls") < pl.col("calls"))
+            .then(pl.col("repriced_cost"))
+            .alias("repriced_cost")
+        )
+    merged = merged.with_columns(priced)
+    if repriced:
+        merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
+    stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))
+    columns = [c for c in parts[0].columns if c != "latency_ms_values"]
+    return merged.drop("latency_ms_values").hstack(stats).select(*columns, *stats.columns)
+
+
+def _same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[pl.DataFrame]:
+    """The parts with each key column of one type: a part where a key is null throughout
+    has it as a string column, whatever its type in the others."""
+    types = {}
+    for key in keys:
+        found = {p.schema[key] for p in parts if p[key].null_count() < p.height}
+        if len(found) == 1:
+            types[key] = found.pop()
+    return [p.cast({k: t for k, t in types.items() if p.schema[k] != t}) for p in parts]

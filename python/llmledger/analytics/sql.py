@@ -4,11 +4,15 @@ Only what the request needs leaves the database: the columns its keys, sums and 
 use, the rows of its time window and `where` filters (both applied in SQL), and of the JSON
 tags only the keys asked for. The batches then go through the same frame layer and kernels
 as an in-memory ledger, so both paths give the same result on the same calls.
+
+A ledger larger than memory is read in parts of `PART_ROWS` rows: each part is rolled up with
+its latencies kept, and the parts' results merged (sums added, latencies pooled), so the
+result is exactly the one-part result while only one part's columns are held at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -21,10 +25,10 @@ from ..store import load_snapshot, make_engine
 from ..store.read import read_calls, to_us
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS
-from .memory import Moment, reprice_frame, rollup_frame
+from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
 from .source import LEDGER_COLUMNS, TAG_PREFIX, Query, read_batches
 
-__all__ = ["is_database", "ledger_frame", "reprice_engine", "rollup_engine"]
+__all__ = ["PART_ROWS", "is_database", "ledger_frame", "reprice_engine", "rollup_engine"]
 
 _SUMMED = (*BUCKETS, "cost", "latency_ms")
 _PRICING = ("at_us", "provider", "model", "pricing_mode")
@@ -33,6 +37,45 @@ _PRICING = ("at_us", "provider", "model", "pricing_mode")
 def is_database(source: Any) -> bool:
     """Whether `source` names a database (an Engine or a URL) rather than holding a ledger."""
     return isinstance(source, Engine | URL | str)
+
+
+PART_ROWS = 4_000_000
+"""A rollup from the database holds at most this many rows' columns at a time (a few
+hundred MB); a larger read is rolled up in parts of this size and the parts merged."""
+
+
+def _query(
+    keys: Sequence[str],
+    *,
+    pricing: bool,
+    since: Moment,
+    until: Moment,
+    where: Mapping[str, str | None] | None,
+) -> Query:
+    """What a rollup by `keys` (and re-pricing, if `pricing`) reads."""
+    # at_us always: the frame layer takes it as the ledger's time column.
+    columns = [*(_PRICING if pricing else ("at_us",)), *_SUMMED]
+    columns += [k for k in keys if k in LEDGER_COLUMNS and k not in columns]
+    tags = [k for k in dict.fromkeys(keys) if k not in LEDGER_COLUMNS and k not in TIME_UNITS]
+    return Query(
+        columns=columns,
+        tags=tags,
+        since_us=None if since is None else to_us(since),
+        until_us=None if until is None else to_us(until),
+        where=dict(where or {}),
+    )
+
+
+def _frame(batches: list[pa.RecordBatch], query: Query) -> pl.DataFrame:
+    """Batches read for `query` as a ledger frame: tags as a `tags` struct of the keys read."""
+    table = pa.Table.from_batches(batches, schema=query.schema())
+    # rechunk=False: the kernels take the batches as they are; concatenating them would copy.
+    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
+    if not query.tags:
+        return frame
+    tag_columns = [TAG_PREFIX + t for t in query.tags]
+    packed = pl.struct([pl.col(c).alias(t) for c, t in zip(tag_columns, query.tags, strict=True)])
+    return frame.with_columns(packed.alias("tags")).drop(tag_columns)
 
 
 def ledger_frame(
@@ -46,25 +89,37 @@ def ledger_frame(
 ) -> pl.DataFrame:
     """The ledger's rows in the window and filters, with only the columns a rollup by `keys`
     (and re-pricing, if `pricing`) reads; tags as a `tags` struct of the keys asked for."""
-    # at_us always: the frame layer takes it as the ledger's time column.
-    columns = [*(_PRICING if pricing else ("at_us",)), *_SUMMED]
-    columns += [k for k in keys if k in LEDGER_COLUMNS and k not in columns]
-    tags = [k for k in dict.fromkeys(keys) if k not in LEDGER_COLUMNS and k not in TIME_UNITS]
-    query = Query(
-        columns=columns,
-        tags=tags,
-        since_us=None if since is None else to_us(since),
-        until_us=None if until is None else to_us(until),
-        where=dict(where or {}),
-    )
-    table = pa.Table.from_batches(read_batches(engine, query), schema=query.schema())
-    # rechunk=False: the kernels take the batches as they are; concatenating them would copy.
-    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
-    if not tags:
-        return frame
-    tag_columns = [TAG_PREFIX + t for t in tags]
-    packed = pl.struct([pl.col(c).alias(t) for c, t in zip(tag_columns, tags, strict=True)])
-    return frame.with_columns(packed.alias("tags")).drop(tag_columns)
+    query = _query(keys, pricing=pricing, since=since, until=until, where=where)
+    return _frame(list(read_batches(engine, query)), query)
+
+
+def _parts(engine: Engine, query: Query) -> Iterator[tuple[pl.DataFrame, bool]]:
+    """The rows of `query` as frames of at most `PART_ROWS` rows (or one batch, if larger),
+    each with whether it is the last, read as they are needed."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in read_batches(engine, query):
+        if batches and rows + batch.num_rows > PART_ROWS:
+            yield _frame(batches, query), False
+            batches, rows = [], 0
+        batches.append(batch)
+        rows += batch.num_rows
+    yield _frame(batches, query), True
+
+
+def _rolled_up(
+    engine: Engine, query: Query, keys: Sequence[str], rollup_part: Callable[..., pl.DataFrame]
+) -> pl.DataFrame:
+    """`rollup_part(frame)` over the rows of `query`. Past `PART_ROWS` rows, each part is
+    rolled up with its latencies kept (`latency_values=True`) and dropped before the next is
+    read, and the results are merged exactly."""
+    rolled: list[pl.DataFrame] = []
+    for part, last in _parts(engine, query):
+        if last and not rolled:  # it all fits in one part: the in-memory rollup, as it is
+            return rollup_part(part)
+        rolled.append(rollup_part(part, latency_values=True))
+        del part
+    return merge_parts(rolled, keys)
 
 
 def rollup_engine(
@@ -79,13 +134,18 @@ def rollup_engine(
 ) -> pl.DataFrame:
     """`llmledger.analytics.rollup` over a database (see there)."""
     keys = [*([bucket] if bucket else []), *by]
+    query = _query(keys, pricing=reprice is not None, since=since, until=until, where=where)
     with _engine(source) as engine:
-        frame = ledger_frame(
-            engine, keys, pricing=reprice is not None, since=since, until=until, where=where
-        )
         if isinstance(reprice, str) and reprice != "current":
             reprice = _snapshot(engine, reprice)
-    return rollup_frame(frame, by, None, None, bucket, tz, None, reprice)
+        # One pricer for every part (a snapshot is compiled once).
+        pricer = None if reprice is None else pricer_for("current" if reprice is True else reprice)
+        return _rolled_up(
+            engine,
+            query,
+            output_keys(by, bucket),
+            lambda part, **kw: rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw),
+        )
 
 
 def reprice_engine(
@@ -97,6 +157,7 @@ def reprice_engine(
     as_model: str | None = None,
     overrides: Any = None,
     by: Sequence[str] | None = None,
+    tz: str = "UTC",
 ) -> pl.DataFrame:
     """`llmledger.analytics.reprice` over a database (see there). A `catalog` other than
     `"current"` given as a string is a stored snapshot's id."""
@@ -106,9 +167,16 @@ def reprice_engine(
         if by is None:
             # Per call: every column of every call, as `llmledger.calls()` reads them.
             frame = read_calls(engine, since=since, until=until)
-        else:
-            frame = ledger_frame(engine, by, pricing=True, since=since, until=until)
-    return reprice_frame(frame, None, None, catalog, as_mode, as_model, overrides, by)
+            return reprice_frame(frame, None, None, catalog, as_mode, as_model, overrides)
+        pricer = pricer_for(catalog, overrides)
+        return _rolled_up(
+            engine,
+            _query(by, pricing=True, since=since, until=until, where=None),
+            list(by),
+            lambda part, **kw: reprice_frame(
+                part, None, None, pricer, as_mode, as_model, None, by, tz, **kw
+            ),
+        )
 
 
 @contextmanager

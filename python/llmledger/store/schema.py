@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Double,
     Float,
     Index,
     Integer,
@@ -65,7 +66,8 @@ calls = Table(
     Column("usage_source", String(16), nullable=False),
     Column("status", String(16), nullable=False, default="ok"),
     Column("http_status", Integer),
-    Column("latency_ms", Float),
+    # Double precision everywhere: on MySQL/MariaDB `Float` is single precision (0003).
+    Column("latency_ms", Float(precision=53).with_variant(Double(), "mysql", "mariadb")),
     Column("provider_response_id", String(255)),
     # The price rule: which snapshot, which entry (catalog or override), which dated version,
     # which mode variant and which tier produced `cost`. NULL together when unpriced.
