@@ -12,8 +12,9 @@ from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
 from sqlalchemy import func, select
 
 from llmledger.pricing import build_pricer
-from llmledger.reaggregate import Summary, reaggregate
+from llmledger.reaggregate import AlreadyRunning, Summary, reaggregate
 from llmledger.reaggregate.job import run_job
+from llmledger.reaggregate.lock import one_run_at_a_time
 from llmledger.reaggregate.tables import backfill, daily_rollup, state
 from llmledger.store import make_engine, upgrade
 from llmledger.store.schema import BUCKETS, calls, price_snapshots
@@ -289,3 +290,17 @@ def test_cli_subcommand_prints_one_summary_line(tmp_path, capsys):
     args = parser.parse_args(["reaggregate", "--db", url, "--tags", "user_id"])
     assert args.func(args) == 2
     assert "--rebuild" in capsys.readouterr().err
+    with one_run_at_a_time(make_engine(url)):
+        args = parser.parse_args(["reaggregate", "--db", url])
+        assert args.func(args) == 3
+    assert "is running on this database" in capsys.readouterr().err
+
+
+def test_a_second_run_at_once_stops_before_touching_anything(engine):
+    insert_rows(engine, random_rows(30, seed=17))
+    with one_run_at_a_time(engine):  # another run, holding the database's lock
+        with pytest.raises(AlreadyRunning, match="another `llmledger reaggregate` is running"):
+            run(engine)
+        with engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(state)).scalar_one() == 0
+    assert run(engine).new_calls == 30  # the lock is free again once that run ends

@@ -80,14 +80,6 @@ def _tag_sql(dialect: str, key: str) -> str:
     return f"CAST(json_extract(tags, {path}) AS TEXT)"
 
 
-def _column_sql(dialect: str, column: str) -> str:
-    if dialect == "mysql" and column in _FLOAT_COLUMNS:
-        # FLOAT is single precision on MySQL; its text form (what a DB-API fetch and so
-        # llmledger.calls() see) parsed as a double is the value the in-memory path has.
-        return f"CAST(CAST({column} AS CHAR) AS DOUBLE)"
-    return column
-
-
 def _quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -106,7 +98,7 @@ def _literal(value: int | str, dialect: str) -> str:
 def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> str:
     """The SELECT for `q` plus `extra` conditions, values written in as literals."""
     quote = (lambda n: "`" + n + "`") if dialect == "mysql" else _quote_name
-    items = [f"{_column_sql(dialect, c)} AS {quote(c)}" for c in q.columns]
+    items = [f"{c} AS {quote(c)}" for c in q.columns]
     items += [f"{_tag_sql(dialect, t)} AS {quote(TAG_PREFIX + t)}" for t in q.tags]
     conditions = list(extra)
     if q.since_us is not None:

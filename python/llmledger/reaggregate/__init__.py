@@ -20,8 +20,9 @@ from sqlalchemy.engine import URL
 
 from ..pricing import Pricer
 from .job import DEFAULT_TAG_KEYS, Summary, run_job
+from .lock import AlreadyRunning, one_run_at_a_time
 
-__all__ = ["DEFAULT_TAG_KEYS", "Summary", "add_parser", "reaggregate", "run"]
+__all__ = ["DEFAULT_TAG_KEYS", "AlreadyRunning", "Summary", "add_parser", "reaggregate", "run"]
 
 
 def reaggregate(
@@ -37,7 +38,8 @@ def reaggregate(
     `rebuild` recomputes every day from scratch. `tag_keys` are the tags the rollup groups
     by: the ones of the previous run by default (`feature`, `tenant` on a first run); other
     keys need `rebuild`. `pricer` prices calls recorded unpriced (default: the configured
-    catalog and overrides). The progress bar goes to `progress` (default stderr).
+    catalog and overrides). The progress bar goes to `progress` (default stderr). One run
+    at a time per database: `AlreadyRunning` if another holds it.
     """
     from ..pricing import current_pricer
     from ..store import ensure_schema, make_engine
@@ -45,13 +47,14 @@ def reaggregate(
     owned = make_engine(engine)
     try:
         ensure_schema(owned)
-        return run_job(
-            owned,
-            pricer or current_pricer(),
-            rebuild=rebuild,
-            tag_keys=tuple(tag_keys) if tag_keys else None,
-            progress=progress,
-        )
+        with one_run_at_a_time(owned):
+            return run_job(
+                owned,
+                pricer or current_pricer(),
+                rebuild=rebuild,
+                tag_keys=tuple(tag_keys) if tag_keys else None,
+                progress=progress,
+            )
     finally:
         if owned is not engine:  # made here from a URL: close its pooled connections
             owned.dispose()
@@ -95,5 +98,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:  # changed tag keys without --rebuild
         print(f"llmledger reaggregate: {error}", file=sys.stderr)
         return 2
+    except AlreadyRunning as error:
+        print(f"llmledger reaggregate: {error}; try again when it has finished", file=sys.stderr)
+        return 3
     print(summary)
     return 0
