@@ -139,24 +139,6 @@ fn add<T: Copy + std::ops::AddAssign>(into: &mut [T], from: &[T]) {
     }
 }
 
-/// Calls `f(batch row, global row, group)` for each kept row of `chunk`.
-#[inline]
-pub fn for_rows(
-    chunk: &[RowRange],
-    gid: &[u32],
-    groups: usize,
-    mut f: impl FnMut(&RowRange, usize, usize, usize),
-) {
-    for r in chunk {
-        let ids = &gid[r.global..r.global + r.len()];
-        for (i, &g) in (r.start..r.end).zip(ids) {
-            if (g as usize) < groups {
-                f(r, i, r.global + i - r.start, g as usize);
-            }
-        }
-    }
-}
-
 fn run(
     m: Measure,
     chunk: &[RowRange],
@@ -169,29 +151,62 @@ fn run(
         Measure::Calls => {
             let (mut calls, mut unpriced, mut cost) =
                 (vec![0i64; groups], vec![0i64; groups], vec![0i128; groups]);
-            for_rows(chunk, gid, groups, |r, i, _, g| {
-                calls[g] += 1;
-                match cols[r.batch].cost.get(i) {
-                    Some(c) => cost[g] += i128::from(c),
-                    None => unpriced[g] += 1,
+            for r in chunk {
+                let ids = &gid[r.global..r.global + r.len()];
+                let column = &cols[r.batch].cost;
+                for (i, &g) in (r.start..r.end).zip(ids) {
+                    let g = g as usize;
+                    if g < groups {
+                        calls[g] += 1;
+                        match column.get(i) {
+                            Some(c) => cost[g] += i128::from(c),
+                            None => unpriced[g] += 1,
+                        }
+                    }
                 }
-            });
+            }
             Partial::Calls(calls, unpriced, cost)
         }
         Measure::Tokens(b) => {
             let mut sums = vec![0i64; groups];
-            for_rows(chunk, gid, groups, |r, i, _, g| {
-                sums[g] += cols[r.batch].tokens[b].raw(i)
-            });
+            for r in chunk {
+                let ids = &gid[r.global..r.global + r.len()];
+                let column = &cols[r.batch].tokens[b];
+                match column.as_i64() {
+                    // A group id past the end is a filtered-out row: `get_mut` skips it.
+                    Some(values) => {
+                        for (&g, &v) in ids.iter().zip(&values[r.start..r.end]) {
+                            if let Some(s) = sums.get_mut(g as usize) {
+                                *s += v;
+                            }
+                        }
+                    }
+                    None => {
+                        for (i, &g) in (r.start..r.end).zip(ids) {
+                            if let Some(s) = sums.get_mut(g as usize) {
+                                *s += column.raw(i);
+                            }
+                        }
+                    }
+                }
+            }
             Partial::Tokens(b, sums)
         }
         Measure::Repriced => {
             let costs = repriced.expect("re-pricing task only with re-priced rows");
             let (mut cost, mut unpriced) = (vec![0i128; groups], vec![0i64; groups]);
-            for_rows(chunk, gid, groups, |_, _, global, g| match costs[global] {
-                UNPRICED => unpriced[g] += 1,
-                v => cost[g] += i128::from(v),
-            });
+            for r in chunk {
+                let range = r.global..r.global + r.len();
+                for (&g, &c) in gid[range.clone()].iter().zip(&costs[range]) {
+                    if let Some(sum) = cost.get_mut(g as usize) {
+                        if c == UNPRICED {
+                            unpriced[g as usize] += 1;
+                        } else {
+                            *sum += i128::from(c);
+                        }
+                    }
+                }
+            }
             Partial::Repriced(cost, unpriced)
         }
     }

@@ -182,6 +182,11 @@ struct Local<'a> {
 /// rows of a high-cardinality column, and remembering them would only grow the map.
 const VIEW_BUDGET: usize = 1 << 16;
 
+/// Long strings looked up by view before deciding whether views are worth it: strings a
+/// driver built row by row never share a view (each points at its own bytes), and then
+/// every look-up and insert by view is wasted work.
+const VIEW_PROBES: usize = 4096;
+
 /// Encodes column `name` of `ledger`.
 pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     let arrays = ledger.column(name)?;
@@ -321,6 +326,7 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
     let mut by_bytes: FastMap<KeyRef<'a>, u32> = FastMap::default();
     let mut dict = Vec::new();
     let mut remembered_long = 0usize;
+    let (mut probes, mut hits) = (0usize, 0usize);
     let mut codes = Vec::with_capacity(r.len());
     for i in r.start..r.end {
         if nulls.is_some_and(|n| n.is_null(i)) {
@@ -341,9 +347,14 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             codes.push(c);
             continue;
         }
+        if probes == VIEW_PROBES && hits * 4 < probes {
+            remembered_long = VIEW_BUDGET; // fewer than a quarter shared a view: stop looking
+        }
         let remember = remembered_long < VIEW_BUDGET;
         if remember {
+            probes += 1;
             if let Some(&c) = by_view.get(&view) {
+                hits += 1;
                 codes.push(c);
                 continue;
             }

@@ -187,6 +187,16 @@ impl IntColumn {
         }
     }
 
+    /// The values as `i64`, when stored so (the common case): hot loops then index a slice
+    /// instead of matching the storage type per row.
+    #[inline]
+    pub fn as_i64(&self) -> Option<&[i64]> {
+        match &self.values {
+            IntValues::I64(v) => Some(v),
+            _ => None,
+        }
+    }
+
     /// The value at `i`, or `None` when null.
     #[inline]
     pub fn get(&self, i: usize) -> Option<i64> {
@@ -208,6 +218,12 @@ pub struct FloatColumn {
 }
 
 impl FloatColumn {
+    /// The values (nulls hold unspecified ones) and the validity, for hot loops.
+    #[inline]
+    pub fn parts(&self) -> (&[f64], Option<&NullBuffer>) {
+        (&self.values, self.nulls.as_ref())
+    }
+
     /// The value at `i`, or `None` when null.
     #[inline]
     pub fn get(&self, i: usize) -> Option<f64> {

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::aggregate::for_rows;
 use super::input::RowRange;
 use super::rollup::Cols;
 
@@ -43,14 +42,11 @@ pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize)
             offsets: vec![0; groups + 1],
         };
     }
-    let latency = |r: &RowRange, i: usize| cols[r.batch].latency.as_ref().and_then(|l| l.get(i));
     let counts: Vec<Vec<u32>> = chunks
         .par_iter()
         .map(|chunk| {
             let mut counts = vec![0u32; groups];
-            for_rows(chunk, gid, groups, |r, i, _, g| {
-                counts[g] += u32::from(latency(r, i).is_some());
-            });
+            each_latency(chunk, cols, gid, groups, |g, _| counts[g] += 1);
             counts
         })
         .collect();
@@ -79,11 +75,9 @@ pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize)
     // Spans write disjoint positions; relaxed atomics make that safe without locks.
     let flat: Vec<AtomicU64> = (0..total).map(|_| AtomicU64::new(0)).collect();
     chunks.par_iter().zip(starts).for_each(|(chunk, mut next)| {
-        for_rows(chunk, gid, groups, |r, i, _, g| {
-            if let Some(v) = latency(r, i) {
-                flat[next[g]].store(v.to_bits(), Ordering::Relaxed);
-                next[g] += 1;
-            }
+        each_latency(chunk, cols, gid, groups, |g, v| {
+            flat[next[g]].store(v.to_bits(), Ordering::Relaxed);
+            next[g] += 1;
         });
     });
     let values = flat
@@ -91,6 +85,30 @@ pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize)
         .map(|a| f64::from_bits(a.into_inner()))
         .collect();
     Values { values, offsets }
+}
+
+/// Calls `f(group, latency)` for each row of `chunk` with a latency and a group id below
+/// `groups` (filtered-out rows have a larger one), in row order.
+#[inline]
+fn each_latency(
+    chunk: &[RowRange],
+    cols: &[Cols],
+    gid: &[u32],
+    groups: usize,
+    mut f: impl FnMut(usize, f64),
+) {
+    for r in chunk {
+        let Some(column) = &cols[r.batch].latency else {
+            continue;
+        };
+        let (values, nulls) = column.parts();
+        let ids = &gid[r.global..r.global + r.len()];
+        for (i, &g) in (r.start..r.end).zip(ids) {
+            if (g as usize) < groups && nulls.is_none_or(|n| n.is_valid(i)) {
+                f(g as usize, values[i]);
+            }
+        }
+    }
 }
 
 /// Statistics of each group of values laid out by [`Values`] (reordered in place).
@@ -108,13 +126,25 @@ pub fn stats_of(values: &mut [f64], offsets: &[usize]) -> Vec<Stats> {
             if values.is_empty() {
                 return [None; 4];
             }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
+            let mean = mean(values);
             let max = values.iter().copied().max_by(f64::total_cmp);
             let p50 = quantile(values, 0.5);
             let p95 = quantile(values, 0.95);
             [Some(mean), Some(p50), Some(p95), max]
         })
         .collect()
+}
+
+/// Latencies are summed in fixed point, 2^-32 ms steps, so the mean is the same whatever
+/// order the rows came in (a float sum's last bits depend on it; a ledger read from SQL in
+/// concurrent parts has no fixed order). Rounding each value to 2^-32 ms (0.2 ps) is far below
+/// what a clock measures; an i128 holds 2^95 ms of such steps.
+fn mean(values: &[f64]) -> f64 {
+    const SCALE: f64 = 4_294_967_296.0; // 2^32
+    let sum = values.iter().fold(0i128, |acc, &v| {
+        acc.saturating_add((v * SCALE).round() as i128)
+    });
+    sum as f64 / SCALE / values.len() as f64
 }
 
 /// Linear-interpolated quantile `q` of `values` (reordered in place), as numpy's default.

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 pub use encode::{Encoded, KeyValue};
-pub use output::latency_stats;
 pub use input::Ledger;
+pub use output::latency_stats;
 pub use reprice::Repricer;
 pub use rollup::{next_id, reprice_rows, rollup, Key, Rates, RollupSpec, Route, UNPRICED};
 pub use timebucket::{Unit, Zone};

@@ -6,18 +6,18 @@
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
 use arrow_array::{
     Array, ArrayRef, Decimal128Array, Float64Array, Int64Array, LargeListArray, RecordBatch,
     TimestampMicrosecondArray,
 };
-use arrow_array::cast::AsArray;
-use arrow_array::types::Float64Type;
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Schema};
 
 use super::aggregate::{Latency, Sums};
-use super::latency::{Stats, Values};
 use super::encode::KeyValue;
+use super::latency::{Stats, Values};
 use super::timebucket::Zone;
 use crate::pricing::BUCKETS;
 use crate::Error;

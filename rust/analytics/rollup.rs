@@ -202,9 +202,16 @@ pub(crate) fn reprice_all(
         .zip(ranges)
         .try_for_each(|(out, r)| {
             let c = &cols[r.batch];
+            let at = c.at.as_i64();
+            let tokens: Option<Vec<&[i64]>> = c.tokens.iter().map(|t| t.as_i64()).collect();
             for (k, o) in out.iter_mut().enumerate() {
                 let i = r.start + k;
-                if let Some(v) = codes.cost(r.global + k, c.at.raw(i), &tokens_at(c, i))? {
+                // Slices when the columns are Int64, as they come from `calls()` and SQL.
+                let (ts, row) = match (at, &tokens) {
+                    (Some(at), Some(t)) => (at[i], std::array::from_fn(|b| t[b][i])),
+                    _ => (c.at.raw(i), tokens_at(c, i)),
+                };
+                if let Some(v) = codes.cost(r.global + k, ts, &row)? {
                     *o = v;
                 }
             }

@@ -225,7 +225,12 @@ fn latency_values_give_the_statistics_of_the_groups_they_came_from() {
     )])
     .unwrap();
     let merged = latency_stats(&[input]).unwrap();
-    for name in ["latency_ms_mean", "latency_ms_p50", "latency_ms_p95", "latency_ms_max"] {
+    for name in [
+        "latency_ms_mean",
+        "latency_ms_p50",
+        "latency_ms_p95",
+        "latency_ms_max",
+    ] {
         assert_eq!(
             merged.column_by_name(name).unwrap().as_ref(),
             stats.column_by_name(name).unwrap().as_ref(),

@@ -85,10 +85,17 @@ impl ModelPricing {
             .iter()
             .rposition(|v| active(v.when, ts_us))
             .unwrap_or(0);
-        let mut resolved = Resolved { standard: &self.versions[version].rates, overrides: [None; 10] };
+        let mut resolved = Resolved {
+            standard: &self.versions[version].rates,
+            overrides: [None; 10],
+        };
         let mut applied = false;
         if let Some(mode) = mode {
-            for variant in self.variants.iter().filter(|v| v.mode == mode && active(v.when, ts_us)) {
+            for variant in self
+                .variants
+                .iter()
+                .filter(|v| v.mode == mode && active(v.when, ts_us))
+            {
                 for (key, rate) in variant.rates.iter() {
                     let slot = &mut resolved.overrides[key as usize];
                     if slot.is_none() {
@@ -118,10 +125,18 @@ impl Catalog {
         let catalog: Catalog = serde_json::from_str(json)?;
         for (i, model) in catalog.models.iter().enumerate() {
             if model.versions.is_empty() {
-                return Err(Error::InvalidCatalog(format!("model {i} has no price version")));
+                return Err(Error::InvalidCatalog(format!(
+                    "model {i} has no price version"
+                )));
             }
-            if model.variants.iter().any(|v| v.mode as usize >= catalog.modes.len()) {
-                return Err(Error::InvalidCatalog(format!("model {i} names an unknown mode")));
+            if model
+                .variants
+                .iter()
+                .any(|v| v.mode as usize >= catalog.modes.len())
+            {
+                return Err(Error::InvalidCatalog(format!(
+                    "model {i} names an unknown mode"
+                )));
             }
         }
         Ok(catalog)

@@ -38,8 +38,16 @@ pub type Tokens = [u64; 8];
 const BUCKET_KEYS: [&[PriceKey]; 8] = [
     &[PriceKey::Input],
     &[PriceKey::CacheRead, PriceKey::Input],
-    &[PriceKey::CacheWrite5m, PriceKey::CacheWrite, PriceKey::Input],
-    &[PriceKey::CacheWrite1h, PriceKey::CacheWrite, PriceKey::Input],
+    &[
+        PriceKey::CacheWrite5m,
+        PriceKey::CacheWrite,
+        PriceKey::Input,
+    ],
+    &[
+        PriceKey::CacheWrite1h,
+        PriceKey::CacheWrite,
+        PriceKey::Input,
+    ],
     &[PriceKey::Output],
     &[PriceKey::OutputReasoning, PriceKey::Output],
     &[PriceKey::InputAudio, PriceKey::Input],
@@ -101,7 +109,14 @@ impl Catalog {
             .iter()
             .try_fold(request_fee, |acc, &c| acc.checked_add(c))
             .ok_or(Error::Overflow)?;
-        Ok(Quote { costs, request_fee, total, version, tier_start, variant_applied })
+        Ok(Quote {
+            costs,
+            request_fee,
+            total,
+            version,
+            tier_start,
+            variant_applied,
+        })
     }
 }
 

@@ -46,7 +46,12 @@ pub struct Rate {
 impl Rate {
     /// The rate that applies for `total_input` tokens, and the threshold of the tier used.
     pub fn select(&self, total_input: u64) -> (i64, Option<u64>) {
-        match self.tiers.iter().rev().find(|(start, _)| total_input > *start) {
+        match self
+            .tiers
+            .iter()
+            .rev()
+            .find(|(start, _)| total_input > *start)
+        {
             Some(&(start, rate)) => (rate, Some(start)),
             None => (self.base, None),
         }
@@ -108,6 +113,8 @@ impl<'a> Resolved<'a> {
 impl RateSet {
     /// Keys this set prices, with their rates.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (PriceKey, &Rate)> {
-        PRICE_KEYS.iter().filter_map(|&(key, _)| self.get(key).map(|rate| (key, rate)))
+        PRICE_KEYS
+            .iter()
+            .filter_map(|&(key, _)| self.get(key).map(|rate| (key, rate)))
     }
 }

@@ -55,7 +55,14 @@ impl Catalog {
         discount_ppm: u32,
     ) -> PyResult<QuoteTuple> {
         let q = self.0.price(model, ts_us, mode, &tokens, discount_ppm)?;
-        Ok((q.costs, q.request_fee, q.total, q.version, q.tier_start, q.variant_applied))
+        Ok((
+            q.costs,
+            q.request_fee,
+            q.total,
+            q.version,
+            q.tier_start,
+            q.variant_applied,
+        ))
     }
 }
 
