@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import brotli
+
 __all__ = ["FakeProvider", "Received", "Reply", "reply"]
 
 RESPONSES = Path(__file__).parent / "responses"
@@ -30,17 +32,21 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     chunk_size: int | None = None  # None: a stream goes out one SSE event per chunk
     break_after: int | None = None  # drop the connection after this many chunks
-    gzip: bool = False
+    encoding: str | None = None  # "gzip" or "br": the body is sent compressed so
 
     @property
     def streaming(self) -> bool:
         return self.content_type.startswith("text/event-stream")
 
     def chunks(self) -> list[bytes]:
-        body = gzip.compress(self.body, mtime=0) if self.gzip else self.body
+        body = self.body
+        if self.encoding == "gzip":
+            body = gzip.compress(body, mtime=0)
+        elif self.encoding == "br":
+            body = brotli.compress(body)
         if self.chunk_size is not None:
             return [body[i : i + self.chunk_size] for i in range(0, len(body), self.chunk_size)]
-        if not self.streaming or self.gzip:
+        if not self.streaming or self.encoding:
             return [body]
         sep = b"\r\n\r\n" if b"\r\n\r\n" in body else b"\n\n"
         return [event + sep for event in body.split(sep) if event]
@@ -93,8 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", r.content_type)
         for k, v in r.headers:
             self.send_header(k, v)
-        if r.gzip:
-            self.send_header("content-encoding", "gzip")
+        if r.encoding:
+            self.send_header("content-encoding", r.encoding)
         chunks = r.chunks()
         if not r.streaming and r.break_after is None:
             payload = b"".join(chunks)

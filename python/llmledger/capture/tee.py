@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx2
+from httpx2._decoders import SUPPORTED_DECODERS
 
 from .._core import UsageParser
 from .hosts import Route
@@ -50,7 +51,7 @@ class Exchange:
         self.held: list[bytes] | None = None
         self.held_bytes = 0
         self.parser: UsageParser | None = None
-        self.decoder: zlib._Decompress | None = None
+        self.decoder: Callable[[bytes], bytes] | None = None
         # list.pop() is atomic, so "finish once" holds even when a stream is read in one
         # thread and closed from another.
         self._once = [True]
@@ -84,8 +85,8 @@ class Exchange:
 
     def _open_parser(self) -> None:
         headers = self.headers
-        encoding = headers.get("content-encoding")
-        if encoding:
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding and encoding != "identity":
             self.decoder = _decoder(encoding)
             if self.decoder is None:
                 report_problem("decode", "unsupported content-encoding %r", encoding)
@@ -99,8 +100,8 @@ class Exchange:
             return
         if self.decoder is not None:
             try:
-                chunk = self.decoder.decompress(chunk)
-            except zlib.error:  # a corrupt compressed body: the SDK will raise its own error
+                chunk = self.decoder(chunk)
+            except (zlib.error, httpx2.DecodingError):  # corrupt: the SDK raises its own error
                 report_problem("decode", "could not decompress the response body")
                 self.decoder = None
                 self.parser = None
@@ -155,16 +156,21 @@ _NOTHING_SEEN = {
 }  # fmt: skip
 
 
-def _decoder(encoding: str) -> zlib._Decompress | None:
-    """A decompressor for the encodings httpx2 asks for without optional extras."""
-    encoding = encoding.strip().lower()
+def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:
+    """A decompressor of chunks for a (lower-case) content-encoding; None if unsupported."""
     if encoding == "gzip":
-        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress
     if encoding == "deflate":
         # RFC 9110 "deflate" is zlib-wrapped; some servers send raw deflate. Auto-detect
         # zlib or gzip headers; raw deflate is rare enough to go unparsed.
-        return zlib.decompressobj(zlib.MAX_WBITS | 32)
-    return None
+        return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress
+    # httpx2 asks for "br" and "zstd" only when the brotli or zstandard package is installed,
+    # and reads them with its own decoders: the same decoders here read what the SDK reads.
+    decoder_class = SUPPORTED_DECODERS.get(encoding)
+    if decoder_class is None:
+        return None
+    decoder = decoder_class()
+    return lambda chunk: b"".join(decoder.decode(chunk))
 
 
 class TeeStream(httpx2.SyncByteStream):
