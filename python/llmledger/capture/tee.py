@@ -73,14 +73,14 @@ class Exchange:
             held.append(chunk)
             self.held_bytes += len(chunk)
             if self.held_bytes > HOLD_BYTES:
-                self._parse_held()
+                self.held = None
+                self._parse_held(held)
         elif self.parser is not None:
             self._parse(chunk)
 
-    def _parse_held(self) -> None:
-        held, self.held = self.held, None
+    def _parse_held(self, held: list[bytes]) -> None:
         self._open_parser()
-        for chunk in held or ():
+        for chunk in held:
             self._parse(chunk)
 
     def _open_parser(self) -> None:
@@ -128,8 +128,10 @@ class Exchange:
 
     def observation(self) -> Observation:
         """The finished call, from what the parser saw (on the writer thread)."""
-        if self.held is not None:
-            self._parse_held()
+        held = self.held
+        if held is not None:
+            self.held = None
+            self._parse_held(held)
         result = self.parser.finish() if self.parser is not None else None
         if result is None and self.http_status < 400:
             # A 2xx body that could not be parsed (unsupported encoding, parser failure):
