@@ -1,7 +1,7 @@
 """The background writer: a bounded queue, one daemon thread, batched inserts, a spool.
 
 Recording must never slow or break the app's own LLM call, so `submit` only enqueues. One
-thread drains the queue into batches (one executemany each). `submit_later` queues the work
+thread drains the queue into batches, one insert each. `submit_later` queues the work
 of building a row instead of the row: capture hands over a finished response that way, so
 extracting its usage, pricing it and building its row happen on this thread, not the app's.
 
@@ -193,29 +193,24 @@ class Writer:
 
         When the queue is full, or after `close()`, the row goes straight to the spool.
         """
-        if not self._closed:
-            try:
-                self._queue.put_nowait(row)
-                return
-            except queue.Full:  # the database is slower than the app: spill, don't block
-                if not self._overflowing:
-                    self._overflowing = True
-                    log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
-        self._spool_rows([row])
+        self._enqueue(row)
 
     def submit_later(self, make_row: RowMaker) -> None:
         """Queue `make_row`, to be called on the writer thread for the row to write. Rows
         keep their order with those from `submit`; a full queue or a closed writer builds the
         row here and spools it."""
+        self._enqueue(make_row)
+
+    def _enqueue(self, item: Row | RowMaker) -> None:
         if not self._closed:
             try:
-                self._queue.put_nowait(make_row)
+                self._queue.put_nowait(item)
                 return
-            except queue.Full:
+            except queue.Full:  # the database is slower than the app: spill, don't block
                 if not self._overflowing:
                     self._overflowing = True
                     log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
-        self._spool_rows(self._rows_of([make_row]))
+        self._spool_rows(self._rows_of([item]))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row submitted before this call is written or spooled.
