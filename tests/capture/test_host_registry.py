@@ -72,7 +72,15 @@ def test_unknown_dialect_is_refused() -> None:
         ("google", "POST",
          "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.0-flash:generateContent",
          "generate_content", "gemini-2.0-flash"),
+        ("anthropic", "POST",
+         "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-haiku-4-5@20251001"
+         ":streamRawPredict", "messages", "claude-haiku-4-5@20251001"),
+        ("anthropic", "POST",
+         "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-haiku-4-5:rawPredict",
+         "messages", "claude-haiku-4-5"),
         ("google", "POST", "/v1beta/models/gemini-2.5-flash:countTokens", None, None),
+        ("google", "POST", "/v1/projects/p/locations/l/publishers/google/models/x:rawPredict",
+         None, None),
         ("google", "POST", "/v1beta/models/text-embedding-004:embedContent", None, None),
     ],
 )  # fmt: skip
@@ -81,3 +89,10 @@ def test_routes(
 ) -> None:
     found = route(dialect, "p", method, path)  # type: ignore[arg-type]
     assert found == (None if api is None else Route("p", dialect, api, url_model))  # type: ignore[arg-type]
+
+
+def test_claude_on_vertex_through_a_google_client_is_read_as_anthropic() -> None:
+    path = "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-x:rawPredict"
+    assert route("google", "google", "POST", path) == Route(
+        "google", "anthropic", "messages", "claude-x"
+    )

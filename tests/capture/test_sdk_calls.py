@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anthropic
 import pytest
 from capture_cases import CASES, Case
 from fakeprovider import Reply, reply
@@ -123,3 +124,25 @@ def test_service_tier_prices_the_call_in_its_mode(fake: Any, ledger: Any) -> Non
     assert row.pricing_mode == "flex"
     # 476*550_000 + 1024*138_000 + (260 + 640)*2_200_000
     assert row.cost_pico == 2_383_112_000
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.id in ("anthropic-messages", "anthropic-messages-stream")],
+    ids=lambda c: c.id,
+)
+def test_claude_on_vertex_ai_is_recorded_as_googles(case: Case, fake: Any, ledger: Any) -> None:
+    # AnthropicVertex posts Anthropic's body to ".../models/<model>:rawPredict" (or
+    # ":streamRawPredict") and reads Anthropic's reply; Google bills it.
+    fake.serve(reply(case.fixture))
+    vertex = anthropic.AnthropicVertex(
+        region="us-east5", project_id="proj", access_token="token", base_url=fake.url + "/v1"
+    )
+    with instrument(vertex, provider="google") as client:
+        run_sync(case, client)
+    verb = "streamRawPredict" if case.stream else "rawPredict"
+    assert fake.received[-1].path.endswith(f"/publishers/anthropic/models/claude-haiku-4-5:{verb}")
+    [row] = ledger.rows()
+    assert (row.provider, row.model, row.usage_source) == ("google", case.model, case.usage_source)
+    assert row.tokens == dict.fromkeys(BUCKETS, 0) | case.tokens
+    assert row.cost_pico == llmledger.quote("google", case.model, **case.tokens).cost_pico

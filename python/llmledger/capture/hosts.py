@@ -130,13 +130,28 @@ def route(dialect: Dialect, provider: str, method: str, path: str) -> Route | No
         # https://docs.anthropic.com/en/api/messages
         if path.endswith("/messages"):
             return Route(provider, dialect, "messages", None)
-        return None
+        model = _vertex_claude(path)
+        return None if model is None else Route(provider, dialect, "messages", model)
     # Gemini API and Vertex AI: ".../models/<model>:generateContent" (or :streamGenerateContent).
     # https://ai.google.dev/api/generate-content
+    model = _vertex_claude(path)
+    if model is not None:  # Claude on Vertex AI speaks Anthropic's format, not Gemini's
+        return Route(provider, "anthropic", "messages", model)
     head, colon, verb = path.rpartition(":")
     if colon and verb in ("generateContent", "streamGenerateContent"):
         model = head.rpartition("/models/")[2] or None
         return Route(provider, dialect, "generate_content", model)
+    return None
+
+
+def _vertex_claude(path: str) -> str | None:
+    """The model of a call to Claude on Vertex AI (`AnthropicVertex`), which posts Anthropic's
+    Messages body to ".../publishers/anthropic/models/<model>:rawPredict" (or
+    ":streamRawPredict") and gets Anthropic's reply; None for any other path.
+    https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude"""
+    head, colon, verb = path.rpartition(":")
+    if colon and verb in ("rawPredict", "streamRawPredict") and "/publishers/anthropic/" in head:
+        return head.rpartition("/models/")[2] or None
     return None
 
 
