@@ -134,6 +134,8 @@ def reprice_frame(
             latency_values=latency_values,
         )
         return _frame(result)
+    if prepared.frame is None:
+        raise ValueError("re-pricing per call needs the calls themselves; give `by` for totals")
     repriced = pl.DataFrame(prepared.ledger.reprice(rates, time_column=prepared.time_column))
     frame = prepared.frame.hstack(repriced).with_columns(
         cost_difference=pl.col("repriced_cost") - pl.col("cost")

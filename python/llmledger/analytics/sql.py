@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL
 from ..store import load_snapshot, make_engine
 from ..store.read import read_calls, to_us
 from ..store.schema import BUCKETS
-from .frame import TIME_UNITS
+from .frame import TIME_UNITS, Prepared
 from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
 from .source import LEDGER_COLUMNS, TAG_PREFIX, Query, read_batches
 
@@ -39,9 +39,11 @@ def is_database(source: Any) -> bool:
     return isinstance(source, Engine | URL | str)
 
 
-PART_ROWS = 4_000_000
-"""A rollup from the database holds at most this many rows' columns at a time (a few
-hundred MB); a larger read is rolled up in parts of this size and the parts merged."""
+PART_ROWS = 16_000_000
+"""A rollup from the database holds at most this many rows' columns at a time (about 2 GB for
+a two-tag rollup, 120 bytes a row; lower it on a small machine); a larger read is rolled up
+in parts of this size and the parts merged. Merging costs: on a 10M-row ledger in parts of
+4M rows the rollup took 1.5 s on top of the read instead of 1.0 s."""
 
 
 def _query(
@@ -93,18 +95,23 @@ def ledger_frame(
     return _frame(list(read_batches(engine, query)), query)
 
 
-def _parts(engine: Engine, query: Query) -> Iterator[tuple[pl.DataFrame, bool]]:
-    """The rows of `query` as frames of at most `PART_ROWS` rows (or one batch, if larger),
-    each with whether it is the last, read as they are needed."""
+def _parts(engine: Engine, query: Query) -> Iterator[tuple[Prepared, bool]]:
+    """The rows of `query` in parts of at most `PART_ROWS` rows (or one batch, if larger),
+    each with whether it is the last, read as they are needed and handed to the core as
+    Arrow (tag `k` as column `tags.k`, as the frame layer names it)."""
     batches: list[pa.RecordBatch] = []
     rows = 0
+
+    def part() -> Prepared:
+        return Prepared.from_arrow(pa.Table.from_batches(batches, query.schema()), query.tags)
+
     for batch in read_batches(engine, query):
         if batches and rows + batch.num_rows > PART_ROWS:
-            yield _frame(batches, query), False
+            yield part(), False
             batches, rows = [], 0
         batches.append(batch)
         rows += batch.num_rows
-    yield _frame(batches, query), True
+    yield part(), True
 
 
 def _rolled_up(
