@@ -2,8 +2,9 @@
 
 Only what the request needs leaves the database: the columns its keys, sums and re-pricing
 use, the rows of its time window and `where` filters (both applied in SQL), and of the JSON
-tags only the keys asked for. The batches then go through the same frame layer and kernels
-as an in-memory ledger, so both paths give the same result on the same calls.
+tags only the keys asked for. The batches then go to the same kernels as an in-memory ledger
+(as Arrow, each tag a column `tags.<key>`: no Polars frame in between), so both paths give
+the same result on the same calls.
 
 A ledger larger than memory is read in parts of `PART_ROWS` rows: each part is rolled up with
 its latencies kept, and the parts' results merged (sums added, latencies pooled), so the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -26,9 +27,9 @@ from ..store.read import read_calls, to_us
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared
 from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
-from .source import LEDGER_COLUMNS, TAG_PREFIX, Query, read_batches
+from .source import LEDGER_COLUMNS, Query, read_batches
 
-__all__ = ["PART_ROWS", "is_database", "ledger_frame", "reprice_engine", "rollup_engine"]
+__all__ = ["PART_ROWS", "is_database", "reprice_engine", "rollup_engine"]
 
 _SUMMED = (*BUCKETS, "cost", "latency_ms")
 _PRICING = ("at_us", "provider", "model", "pricing_mode")
@@ -66,33 +67,6 @@ def _query(
         until_us=None if until is None else to_us(until),
         where=dict(where or {}),
     )
-
-
-def _frame(batches: list[pa.RecordBatch], query: Query) -> pl.DataFrame:
-    """Batches read for `query` as a ledger frame: tags as a `tags` struct of the keys read."""
-    table = pa.Table.from_batches(batches, schema=query.schema())
-    # rechunk=False: the kernels take the batches as they are; concatenating them would copy.
-    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
-    if not query.tags:
-        return frame
-    tag_columns = [TAG_PREFIX + t for t in query.tags]
-    packed = pl.struct([pl.col(c).alias(t) for c, t in zip(tag_columns, query.tags, strict=True)])
-    return frame.with_columns(packed.alias("tags")).drop(tag_columns)
-
-
-def ledger_frame(
-    engine: Engine,
-    keys: Sequence[str],
-    *,
-    pricing: bool = False,
-    since: Moment = None,
-    until: Moment = None,
-    where: Mapping[str, str | None] | None = None,
-) -> pl.DataFrame:
-    """The ledger's rows in the window and filters, with only the columns a rollup by `keys`
-    (and re-pricing, if `pricing`) reads; tags as a `tags` struct of the keys asked for."""
-    query = _query(keys, pricing=pricing, since=since, until=until, where=where)
-    return _frame(list(read_batches(engine, query)), query)
 
 
 def _parts(engine: Engine, query: Query) -> Iterator[tuple[Prepared, bool]]:
