@@ -13,7 +13,7 @@ from fakeprovider import Reply, reply
 from fakeprovider.clients import aclose_client, make_client
 
 import llmledger
-from llmledger.capture import instrument, tee
+from llmledger.capture import instrument, sink, tee
 from llmledger.store.schema import BUCKETS
 
 
@@ -146,3 +146,26 @@ def test_claude_on_vertex_ai_is_recorded_as_googles(case: Case, fake: Any, ledge
     assert (row.provider, row.model, row.usage_source) == ("google", case.model, case.usage_source)
     assert row.tokens == dict.fromkeys(BUCKETS, 0) | case.tokens
     assert row.cost_pico == llmledger.quote("google", case.model, **case.tokens).cost_pico
+
+
+def test_a_writer_behind_gets_rows_not_bodies(
+    fake: Any, ledger: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the writer's queue past `EAGER_AFTER`, the call's row is built on the app's thread
+    # (a queued row is small; a queued call holds its body): the same exact row.
+    monkeypatch.setattr(sink, "EAGER_AFTER", 0)
+    case = next(c for c in CASES if c.id == "anthropic-messages-stream")
+    fake.serve(reply(case.fixture))
+    writer = llmledger.config.state().writer
+    queued_kinds: list[type] = []
+    submit, submit_later = writer.submit, writer.submit_later
+    monkeypatch.setattr(writer, "submit", lambda row: (queued_kinds.append(dict), submit(row)))
+    monkeypatch.setattr(
+        writer, "submit_later", lambda make: (queued_kinds.append(type(make)), submit_later(make))
+    )
+    client = instrument(make_client(case.sdk, fake.url), provider=case.sdk)
+    with client, llmledger.tags(feature=case.id):
+        run_sync(case, client)
+    assert queued_kinds == [dict]
+    [row] = ledger.rows()
+    assert_row(row, case)

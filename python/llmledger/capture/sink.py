@@ -38,14 +38,26 @@ def report_problem(kind: str, message: str, *args: object) -> None:
 scope_tags = tagging.snapshot
 
 
+# Past this many queued items the writer is behind (a slow or locked database): a queued call
+# holds its response body (up to `tee.HOLD_BYTES`), a row only a few hundred bytes, so calls
+# are then turned into rows here, on the app's thread, and memory stays bounded.
+EAGER_AFTER = 1000
+
+
 def deliver(exchange: Exchange) -> None:
     """Queue a finished call for the writer thread, which builds and prices its row there."""
     st = state()
-    st.writer.submit_later(partial(_row, st, exchange))
+    if st.writer.queued() < EAGER_AFTER:
+        st.writer.submit_later(partial(_row, st, exchange))
+        return
+    row = _row(st, exchange)
+    if row is not None:
+        st.writer.submit(row)
 
 
 def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
-    """The ledger row of a finished call (on the writer thread); None if it cannot be built."""
+    """The ledger row of a finished call (normally on the writer thread); None if it cannot
+    be built."""
     try:
         obs = exchange.observation()
         row, _ = recorder.ledger_row(
