@@ -8,33 +8,10 @@
 //! rate of each bucket as `Catalog::price` would resolve it. A row then costs two short binary
 //! searches and eight multiplications.
 
-use crate::pricing::{Catalog, PriceKey, Rate, When};
+use crate::pricing::{Catalog, PriceKey, Rate, When, BUCKET_KEYS, INPUT_BUCKETS};
 use crate::Error;
 
 const US_PER_DAY: i64 = 86_400_000_000;
-
-/// Price keys per bucket, most specific first; the same table as `Catalog::price` uses.
-const BUCKET_KEYS: [&[PriceKey]; 8] = [
-    &[PriceKey::Input],
-    &[PriceKey::CacheRead, PriceKey::Input],
-    &[
-        PriceKey::CacheWrite5m,
-        PriceKey::CacheWrite,
-        PriceKey::Input,
-    ],
-    &[
-        PriceKey::CacheWrite1h,
-        PriceKey::CacheWrite,
-        PriceKey::Input,
-    ],
-    &[PriceKey::Output],
-    &[PriceKey::OutputReasoning, PriceKey::Output],
-    &[PriceKey::InputAudio, PriceKey::Input],
-    &[PriceKey::OutputAudio, PriceKey::Output],
-];
-
-/// Buckets whose tokens select the tier.
-const INPUT_BUCKETS: [usize; 5] = [0, 1, 2, 3, 6];
 
 /// The rates of one segment, one per bucket, resolved.
 #[derive(Debug, Clone)]

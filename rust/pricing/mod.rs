@@ -35,7 +35,7 @@ pub type Tokens = [u64; 8];
 /// Which price keys can price each bucket, most specific first. A bucket whose own key is not
 /// priced falls back to its parent's rate, as genai-prices' leaf decomposition does: cache
 /// reads without a cache rate are charged as input, reasoning without its own rate as output.
-const BUCKET_KEYS: [&[PriceKey]; 8] = [
+pub(crate) const BUCKET_KEYS: [&[PriceKey]; 8] = [
     &[PriceKey::Input],
     &[PriceKey::CacheRead, PriceKey::Input],
     &[
@@ -55,7 +55,7 @@ const BUCKET_KEYS: [&[PriceKey]; 8] = [
 ];
 
 /// Buckets that count towards the total input that selects a tier.
-const INPUT_BUCKETS: [usize; 5] = [0, 1, 2, 3, 6];
+pub(crate) const INPUT_BUCKETS: [usize; 5] = [0, 1, 2, 3, 6];
 
 /// The exact cost of one call and the rule that produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
