@@ -71,7 +71,7 @@ fn ints(name: &str, values: impl Iterator<Item = i64>) -> (Field, ArrayRef) {
 }
 
 /// `latency_ms_mean`, `_p50`, `_p95` and `_max` columns, one row per stats.
-pub fn stat_columns<'a>(
+fn stat_columns<'a>(
     stats: impl Iterator<Item = &'a Stats> + Clone,
 ) -> impl Iterator<Item = (Field, ArrayRef)> {
     let names = [
