@@ -14,7 +14,7 @@ use super::rollup::{Cols, UNPRICED};
 use crate::Error;
 
 /// Per-group sums, indexed by group id.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Sums {
     /// Rows per group.
     pub calls: Vec<i64>,
@@ -38,12 +38,6 @@ pub enum Latency {
     /// Every latency, per group in row order: for results merged later (a ledger read in
     /// parts), whose statistics come from all the parts' values at once.
     Values(latency::Values),
-}
-
-impl Default for Latency {
-    fn default() -> Self {
-        Latency::Stats(Vec::new())
-    }
 }
 
 /// One unit of work: a measure over a contiguous run of row ranges.

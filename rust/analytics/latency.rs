@@ -17,7 +17,7 @@ pub type Stats = [Option<f64>; 4];
 
 /// Every group's latencies, in row order, one group after another: group `g`'s are
 /// `values[offsets[g]..offsets[g + 1]]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Values {
     /// The latencies.
     pub values: Vec<f64>,

@@ -45,7 +45,8 @@ EAGER_AFTER = 1000
 
 
 def deliver(exchange: Exchange) -> None:
-    """Queue a finished call for the writer thread, which builds and prices its row there."""
+    """Queue a finished call for the writer thread, which builds and prices its row there;
+    past `EAGER_AFTER` queued items, build the row here and queue that."""
     st = state()
     if st.writer.queued() < EAGER_AFTER:
         st.writer.submit_later(partial(_row, st, exchange))

@@ -127,7 +127,8 @@ class Exchange:
             report_problem("record", "could not record a %s call", self.route.provider)
 
     def observation(self) -> Observation:
-        """The finished call, from what the parser saw (on the writer thread)."""
+        """The finished call, from what the parser saw (on the writer thread, unless the
+        writer is behind: `sink.deliver`)."""
         held = self.held
         if held is not None:
             self.held = None
