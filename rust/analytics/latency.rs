@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::input::RowRange;
+use super::input::{split_mut, RowRange};
 use super::rollup::Cols;
 
 /// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
@@ -113,26 +113,30 @@ fn each_latency(
 
 /// Statistics of each group of values laid out by [`Values`] (reordered in place).
 pub fn stats_of(values: &mut [f64], offsets: &[usize]) -> Vec<Stats> {
-    let mut slices = Vec::with_capacity(offsets.len().saturating_sub(1));
-    let mut rest = values;
-    for w in offsets.windows(2) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        slices.push(head);
-        rest = tail;
-    }
-    slices
+    split_mut(values, offsets.windows(2).map(|w| w[1] - w[0]))
         .into_par_iter()
-        .map(|values| {
-            if values.is_empty() {
-                return [None; 4];
-            }
-            let mean = mean(values);
-            let max = values.iter().copied().max_by(f64::total_cmp);
-            let p50 = quantile(values, 0.5);
-            let p95 = quantile(values, 0.95);
-            [Some(mean), Some(p50), Some(p95), max]
-        })
+        .map(group_stats)
         .collect()
+}
+
+/// `[mean, p50, p95, max]` of one group's values (reordered in place).
+///
+/// One chain of selections: p50 partitions the slice, p95 is selected in the part above it,
+/// and the maximum is found in the part above that, so each step reads only what the one
+/// before left above it.
+fn group_stats(values: &mut [f64]) -> Stats {
+    if values.is_empty() {
+        return [None; 4];
+    }
+    let mean = mean(values);
+    let (p50, at50) = quantile(values, 0, 0.5);
+    let (p95, at95) = quantile(values, at50, 0.95);
+    let max = values[at95..]
+        .iter()
+        .copied()
+        .max_by(f64::total_cmp)
+        .expect("the p95 rank is a position of the slice");
+    [Some(mean), Some(p50), Some(p95), Some(max)]
 }
 
 /// Latencies are summed in fixed point, 2^-32 ms steps, so the mean is the same whatever
@@ -140,26 +144,46 @@ pub fn stats_of(values: &mut [f64], offsets: &[usize]) -> Vec<Stats> {
 /// concurrent parts has no fixed order). Rounding each value to 2^-32 ms (0.2 ps) is far below
 /// what a clock measures; an i128 holds 2^95 ms of such steps.
 fn mean(values: &[f64]) -> f64 {
-    const SCALE: f64 = 4_294_967_296.0; // 2^32
-    let sum = values.iter().fold(0i128, |acc, &v| {
-        acc.saturating_add((v * SCALE).round() as i128)
-    });
+    let sum = values
+        .iter()
+        .fold(0i128, |acc, &v| acc.saturating_add(fixed(v)));
     sum as f64 / SCALE / values.len() as f64
 }
 
-/// Linear-interpolated quantile `q` of `values` (reordered in place), as numpy's default.
-fn quantile(values: &mut [f64], q: f64) -> f64 {
+const SCALE: f64 = 4_294_967_296.0; // 2^32
+
+/// `(v * 2^32).round()` as an integer. Below 2^31 ms (24 days), which is every latency a
+/// clock reports, this is a truncating conversion and a comparison, not the library `round`
+/// and a float-to-i128 conversion (software on x86-64, and most of the mean's time).
+#[inline]
+fn fixed(v: f64) -> i128 {
+    let x = v * SCALE;
+    if x.abs() < 9.0e18 {
+        let t = x as i64; // toward zero
+        let rest = x - t as f64; // exact: a double's fractional part is a double
+        let away = i64::from(rest >= 0.5) - i64::from(rest <= -0.5);
+        i128::from(t + away)
+    } else {
+        x.round() as i128
+    }
+}
+
+/// Linear-interpolated quantile `q` of `values` (as numpy's default), given that
+/// `values[..from]` hold no value above `values[from..]`'s smallest (a previous call's
+/// partition). Reorders `values[from..]` in place and returns the quantile and the rank it
+/// selected, above which the slice holds only values no smaller.
+fn quantile(values: &mut [f64], from: usize, q: f64) -> (f64, usize) {
     let pos = q * (values.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let (_, &mut low, upper) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let lo = pos.floor() as usize; // no lower than `from`: q only grows along a chain
+    let (_, &mut low, upper) = values[from..].select_nth_unstable_by(lo - from, f64::total_cmp);
     let frac = pos - lo as f64;
     if frac == 0.0 {
-        return low;
+        return (low, lo);
     }
     let high = upper
         .iter()
         .copied()
         .min_by(f64::total_cmp)
         .expect("frac > 0 implies a next value");
-    low + (high - low) * frac
+    (low + (high - low) * frac, lo)
 }
