@@ -1,10 +1,12 @@
-//! Column-at-a-time aggregation by dense group id.
+//! Aggregation by dense group id.
 //!
-//! Summing every measure of a row into one wide per-group record touches a random cache line
-//! per row, and with a hundred thousand groups that is a miss to memory each time. Here each
-//! task sums one measure over a span of rows into an array of that measure alone (8 or 16
-//! bytes per group, cache resident), reading its column and the group ids sequentially.
-//! Tasks (measure x row span) run on rayon's pool; spans of one measure are added at the end.
+//! With a hundred thousand groups and more, per-group totals do not fit in a core's cache and
+//! every update is a random access; what costs is how many cache lines a row touches. The
+//! calls and money of a group (five totals, always updated together) share one 64-byte record,
+//! so a row touches one line for all of them. The token buckets are summed a column at a time
+//! instead, each into an array of its own: most rows have zeros in most buckets, and a zero
+//! is skipped without touching the sums, which a record of all eight could not do. Tasks
+//! (record or bucket, by row span) run on rayon's pool; spans are added at the end.
 
 use rayon::prelude::*;
 
@@ -13,19 +15,41 @@ use super::latency;
 use super::rollup::{Cols, UNPRICED};
 use crate::Error;
 
-/// Per-group sums, indexed by group id.
+/// One group's calls and money.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+pub struct Counts {
+    /// Rows.
+    pub calls: i64,
+    /// Rows whose recorded cost is null.
+    pub unpriced: i64,
+    /// Recorded cost, pico-USD.
+    pub cost: i128,
+    /// Re-priced cost, pico-USD, when re-pricing.
+    pub repriced: i128,
+    /// Rows re-pricing left unpriced.
+    pub repriced_unpriced: i64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) {
+        self.calls += o.calls;
+        self.unpriced += o.unpriced;
+        self.cost += o.cost;
+        self.repriced += o.repriced;
+        self.repriced_unpriced += o.repriced_unpriced;
+    }
+}
+
+/// Per-group totals, indexed by group id.
 #[derive(Debug, Clone)]
 pub struct Sums {
-    /// Rows per group.
-    pub calls: Vec<i64>,
-    /// Rows whose recorded cost is null.
-    pub unpriced: Vec<i64>,
-    /// Recorded cost, pico-USD.
-    pub cost: Vec<i128>,
+    /// Calls and money.
+    pub counts: Vec<Counts>,
     /// Token sums per bucket.
     pub tokens: Vec<Vec<i64>>,
-    /// Re-priced cost and the rows it left unpriced, when re-pricing.
-    pub repriced: Option<(Vec<i128>, Vec<i64>)>,
+    /// Whether `Counts::repriced` and `repriced_unpriced` were computed.
+    pub repriced: bool,
     /// Latency statistics, or the latencies themselves.
     pub latency: Latency,
 }
@@ -40,18 +64,16 @@ pub enum Latency {
     Values(latency::Values),
 }
 
-/// One unit of work: a measure over a contiguous run of row ranges.
+/// One unit of work: a record or a bucket, over a contiguous run of row ranges.
 #[derive(Clone, Copy)]
 enum Measure {
-    Calls,
+    Counts,
     Tokens(usize),
-    Repriced,
 }
 
 enum Partial {
-    Calls(Vec<i64>, Vec<i64>, Vec<i128>),
+    Counts(Vec<Counts>),
     Tokens(usize, Vec<i64>),
-    Repriced(Vec<i128>, Vec<i64>),
 }
 
 /// Sums the rows of `ranges` whose group id (`gid`, by global row) is below `groups`.
@@ -71,13 +93,14 @@ pub fn aggregate(
     } else {
         threads
     };
-    let per = ranges.len().div_ceil(spans).max(1);
-    let chunks: Vec<&[RowRange]> = ranges.chunks(per).collect();
-    let mut measures = vec![Measure::Calls];
+    let chunks_of = |spans: usize| -> Vec<&[RowRange]> {
+        ranges.chunks(ranges.len().div_ceil(spans).max(1)).collect()
+    };
+    let chunks = chunks_of(spans);
+    // The latency sort keeps a count per group and span, 4 bytes: always a span per thread.
+    let latency_chunks = chunks_of(threads);
+    let mut measures = vec![Measure::Counts];
     measures.extend((0..8).map(Measure::Tokens));
-    if repriced.is_some() {
-        measures.push(Measure::Repriced);
-    }
     let tasks: Vec<(Measure, &[RowRange])> = measures
         .iter()
         .flat_map(|&m| chunks.iter().map(move |&c| (m, c)))
@@ -92,45 +115,33 @@ pub fn aggregate(
         },
         || {
             if latency_values {
-                Latency::Values(latency::values(&chunks, cols, gid, groups))
+                Latency::Values(latency::values(&latency_chunks, cols, gid, groups))
             } else {
-                Latency::Stats(latency::stats(&chunks, cols, gid, groups))
+                Latency::Stats(latency::stats(&latency_chunks, cols, gid, groups))
             }
         },
     );
     let mut sums = Sums {
-        calls: vec![0; groups],
-        unpriced: vec![0; groups],
-        cost: vec![0; groups],
+        counts: vec![Counts::default(); groups],
         tokens: vec![vec![0; groups]; 8],
-        repriced: repriced.map(|_| (vec![0; groups], vec![0; groups])),
+        repriced: repriced.is_some(),
         latency,
     };
     for p in partials {
         match p {
-            Partial::Calls(calls, unpriced, cost) => {
-                add(&mut sums.calls, &calls);
-                add(&mut sums.unpriced, &unpriced);
-                add(&mut sums.cost, &cost);
+            Partial::Counts(counts) => {
+                for (a, b) in sums.counts.iter_mut().zip(&counts) {
+                    a.add(b);
+                }
             }
-            Partial::Tokens(b, t) => add(&mut sums.tokens[b], &t),
-            Partial::Repriced(cost, unpriced) => {
-                let (c, u) = sums
-                    .repriced
-                    .as_mut()
-                    .expect("re-priced partials only when re-pricing");
-                add(c, &cost);
-                add(u, &unpriced);
+            Partial::Tokens(b, t) => {
+                for (a, &v) in sums.tokens[b].iter_mut().zip(&t) {
+                    *a += v;
+                }
             }
         }
     }
     Ok(sums)
-}
-
-fn add<T: Copy + std::ops::AddAssign>(into: &mut [T], from: &[T]) {
-    for (a, &b) in into.iter_mut().zip(from) {
-        *a += b;
-    }
 }
 
 fn run(
@@ -142,24 +153,44 @@ fn run(
     repriced: Option<&[i64]>,
 ) -> Partial {
     match m {
-        Measure::Calls => {
-            let (mut calls, mut unpriced, mut cost) =
-                (vec![0i64; groups], vec![0i64; groups], vec![0i128; groups]);
+        Measure::Counts => {
+            let mut acc = vec![Counts::default(); groups];
             for r in chunk {
                 let ids = &gid[r.global..r.global + r.len()];
-                let column = &cols[r.batch].cost;
-                for (i, &g) in (r.start..r.end).zip(ids) {
-                    let g = g as usize;
-                    if g < groups {
-                        calls[g] += 1;
-                        match column.get(i) {
-                            Some(c) => cost[g] += i128::from(c),
-                            None => unpriced[g] += 1,
+                let cost = &cols[r.batch].cost;
+                // A group id past the end is a filtered-out row: `get_mut` skips it.
+                match repriced {
+                    Some(costs) => {
+                        let costs = &costs[r.global..r.global + r.len()];
+                        for ((i, &g), &c) in (r.start..r.end).zip(ids).zip(costs) {
+                            if let Some(a) = acc.get_mut(g as usize) {
+                                a.calls += 1;
+                                match cost.get(i) {
+                                    Some(v) => a.cost += i128::from(v),
+                                    None => a.unpriced += 1,
+                                }
+                                if c == UNPRICED {
+                                    a.repriced_unpriced += 1;
+                                } else {
+                                    a.repriced += i128::from(c);
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        for (i, &g) in (r.start..r.end).zip(ids) {
+                            if let Some(a) = acc.get_mut(g as usize) {
+                                a.calls += 1;
+                                match cost.get(i) {
+                                    Some(v) => a.cost += i128::from(v),
+                                    None => a.unpriced += 1,
+                                }
+                            }
                         }
                     }
                 }
             }
-            Partial::Calls(calls, unpriced, cost)
+            Partial::Counts(acc)
         }
         Measure::Tokens(b) => {
             let mut sums = vec![0i64; groups];
@@ -167,11 +198,12 @@ fn run(
                 let ids = &gid[r.global..r.global + r.len()];
                 let column = &cols[r.batch].tokens[b];
                 match column.as_i64() {
-                    // A group id past the end is a filtered-out row: `get_mut` skips it.
                     Some(values) => {
                         for (&g, &v) in ids.iter().zip(&values[r.start..r.end]) {
-                            if let Some(s) = sums.get_mut(g as usize) {
-                                *s += v;
+                            if v != 0 {
+                                if let Some(s) = sums.get_mut(g as usize) {
+                                    *s += v;
+                                }
                             }
                         }
                     }
@@ -185,23 +217,6 @@ fn run(
                 }
             }
             Partial::Tokens(b, sums)
-        }
-        Measure::Repriced => {
-            let costs = repriced.expect("re-pricing task only with re-priced rows");
-            let (mut cost, mut unpriced) = (vec![0i128; groups], vec![0i64; groups]);
-            for r in chunk {
-                let range = r.global..r.global + r.len();
-                for (&g, &c) in gid[range.clone()].iter().zip(&costs[range]) {
-                    if let Some(sum) = cost.get_mut(g as usize) {
-                        if c == UNPRICED {
-                            unpriced[g as usize] += 1;
-                        } else {
-                            *sum += i128::from(c);
-                        }
-                    }
-                }
-            }
-            Partial::Repriced(cost, unpriced)
         }
     }
 }

@@ -8,7 +8,8 @@
 //! so most rows never touch the string bytes.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
@@ -16,7 +17,7 @@ use arrow_array::{Array, ArrayRef, StringViewArray};
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
-use super::input::{Ledger, RowRange};
+use super::input::{split_mut, Ledger, RowRange};
 use crate::Error;
 
 /// A folded-multiply hasher for short keys (as foldhash and ahash mix): the maps here hold
@@ -35,18 +36,28 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 }
 
 impl Hasher for FastHasher {
+    /// Sixteen bytes per multiply, the last (overlapping) sixteen read whole: a key of up to
+    /// 32 bytes, such as a model name, costs two. The length is mixed in, so keys of which one
+    /// is the other's prefix padded with zeros still differ.
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let n = bytes.len();
+        let (a, b) = if n >= 16 {
+            let mut at = 0;
+            while at + 16 < n {
+                self.0 = fold_mul(self.0 ^ word(at) ^ SEED, word(at + 8) ^ MUL);
+                at += 16;
+            }
+            (word(n - 16), word(n - 8))
+        } else if n >= 8 {
+            (word(0), word(n - 8))
+        } else {
             let mut tail = [0u8; 8];
-            tail[..rest.len()].copy_from_slice(rest);
-            self.write_u64(u64::from_le_bytes(tail));
-        }
+            tail[..n].copy_from_slice(bytes);
+            (u64::from_le_bytes(tail), 0)
+        };
+        self.0 = fold_mul(self.0 ^ a ^ SEED ^ n as u64, b ^ MUL);
     }
 
     #[inline]
@@ -125,7 +136,7 @@ pub fn spans(rows: usize) -> Vec<(usize, usize)> {
 }
 
 /// One distinct key value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRef<'a> {
     /// A null key.
     Null,
@@ -135,13 +146,41 @@ pub enum KeyRef<'a> {
     Int(i64),
 }
 
-/// A key column encoded to dense codes.
-#[derive(Debug, Clone, Default)]
+/// One hasher call per key (a derived hash would add the variant and a length prefix): the
+/// variants may share hashes, equality tells them apart.
+impl Hash for KeyRef<'_> {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            KeyRef::Null => state.write_u64(0),
+            KeyRef::Str(b) => state.write(b),
+            KeyRef::Int(i) => state.write_u64(*i as u64),
+        }
+    }
+}
+
+/// A key column (or a tuple of them) encoded to dense codes.
+#[derive(Debug, Clone)]
 pub struct Encoded {
     /// Code of each row of the ledger.
     pub codes: Vec<u32>,
-    /// Distinct values by code: a string, an integer, or null.
-    pub values: Vec<KeyValue>,
+    /// What each code stands for.
+    pub keys: Keys,
+}
+
+/// The distinct keys of an [`Encoded`], by code.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    /// The distinct values of one column: a string, an integer, or null.
+    Values(Vec<KeyValue>),
+    /// Distinct combinations of the parts' values, as the parts' codes (so no value is
+    /// copied out of its part): combination `c` is `codes[c * parts.len()..][..parts.len()]`.
+    Tuples {
+        /// The encoded columns combined.
+        parts: Vec<Arc<Encoded>>,
+        /// Each combination's code in each part.
+        codes: Vec<u32>,
+    },
 }
 
 /// An owned distinct key value.
@@ -158,25 +197,48 @@ pub enum KeyValue {
 }
 
 impl Encoded {
-    /// Number of distinct values.
+    /// Number of distinct keys.
     pub fn cardinality(&self) -> usize {
-        self.values.len()
+        match &self.keys {
+            Keys::Values(v) => v.len(),
+            Keys::Tuples { parts, codes } => codes.len() / parts.len(),
+        }
+    }
+
+    /// Part `k` of key `code`: the value itself for one column.
+    pub fn value(&self, code: usize, k: usize) -> &KeyValue {
+        match &self.keys {
+            Keys::Values(v) => &v[code],
+            Keys::Tuples { parts, codes } => {
+                parts[k].value(codes[code * parts.len() + k] as usize, 0)
+            }
+        }
+    }
+
+    /// Key `code` as an owned value, a [`KeyValue::Tuple`] for a combination.
+    pub fn key(&self, code: usize) -> KeyValue {
+        match &self.keys {
+            Keys::Values(v) => v[code].clone(),
+            Keys::Tuples { parts, .. } => KeyValue::Tuple(
+                (0..parts.len())
+                    .map(|k| self.value(code, k).clone())
+                    .collect(),
+            ),
+        }
     }
 
     /// The code of `value`, if any row holds it.
     pub fn code_of(&self, value: &KeyValue) -> Option<u32> {
-        self.values
-            .iter()
-            .position(|v| v == value)
-            .map(|c| c as u32)
+        let code = match &self.keys {
+            Keys::Values(v) => v.iter().position(|x| x == value),
+            Keys::Tuples { .. } => (0..self.cardinality()).find(|&c| self.key(c) == *value),
+        };
+        code.map(|c| c as u32)
     }
 }
 
-/// Local result of one row range: codes and the distinct values they stand for.
-struct Local<'a> {
-    codes: Vec<u32>,
-    dict: Vec<KeyRef<'a>>,
-}
+/// The distinct values of one row range, by local code.
+type Dict<'a> = Vec<KeyRef<'a>>;
 
 /// Views of long strings remembered per range: past this, distinct views are likely distinct
 /// rows of a high-cardinality column, and remembering them would only grow the map.
@@ -193,20 +255,24 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     for a in &arrays {
         check_type(name, a.data_type())?;
     }
-    let locals: Vec<Local> = ledger
-        .ranges()
-        .par_iter()
-        .map(|r| encode_range(&arrays[r.batch], r))
+    // Each range writes its local codes into its own part of the output, remapped in place
+    // once the dictionaries are merged: one array of codes, written twice, never copied.
+    let ranges = ledger.ranges();
+    let mut codes = vec![0u32; ledger.rows()];
+    let mut slices = split_mut(&mut codes, ranges.iter().map(RowRange::len));
+    let dicts: Vec<Dict> = slices
+        .par_iter_mut()
+        .zip(ranges)
+        .map(|(out, r)| encode_range(&arrays[r.batch], r, out))
         .collect();
 
     // Merge the local dictionaries in range order, so codes follow first appearance.
     let mut global: FastMap<KeyRef, u32> = FastMap::default();
     let mut values = Vec::new();
-    let remaps: Vec<Vec<u32>> = locals
+    let remaps: Vec<Vec<u32>> = dicts
         .iter()
-        .map(|l| {
-            l.dict
-                .iter()
+        .map(|dict| {
+            dict.iter()
                 .map(|&k| {
                     *global.entry(k).or_insert_with(|| {
                         values.push(owned(k));
@@ -216,25 +282,18 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
                 .collect()
         })
         .collect();
-
-    let mut codes = vec![0u32; ledger.rows()];
-    let mut slices = Vec::with_capacity(locals.len());
-    let mut rest = codes.as_mut_slice();
-    for l in &locals {
-        let (head, tail) = rest.split_at_mut(l.codes.len());
-        slices.push(head);
-        rest = tail;
-    }
     slices
         .into_par_iter()
-        .zip(locals.par_iter())
         .zip(remaps.par_iter())
-        .for_each(|((out, local), remap)| {
-            for (o, &c) in out.iter_mut().zip(&local.codes) {
-                *o = remap[c as usize];
+        .for_each(|(out, remap)| {
+            for c in out.iter_mut() {
+                *c = remap[*c as usize];
             }
         });
-    Ok(Encoded { codes, values })
+    Ok(Encoded {
+        codes,
+        keys: Keys::Values(values),
+    })
 }
 
 fn owned(k: KeyRef) -> KeyValue {
@@ -264,21 +323,21 @@ fn check_type(name: &str, dt: &DataType) -> Result<(), Error> {
     }
 }
 
-/// Encodes rows `r` of `array` with a local map.
-fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
+/// Encodes rows `r` of `array` with a local map into `out` (one code per row).
+fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
     match array.data_type() {
-        DataType::Utf8View => encode_view(array.as_string_view(), r),
+        DataType::Utf8View => encode_view(array.as_string_view(), r, out),
         DataType::Utf8 => {
             let a = array.as_string::<i32>();
-            encode_with(r, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
+            encode_with(r, out, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
         }
         DataType::LargeUtf8 => {
             let a = array.as_string::<i64>();
-            encode_with(r, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
+            encode_with(r, out, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
         }
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
-            encode_keys(r, |i| {
+            encode_keys(r, out, |i| {
                 if a.is_valid(i) {
                     KeyRef::Int(a.value(i))
                 } else {
@@ -288,7 +347,7 @@ fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
         }
         DataType::Int32 => {
             let a = array.as_primitive::<Int32Type>();
-            encode_keys(r, |i| {
+            encode_keys(r, out, |i| {
                 if a.is_valid(i) {
                     KeyRef::Int(i64::from(a.value(i)))
                 } else {
@@ -296,30 +355,32 @@ fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
                 }
             })
         }
-        _ => encode_dictionary(array, r),
+        _ => encode_dictionary(array, r, out),
     }
 }
 
-fn encode_with<'a>(r: &RowRange, get: impl Fn(usize) -> Option<&'a [u8]>) -> Local<'a> {
-    encode_keys(r, |i| get(i).map_or(KeyRef::Null, KeyRef::Str))
+fn encode_with<'a>(
+    r: &RowRange,
+    out: &mut [u32],
+    get: impl Fn(usize) -> Option<&'a [u8]>,
+) -> Dict<'a> {
+    encode_keys(r, out, |i| get(i).map_or(KeyRef::Null, KeyRef::Str))
 }
 
-fn encode_keys<'a>(r: &RowRange, get: impl Fn(usize) -> KeyRef<'a>) -> Local<'a> {
+fn encode_keys<'a>(r: &RowRange, out: &mut [u32], get: impl Fn(usize) -> KeyRef<'a>) -> Dict<'a> {
     let mut map: FastMap<KeyRef<'a>, u32> = FastMap::default();
     let mut dict = Vec::new();
-    let codes = (r.start..r.end)
-        .map(|i| {
-            let k = get(i);
-            *map.entry(k).or_insert_with(|| {
-                dict.push(k);
-                (dict.len() - 1) as u32
-            })
-        })
-        .collect();
-    Local { codes, dict }
+    for (i, o) in (r.start..r.end).zip(out) {
+        let k = get(i);
+        *o = *map.entry(k).or_insert_with(|| {
+            dict.push(k);
+            (dict.len() - 1) as u32
+        });
+    }
+    dict
 }
 
-fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
+fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
     let views = a.views();
     let nulls = a.nulls();
     let mut by_view: FastMap<u128, u32> = FastMap::default();
@@ -327,13 +388,12 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
     let mut dict = Vec::new();
     let mut remembered_long = 0usize;
     let (mut probes, mut hits) = (0usize, 0usize);
-    let mut codes = Vec::with_capacity(r.len());
-    for i in r.start..r.end {
+    for (i, o) in (r.start..r.end).zip(out) {
         if nulls.is_some_and(|n| n.is_null(i)) {
-            codes.push(*by_bytes.entry(KeyRef::Null).or_insert_with(|| {
+            *o = *by_bytes.entry(KeyRef::Null).or_insert_with(|| {
                 dict.push(KeyRef::Null);
                 (dict.len() - 1) as u32
-            }));
+            });
             continue;
         }
         let view = views[i];
@@ -344,7 +404,7 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             if c == next {
                 dict.push(KeyRef::Str(a.value(i).as_bytes()));
             }
-            codes.push(c);
+            *o = c;
             continue;
         }
         if probes == VIEW_PROBES && hits * 4 < probes {
@@ -355,7 +415,7 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             probes += 1;
             if let Some(&c) = by_view.get(&view) {
                 hits += 1;
-                codes.push(c);
+                *o = c;
                 continue;
             }
         }
@@ -368,12 +428,12 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange) -> Local<'a> {
             remembered_long += 1;
             by_view.insert(view, c);
         }
-        codes.push(c);
+        *o = c;
     }
-    Local { codes, dict }
+    dict
 }
 
-fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
+fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
     let dict = array.as_any_dictionary();
     let values = dict.values();
     let whole = RowRange {
@@ -382,32 +442,27 @@ fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange) -> Local<'a> {
         end: values.len(),
         global: 0,
     };
-    let inner = encode_range(values, &whole);
+    let mut inner = vec![0u32; values.len()];
+    let mut out_dict = encode_range(values, &whole, &mut inner);
     let keys = dict.normalized_keys();
     let nulls = dict.keys().nulls();
-    let mut out_dict = inner.dict;
     let mut null_code = None;
-    let codes = (r.start..r.end)
-        .map(|i| {
-            if nulls.is_some_and(|n| n.is_null(i)) {
-                *null_code.get_or_insert_with(|| {
-                    out_dict.push(KeyRef::Null);
-                    (out_dict.len() - 1) as u32
-                })
-            } else {
-                inner.codes[keys[i]]
-            }
-        })
-        .collect();
-    Local {
-        codes,
-        dict: out_dict,
+    for (i, o) in (r.start..r.end).zip(out) {
+        *o = if nulls.is_some_and(|n| n.is_null(i)) {
+            *null_code.get_or_insert_with(|| {
+                out_dict.push(KeyRef::Null);
+                (out_dict.len() - 1) as u32
+            })
+        } else {
+            inner[keys[i]]
+        };
     }
+    out_dict
 }
 
 /// Codes for the tuples of several encoded columns: one code per distinct combination that
-/// occurs, its value a [`KeyValue::Tuple`].
-pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
+/// occurs, in order of first appearance.
+pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
     let strides = strides(parts.iter().map(|p| p.cardinality()));
     let composite = |i: usize| -> u128 {
         parts
@@ -417,57 +472,62 @@ pub fn combine(parts: &[std::sync::Arc<Encoded>], rows: usize) -> Encoded {
             .sum()
     };
     let space = space(parts.iter().map(|p| p.cardinality()));
-    let locals: Vec<(Vec<u32>, Vec<u128>)> = spans(rows)
-        .into_par_iter()
-        .map(|(s, e)| {
+    // Each span writes local codes into its part of the output, remapped in place once the
+    // spans' dictionaries are merged. A dictionary entry keeps the composite key and the
+    // parts' codes, read from the row that brought it (in cache then; later, a random read).
+    let n_parts = parts.len();
+    let mut codes = vec![0u32; rows];
+    let bounds = spans(rows);
+    let mut slices = split_mut(&mut codes, bounds.iter().map(|&(s, e)| e - s));
+    let dicts: Vec<(Vec<u128>, Vec<u32>)> = slices
+        .par_iter_mut()
+        .zip(&bounds)
+        .map(|(out, &(s, _))| {
             let mut map = SlotMap::new(space);
-            let mut dict = Vec::new();
-            let codes = (s..e)
-                .map(|i| {
-                    let k = composite(i);
-                    let c = map.slot(k, dict.len() as u32);
-                    if c as usize == dict.len() {
-                        dict.push(k);
-                    }
-                    c
-                })
-                .collect();
-            (codes, dict)
+            let (mut keys, mut part_codes) = (Vec::new(), Vec::new());
+            for (i, o) in (s..).zip(out.iter_mut()) {
+                let k = composite(i);
+                *o = map.slot(k, keys.len() as u32);
+                if *o as usize == keys.len() {
+                    keys.push(k);
+                    part_codes.extend(parts.iter().map(|p| p.codes[i]));
+                }
+            }
+            (keys, part_codes)
         })
         .collect();
-    let mut global: FastMap<u128, u32> = FastMap::default();
-    let mut keys = Vec::new();
-    let remaps: Vec<Vec<u32>> = locals
+    let mut global = SlotMap::new(space);
+    let mut tuples = Vec::new();
+    let remaps: Vec<Vec<u32>> = dicts
         .iter()
-        .map(|(_, dict)| {
-            dict.iter()
-                .map(|&k| {
-                    *global.entry(k).or_insert_with(|| {
-                        keys.push(k);
-                        (keys.len() - 1) as u32
-                    })
+        .map(|(keys, part_codes)| {
+            keys.iter()
+                .zip(part_codes.chunks_exact(n_parts))
+                .map(|(&k, p)| {
+                    let c = global.slot(k, (tuples.len() / n_parts) as u32);
+                    if c as usize == tuples.len() / n_parts {
+                        tuples.extend_from_slice(p);
+                    }
+                    c
                 })
                 .collect()
         })
         .collect();
-    let codes = locals
-        .par_iter()
+    slices
+        .into_par_iter()
         .zip(remaps.par_iter())
-        .flat_map_iter(|((codes, _), remap)| codes.iter().map(move |&c| remap[c as usize]))
-        .collect();
-    let values = keys
-        .iter()
-        .map(|&k| {
-            KeyValue::Tuple(
-                parts
-                    .iter()
-                    .zip(&strides)
-                    .map(|(p, &s)| p.values[((k / s) % p.cardinality() as u128) as usize].clone())
-                    .collect(),
-            )
-        })
-        .collect();
-    Encoded { codes, values }
+        .for_each(|(out, remap)| {
+            for c in out.iter_mut() {
+                *c = remap[*c as usize];
+            }
+        });
+    Encoded {
+        codes,
+        keys: Keys::Tuples {
+            parts: parts.to_vec(),
+            codes: tuples,
+        },
+    }
 }
 
 /// The number of distinct composite keys columns of these cardinalities can form.

@@ -45,6 +45,17 @@ impl RowRange {
     }
 }
 
+/// `values` cut into consecutive slices of the given lengths, for parallel writers.
+pub fn split_mut<T>(values: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut rest = values;
+    lens.map(|n| {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(n);
+        rest = tail;
+        head
+    })
+    .collect()
+}
+
 /// An in-memory ledger: record batches sharing one schema (zero copy from the caller).
 #[derive(Debug, Clone)]
 pub struct Ledger {

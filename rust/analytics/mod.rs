@@ -23,7 +23,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use encode::{Encoded, KeyValue};
+pub use encode::{Encoded, KeyValue, Keys};
 pub use input::Ledger;
 pub use output::latency_stats;
 pub use reprice::Repricer;

@@ -142,23 +142,30 @@ fn value_column(v: &Values, order: &[usize]) -> (Field, ArrayRef) {
 /// buckets, and when re-priced `repriced_cost`, `repriced_unpriced_calls` and
 /// `cost_difference`, then latency statistics.
 pub fn batch(keys: Vec<KeyOut>, sums: &Sums, order: &[usize]) -> Result<RecordBatch, Error> {
-    let recorded = |g: usize| (sums.unpriced[g] < sums.calls[g]).then_some(sums.cost[g]);
+    let counts = |g: usize| &sums.counts[g];
+    let recorded = |g: usize| {
+        let c = counts(g);
+        (c.unpriced < c.calls).then_some(c.cost)
+    };
     let mut cols: Vec<(Field, ArrayRef)> = keys.into_iter().map(|KeyOut(f, a)| (f, a)).collect();
-    cols.push(ints("calls", order.iter().map(|&g| sums.calls[g])));
+    cols.push(ints("calls", order.iter().map(|&g| counts(g).calls)));
     cols.push(ints(
         "unpriced_calls",
-        order.iter().map(|&g| sums.unpriced[g]),
+        order.iter().map(|&g| counts(g).unpriced),
     ));
     cols.push(money("cost", order.iter().map(|&g| recorded(g)))?);
     for (b, name) in BUCKETS.iter().enumerate() {
         cols.push(ints(name, order.iter().map(|&g| sums.tokens[b][g])));
     }
-    if let Some((cost, unpriced)) = &sums.repriced {
-        let repriced = |g: usize| (unpriced[g] < sums.calls[g]).then_some(cost[g]);
+    if sums.repriced {
+        let repriced = |g: usize| {
+            let c = counts(g);
+            (c.repriced_unpriced < c.calls).then_some(c.repriced)
+        };
         cols.push(money("repriced_cost", order.iter().map(|&g| repriced(g)))?);
         cols.push(ints(
             "repriced_unpriced_calls",
-            order.iter().map(|&g| unpriced[g]),
+            order.iter().map(|&g| counts(g).repriced_unpriced),
         ));
         cols.push(money(
             "cost_difference",

@@ -10,8 +10,8 @@ use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use super::aggregate;
-use super::encode::{self, Encoded, KeyValue};
-use super::input::{FloatColumn, IntColumn, RowRange};
+use super::encode::{self, Encoded, KeyValue, Keys};
+use super::input::{split_mut, FloatColumn, IntColumn, RowRange};
 use super::output;
 use super::reprice::Repricer;
 use super::timebucket::{Buckets, Unit, Zone};
@@ -104,12 +104,18 @@ struct RateCodes<'a> {
 }
 
 impl RateCodes<'_> {
+    /// The index in `rates.routes` of global row `g`'s route.
+    #[inline]
+    fn route(&self, g: usize) -> usize {
+        let model = self.models.codes[g] as usize;
+        let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
+        model * self.n_modes + mode
+    }
+
     /// Re-priced cost of global row `g` (batch row `i`): `Ok(None)` when its model is unpriced.
     #[inline]
     fn cost(&self, g: usize, ts: i64, tokens: &[i64; 8]) -> Result<Option<i64>, Error> {
-        let model = self.models.codes[g] as usize;
-        let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
-        let route = &self.rates.routes[model * self.n_modes + mode];
+        let route = &self.rates.routes[self.route(g)];
         match if ts >= route.from_us {
             route.main
         } else {
@@ -190,20 +196,14 @@ pub(crate) fn reprice_all(
     let codes = rate_codes(table, rates)?;
     let ranges = table.ledger().ranges();
     let mut out = vec![UNPRICED; table.ledger().rows()];
-    let mut slices = Vec::with_capacity(ranges.len());
-    let mut rest = out.as_mut_slice();
-    for r in ranges {
-        let (head, tail) = rest.split_at_mut(r.len());
-        slices.push(head);
-        rest = tail;
-    }
-    slices
+    split_mut(&mut out, ranges.iter().map(RowRange::len))
         .into_par_iter()
         .zip(ranges)
         .try_for_each(|(out, r)| {
             let c = &cols[r.batch];
             let at = c.at.as_i64();
             let tokens: Option<Vec<&[i64]>> = c.tokens.iter().map(|t| t.as_i64()).collect();
+            let days = DayTable::new(&codes, r, &c.at);
             for (k, o) in out.iter_mut().enumerate() {
                 let i = r.start + k;
                 // Slices when the columns are Int64, as they come from `calls()` and SQL.
@@ -211,14 +211,90 @@ pub(crate) fn reprice_all(
                     (Some(at), Some(t)) => (at[i], std::array::from_fn(|b| t[b][i])),
                     _ => (c.at.raw(i), tokens_at(c, i)),
                 };
-                if let Some(v) = codes.cost(r.global + k, ts, &row)? {
-                    *o = v;
+                let g = r.global + k;
+                match days.as_ref().map_or(SLOW, |d| d.entry(codes.route(g), ts)) {
+                    UNPRICED_DAY => {}
+                    SLOW => {
+                        if let Some(v) = codes.cost(g, ts, &row)? {
+                            *o = v;
+                        }
+                    }
+                    segment => *o = codes.rates.repricer.segment_cost(segment, &row, 0)?,
                 }
             }
             Ok::<_, Error>(())
         })?;
     Ok(out)
 }
+
+/// A [`DayTable`] entry: the route leaves the row unpriced all day.
+const UNPRICED_DAY: u32 = u32::MAX;
+/// A [`DayTable`] entry: the route's price changes within the day, or carries a discount;
+/// the row takes the full look-up.
+const SLOW: u32 = u32::MAX - 1;
+
+/// Most entries a [`DayTable`] is built with (a quarter of a MiB).
+const DAY_TABLE_ENTRIES: usize = 1 << 16;
+
+/// Each route's segment on each UTC day that one row range spans, so that a row's price is
+/// one look-up in a small table instead of a route, a pair and a binary search in turn (a
+/// chain of dependent reads, most of the time re-pricing took). A ledger is kept in time
+/// order, so a range spans a day or two; one that spans too many gets no table.
+struct DayTable {
+    first_day: i64,
+    routes: usize,
+    /// Segment (or [`UNPRICED_DAY`] or [`SLOW`]) of route `r` on day `first_day + d` at
+    /// `d * routes + r`.
+    entries: Vec<u32>,
+}
+
+impl DayTable {
+    fn new(codes: &RateCodes, r: &RowRange, at: &IntColumn) -> Option<DayTable> {
+        let (lo, hi) = (r.start..r.end)
+            .map(|i| at.raw(i))
+            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        if lo > hi {
+            return None;
+        }
+        let (first_day, last_day) = (lo.div_euclid(US_PER_DAY), hi.div_euclid(US_PER_DAY));
+        let routes = &codes.rates.routes;
+        let days = usize::try_from(last_day - first_day + 1).ok()?;
+        if days.checked_mul(routes.len())? > DAY_TABLE_ENTRIES {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(days * routes.len());
+        for day in first_day..=last_day {
+            let (start, end) = (day * US_PER_DAY, (day + 1) * US_PER_DAY);
+            entries.extend(routes.iter().map(|route| {
+                let rate = if start >= route.from_us {
+                    route.main
+                } else if end <= route.from_us {
+                    route.before
+                } else {
+                    return SLOW; // the route switches during the day
+                };
+                match rate {
+                    None => UNPRICED_DAY,
+                    Some((pair, 0)) => codes.rates.repricer.day_segment(pair, day).unwrap_or(SLOW),
+                    Some(_) => SLOW,
+                }
+            }));
+        }
+        Some(DayTable {
+            first_day,
+            routes: routes.len(),
+            entries,
+        })
+    }
+
+    #[inline]
+    fn entry(&self, route: usize, ts: i64) -> u32 {
+        let day = (ts.div_euclid(US_PER_DAY) - self.first_day) as usize;
+        self.entries[day * self.routes + route]
+    }
+}
+
+const US_PER_DAY: i64 = 86_400_000_000;
 
 /// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
 pub fn reprice_rows(
@@ -281,7 +357,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     let groups: Arc<Encoded> = match (parts.len(), has_time) {
         (0, _) => Arc::new(Encoded {
             codes: vec![0; ledger.rows()],
-            values: vec![KeyValue::Tuple(Vec::new())],
+            keys: Keys::Values(vec![KeyValue::Tuple(Vec::new())]),
         }),
         (1, _) => Arc::clone(&parts[0]),
         (_, false) => table.encoded_tuple(
@@ -299,13 +375,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     let n = groups.cardinality();
     let gid: Cow<[u32]> = if filtered {
         let mut gid = vec![u32::MAX; ledger.rows()];
-        let mut slices = Vec::with_capacity(ranges.len());
-        let mut rest = gid.as_mut_slice();
-        for r in ranges {
-            let (head, tail) = rest.split_at_mut(r.len());
-            slices.push(head);
-            rest = tail;
-        }
+        let slices = split_mut(&mut gid, ranges.iter().map(RowRange::len));
         slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
             let c = &cols[r.batch];
             for (k, o) in out.iter_mut().enumerate() {
@@ -335,13 +405,8 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     )?;
 
     // Groups in code order (first appearance in the ledger), those with rows only.
-    let order: Vec<usize> = (0..n).filter(|&g| sums.calls[g] > 0).collect();
-    let value = |g: usize, k: usize| -> &KeyValue {
-        match &groups.values[g] {
-            KeyValue::Tuple(items) if parts.len() != 1 => &items[k],
-            single => single,
-        }
-    };
+    let order: Vec<usize> = (0..n).filter(|&g| sums.counts[g].calls > 0).collect();
+    let value = |g: usize, k: usize| groups.value(g, k);
     let key_values: Vec<output::KeyOut> = spec
         .keys
         .iter()
@@ -372,7 +437,10 @@ fn time_codes(ranges: &[RowRange], cols: &[Cols], buckets: Buckets) -> Encoded {
         })
         .collect();
     let values = buckets.starts.iter().map(|&s| KeyValue::Int(s)).collect();
-    Encoded { codes, values }
+    Encoded {
+        codes,
+        keys: Keys::Values(values),
+    }
 }
 
 /// Earliest and latest instant among kept rows.

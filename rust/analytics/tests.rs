@@ -268,3 +268,103 @@ fn hour_buckets_in_a_zone_keep_the_repeated_hour_apart() {
     assert_eq!(fixed.index(DAY - 19_800_000_001), 0);
     assert_eq!(fixed.index(DAY - 19_800_000_000), 1);
 }
+
+/// Re-priced rows, by route and instant, as `Route` defines them: the day tables of
+/// `reprice_all` must give exactly this, whether a route switches at midnight, within a day,
+/// carries a discount, has time-of-day prices, or has no price.
+fn expected_costs(rates: &Rates, table: &Table) -> Vec<Option<i64>> {
+    let ledger = table.ledger();
+    let at = ledger.ints("at_us").unwrap();
+    let models = table.encoded("tenant").unwrap();
+    (0..ledger.rows())
+        .map(|i| {
+            let ts = at[0].raw(i);
+            let route = &rates.routes[models.codes[i] as usize];
+            let rate = if ts >= route.from_us {
+                route.main
+            } else {
+                route.before
+            };
+            let tokens: [i64; 8] = std::array::from_fn(|b| b as i64 + 1);
+            rate.map(|(pair, ppm)| rates.repricer.cost(pair, ts, &tokens, ppm).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn day_tables_price_every_route_as_its_route_says() {
+    let pairs = [(0, None), (1, None), (2, None)];
+    let mid = 20454 * DAY + 3 * 3_600_000_000;
+    // Routes by the codes of `tenant` (first appearance: r0, r1, ...).
+    let routes = vec![
+        Route {
+            from_us: i64::MIN,
+            main: Some((0, 0)),
+            before: None,
+        },
+        Route {
+            from_us: mid,
+            main: Some((1, 0)),
+            before: Some((0, 0)),
+        },
+        Route {
+            from_us: 20455 * DAY,
+            main: Some((1, 0)),
+            before: Some((0, 0)),
+        },
+        Route {
+            from_us: i64::MIN,
+            main: Some((0, 125_000)),
+            before: None,
+        },
+        Route {
+            from_us: i64::MIN,
+            main: None,
+            before: None,
+        },
+        Route {
+            from_us: i64::MIN,
+            main: Some((2, 0)),
+            before: None,
+        },
+    ];
+    let rates = Rates {
+        repricer: Repricer::new(&catalog(), &pairs).unwrap(),
+        model_key: vec!["tenant".into()],
+        mode_key: None,
+        routes,
+        id: next_id(),
+    };
+    let names = ["r0", "r1", "r2", "r3", "r4", "r5"];
+    let edges = [
+        20453 * DAY,
+        20454 * DAY,
+        20455 * DAY,
+        mid,
+        20454 * DAY + 1_800_000_000,
+    ];
+    let mut rng = Rng(11);
+    let near: Vec<(i64, &str, Option<i64>, Option<f64>)> = (0..6_000)
+        .map(|i| {
+            let ts = if rng.below(2) == 0 {
+                edges[rng.below(5) as usize] + rng.below(3) as i64 - 1
+            } else {
+                20452 * DAY + rng.below(5 * DAY as u64) as i64
+            };
+            (ts, names[i % 6], None, None)
+        })
+        .collect();
+    // Rows over 60 years: too many days for a table, every row takes the full look-up.
+    let far: Vec<_> = near
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.0 + (i as i64 % 22_000 - 11_000) * DAY, r.1, None, None))
+        .collect();
+    for rows in [near, far] {
+        let t = ledger(&rows);
+        assert_eq!(
+            reprice_rows(&t, "at_us", &rates).unwrap(),
+            expected_costs(&rates, &t)
+        );
+    }
+}

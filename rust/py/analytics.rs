@@ -72,7 +72,9 @@ impl Ledger {
     /// Distinct values of a column (a value) or of a tuple of columns (a tuple), in code order.
     fn distinct(&self, py: Python<'_>, columns: Vec<String>) -> PyResult<Vec<Py<PyAny>>> {
         let encoded = py.detach(|| self.0.encoded_tuple(&columns))?;
-        encoded.values.iter().map(|v| key_to_py(py, v)).collect()
+        (0..encoded.cardinality())
+            .map(|c| key_to_py(py, &encoded.key(c)))
+            .collect()
     }
 
     /// Rolls the ledger up. `keys` holds `(name, None)` for a column and `(name, unit)` for a
