@@ -204,6 +204,20 @@ def test_since_until_and_arrow_inputs_of_every_string_layout():
         assert out.select("feature", "cost").rows() == [("a", usd(4)), ("b", usd(2)), ("c", usd(3))]
 
 
+def test_a_frame_of_several_chunks_rolls_up_like_one():
+    rows = [
+        row(ts(D0, s), model="mt"[s % 2], tok=tokens(100 * s, s), cost=s, latency=s / 4, feature=f)
+        for s, f in enumerate("abcabcab")
+    ]
+    whole = frame(rows)
+    chunked = pl.concat([whole.slice(0, 3), whole.slice(3, 2), whole.slice(5)], rechunk=False)
+    assert chunked.n_chunks() == 3
+    p = pricer(MODELS)
+    for by in (["feature"], ["day", "model"]):
+        expected = analytics.rollup(whole, by=by, reprice=p)
+        assert analytics.rollup(chunked, by=by, reprice=p).equals(expected)
+
+
 def test_unknown_key_is_an_error():
     with pytest.raises(KeyError, match="'project'"):
         analytics.rollup(frame([row(1)]), by=["project"])

@@ -50,7 +50,12 @@ class Prepared:
         if isinstance(schema.get("tags"), pl.Struct):
             self.tags = tuple(f.name for f in schema["tags"].fields)  # type: ignore[union-attr]
             columns += [pl.col("tags").struct.field(k).alias(f"tags.{k}") for k in self.tags]
-        self.ledger = _core.Ledger(frame.select(columns))
+        # Through a pyarrow table at Polars' newest Arrow level: each chunk becomes a batch, no
+        # copy. Handed over directly, a frame of several chunks (a concatenation, a frame read
+        # in parts) is first rechunked by Polars' export, a copy of the whole ledger.
+        self.ledger = _core.Ledger(
+            frame.select(columns).to_arrow(compat_level=pl.CompatLevel.newest())
+        )
         self.top_level = frozenset(schema) - {"tags"}
         # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
         # costs, so several rollups of one prepared ledger re-price it once.
