@@ -16,7 +16,7 @@
 use crate::pricing::{Catalog, PriceKey, Rate, When, BUCKET_KEYS, INPUT_BUCKETS};
 use crate::Error;
 
-const US_PER_DAY: i64 = 86_400_000_000;
+pub(crate) const US_PER_DAY: i64 = 86_400_000_000;
 
 /// The rates of one segment, one per bucket, resolved.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use super::aggregate;
 use super::encode::{self, Encoded, KeyValue, Keys};
 use super::input::{split_mut, FloatColumn, IntColumn, RowRange};
 use super::output;
-use super::reprice::Repricer;
+use super::reprice::{Repricer, US_PER_DAY};
 use super::timebucket::{Buckets, Unit, Zone};
 use super::Table;
 use crate::pricing::BUCKETS;
@@ -253,18 +253,19 @@ impl DayTable {
         let (lo, hi) = (r.start..r.end)
             .map(|i| at.raw(i))
             .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-        if lo > hi {
-            return None;
-        }
         let (first_day, last_day) = (lo.div_euclid(US_PER_DAY), hi.div_euclid(US_PER_DAY));
         let routes = &codes.rates.routes;
-        let days = usize::try_from(last_day - first_day + 1).ok()?;
-        if days.checked_mul(routes.len())? > DAY_TABLE_ENTRIES {
+        let days = (last_day - first_day + 1) as usize; // a range holds rows: lo <= hi
+        if days * routes.len() > DAY_TABLE_ENTRIES {
             return None;
         }
         let mut entries = Vec::with_capacity(days * routes.len());
         for day in first_day..=last_day {
-            let (start, end) = (day * US_PER_DAY, (day + 1) * US_PER_DAY);
+            // Saturating: the first and last days of i64 microseconds are cut short.
+            let (start, end) = (
+                day.saturating_mul(US_PER_DAY),
+                (day + 1).saturating_mul(US_PER_DAY),
+            );
             entries.extend(routes.iter().map(|route| {
                 let rate = if start >= route.from_us {
                     route.main
@@ -293,8 +294,6 @@ impl DayTable {
         self.entries[day * self.routes + route]
     }
 }
-
-const US_PER_DAY: i64 = 86_400_000_000;
 
 /// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
 pub fn reprice_rows(
