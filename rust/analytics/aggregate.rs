@@ -97,7 +97,8 @@ pub fn aggregate(
         ranges.chunks(ranges.len().div_ceil(spans).max(1)).collect()
     };
     let chunks = chunks_of(spans);
-    // The latency sort keeps a count per group and span, 4 bytes: always a span per thread.
+    // The latency sort's state per span is a count and a cursor per group, small next to the
+    // records: always a span per thread, so the sort runs on every core.
     let latency_chunks = chunks_of(threads);
     let mut measures = vec![Measure::Counts];
     measures.extend((0..8).map(Measure::Tokens));
