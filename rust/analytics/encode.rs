@@ -136,7 +136,7 @@ pub fn spans(rows: usize) -> Vec<(usize, usize)> {
 }
 
 /// One distinct key value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Eq)]
 pub enum KeyRef<'a> {
     /// A null key.
     Null,
@@ -144,6 +144,32 @@ pub enum KeyRef<'a> {
     Str(&'a [u8]),
     /// An integer.
     Int(i64),
+}
+
+/// Strings of 8 to 16 bytes (most key values: model names, ids) compare as two overlapping
+/// 8-byte words, inline; a slice comparison is a call to `memcmp` per probe.
+impl PartialEq for KeyRef<'_> {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (KeyRef::Str(a), KeyRef::Str(b)) => {
+                let n = a.len();
+                if n != b.len() {
+                    return false;
+                }
+                if (8..=16).contains(&n) {
+                    let word = |s: &[u8], at: usize| {
+                        u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"))
+                    };
+                    return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+                }
+                a == b
+            }
+            (KeyRef::Int(a), KeyRef::Int(b)) => a == b,
+            (KeyRef::Null, KeyRef::Null) => true,
+            _ => false,
+        }
+    }
 }
 
 /// One hasher call per key (a derived hash would add the variant and a length prefix): the
