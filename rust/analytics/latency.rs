@@ -154,7 +154,7 @@ const SCALE: f64 = 4_294_967_296.0; // 2^32
 
 /// `(v * 2^32).round()` as an integer. Below 2^31 ms (24 days), which is every latency a
 /// clock reports, this is a truncating conversion and a comparison, not the library `round`
-/// and a float-to-i128 conversion (software on x86-64, and most of the mean's time).
+/// and a float-to-i128 conversion (software on x86-64; together 3-4% of a profiled 10M-row run).
 #[inline]
 fn fixed(v: f64) -> i128 {
     let x = v * SCALE;

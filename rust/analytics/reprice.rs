@@ -8,10 +8,9 @@
 //! rate of each bucket as `Catalog::price` would resolve it. A row then costs two short binary
 //! searches and eight multiplications.
 //!
-//! Rows name their pair in random order, so the compiled tables are laid out flat and small: a
-//! 20-byte head per pair, one array of switch points, one of 80-byte segments. A row's look-up
-//! is three reads that stay in cache, not a chain of pointers per pair (which cost a cache
-//! miss each, most of the time, with a thousand pairs).
+//! The compiled tables are flat and small: a 20-byte head per pair, one array of switch points,
+//! one of 80-byte segments. A bulk re-pricing goes further and looks each row's segment up in
+//! a per-day table (`rollup.rs`), which spares the head and the binary search.
 
 use crate::pricing::{Catalog, PriceKey, Rate, When, BUCKET_KEYS, INPUT_BUCKETS};
 use crate::Error;
@@ -87,8 +86,7 @@ impl Repricer {
         discount_ppm: u32,
     ) -> Result<i64, Error> {
         let head = &self.heads[pair as usize];
-        let (d0, dn) = (head.days.0 as usize, head.days.1 as usize);
-        let day = self.days[d0..d0 + dn].partition_point(|&d| d <= ts_us.div_euclid(US_PER_DAY));
+        let day = self.day_index(head, ts_us.div_euclid(US_PER_DAY));
         let (t0, tn) = (head.times.0 as usize, head.times.1 as usize);
         let time = if tn == 0 {
             0
@@ -106,8 +104,14 @@ impl Repricer {
         if head.times.1 != 0 {
             return None;
         }
+        Some(head.segments + self.day_index(head, day) as u32)
+    }
+
+    /// How many of the pair's switch days are on or before `day`: its day segment.
+    #[inline]
+    fn day_index(&self, head: &Head, day: i64) -> usize {
         let (d0, dn) = (head.days.0 as usize, head.days.1 as usize);
-        Some(head.segments + self.days[d0..d0 + dn].partition_point(|&d| d <= day) as u32)
+        self.days[d0..d0 + dn].partition_point(|&d| d <= day)
     }
 
     /// Cost in pico-USD of `tokens` priced by segment `index` (of [`Repricer::day_segment`]),
