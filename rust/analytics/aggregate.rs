@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use super::input::RowRange;
 use super::latency;
+use super::pages;
 use super::rollup::{Cols, UNPRICED};
 use crate::Error;
 
@@ -123,8 +124,8 @@ pub fn aggregate(
         },
     );
     let mut sums = Sums {
-        counts: vec![Counts::default(); groups],
-        tokens: vec![vec![0; groups]; 8],
+        counts: pages::filled(groups, Counts::default()),
+        tokens: (0..8).map(|_| pages::filled(groups, 0)).collect(),
         repriced: repriced.is_some(),
         latency,
     };
@@ -155,7 +156,7 @@ fn run(
 ) -> Partial {
     match m {
         Measure::Counts => {
-            let mut acc = vec![Counts::default(); groups];
+            let mut acc = pages::filled(groups, Counts::default());
             for r in chunk {
                 let ids = &gid[r.global..r.global + r.len()];
                 let cost = &cols[r.batch].cost;
@@ -194,7 +195,7 @@ fn run(
             Partial::Counts(acc)
         }
         Measure::Tokens(b) => {
-            let mut sums = vec![0i64; groups];
+            let mut sums = pages::filled(groups, 0i64);
             for r in chunk {
                 let ids = &gid[r.global..r.global + r.len()];
                 let column = &cols[r.batch].tokens[b];

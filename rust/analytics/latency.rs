@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::input::{split_mut, RowRange};
+use super::pages;
 use super::rollup::Cols;
 
 /// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
@@ -73,7 +74,8 @@ pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize)
         .collect();
 
     // Spans write disjoint positions; relaxed atomics make that safe without locks.
-    let flat: Vec<AtomicU64> = (0..total).map(|_| AtomicU64::new(0)).collect();
+    let mut flat: Vec<AtomicU64> = pages::with_capacity(total);
+    flat.extend((0..total).map(|_| AtomicU64::new(0)));
     chunks.par_iter().zip(starts).for_each(|(chunk, mut next)| {
         each_latency(chunk, cols, gid, groups, |g, v| {
             flat[next[g]].store(v.to_bits(), Ordering::Relaxed);

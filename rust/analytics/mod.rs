@@ -13,6 +13,7 @@ mod encode;
 mod input;
 mod latency;
 mod output;
+mod pages;
 mod reprice;
 mod rollup;
 mod timebucket;

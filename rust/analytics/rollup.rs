@@ -13,6 +13,7 @@ use super::aggregate;
 use super::encode::{self, Encoded, KeyValue, Keys};
 use super::input::{split_mut, FloatColumn, IntColumn, RowRange};
 use super::output;
+use super::pages;
 use super::reprice::{Repricer, US_PER_DAY};
 use super::timebucket::{Buckets, Unit, Zone};
 use super::Table;
@@ -195,7 +196,7 @@ pub(crate) fn reprice_all(
     let cols = batch_cols(table, time_column)?;
     let codes = rate_codes(table, rates)?;
     let ranges = table.ledger().ranges();
-    let mut out = vec![UNPRICED; table.ledger().rows()];
+    let mut out = pages::filled(table.ledger().rows(), UNPRICED);
     split_mut(&mut out, ranges.iter().map(RowRange::len))
         .into_par_iter()
         .zip(ranges)
@@ -355,7 +356,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     }
     let groups: Arc<Encoded> = match (parts.len(), has_time) {
         (0, _) => Arc::new(Encoded {
-            codes: vec![0; ledger.rows()],
+            codes: pages::filled(ledger.rows(), 0),
             keys: Keys::Values(vec![KeyValue::Tuple(Vec::new())]),
         }),
         (1, _) => Arc::clone(&parts[0]),
@@ -373,7 +374,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     };
     let n = groups.cardinality();
     let gid: Cow<[u32]> = if filtered {
-        let mut gid = vec![u32::MAX; ledger.rows()];
+        let mut gid = pages::filled(ledger.rows(), u32::MAX);
         let slices = split_mut(&mut gid, ranges.iter().map(RowRange::len));
         slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
             let c = &cols[r.batch];
@@ -427,14 +428,16 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
 
 /// The bucket of every row as an encoded column (values: bucket starts, µs).
 fn time_codes(ranges: &[RowRange], cols: &[Cols], buckets: Buckets) -> Encoded {
-    let codes: Vec<u32> = ranges
-        .par_iter()
-        .flat_map_iter(|r| {
+    let mut codes = pages::filled(ranges.iter().map(RowRange::len).sum(), 0u32);
+    split_mut(&mut codes, ranges.iter().map(RowRange::len))
+        .into_par_iter()
+        .zip(ranges)
+        .for_each(|(out, r)| {
             let at = &cols[r.batch].at;
-            let b = &buckets;
-            (r.start..r.end).map(move |i| b.index(at.raw(i)))
-        })
-        .collect();
+            for (o, i) in out.iter_mut().zip(r.start..r.end) {
+                *o = buckets.index(at.raw(i));
+            }
+        });
     let values = buckets.starts.iter().map(|&s| KeyValue::Int(s)).collect();
     Encoded {
         codes,
