@@ -487,6 +487,9 @@ fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> 
     out_dict
 }
 
+/// Rows whose composite keys [`combine`] computes at a time (16 KiB of keys, in L1).
+const BLOCK: usize = 2048;
+
 /// Codes for the tuples of several encoded columns: one code per distinct combination that
 /// occurs, in order of first appearance.
 pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
@@ -499,6 +502,14 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
             .sum()
     };
     let space = space(parts.iter().map(|p| p.cardinality()));
+    // Key spaces that fit 64 bits (all but the most extreme) compute a block of rows' keys a
+    // column at a time, one 64-bit multiply-add per part and row, instead of a 128-bit sum
+    // over the parts per row (measured on 10M rows of two parts: 12-13% off the combine).
+    let narrow = space <= u128::from(u64::MAX);
+    let cards: Vec<u64> = parts
+        .iter()
+        .map(|p| p.cardinality().max(1) as u64)
+        .collect();
     // Each span writes local codes into its part of the output, remapped in place once the
     // spans' dictionaries are merged. A dictionary entry keeps the composite key and the
     // parts' codes, read from the row that brought it (in cache then; later, a random read).
@@ -512,12 +523,30 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
         .map(|(out, &(s, _))| {
             let mut map = SlotMap::new(space);
             let (mut keys, mut part_codes) = (Vec::new(), Vec::new());
-            for (i, o) in (s..).zip(out.iter_mut()) {
-                let k = composite(i);
+            let mut assign = |i: usize, k: u128, o: &mut u32| {
                 *o = map.slot(k, keys.len() as u32);
                 if *o as usize == keys.len() {
                     keys.push(k);
                     part_codes.extend(parts.iter().map(|p| p.codes[i]));
+                }
+            };
+            if narrow {
+                let mut block = [0u64; BLOCK];
+                for (start, out) in (s..).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
+                    let block = &mut block[..out.len()];
+                    block.fill(0);
+                    for (p, &card) in parts.iter().zip(&cards) {
+                        for (k, &c) in block.iter_mut().zip(&p.codes[start..]) {
+                            *k = *k * card + u64::from(c);
+                        }
+                    }
+                    for ((i, o), &k) in (start..).zip(out.iter_mut()).zip(block.iter()) {
+                        assign(i, u128::from(k), o);
+                    }
+                }
+            } else {
+                for (i, o) in (s..).zip(out.iter_mut()) {
+                    assign(i, composite(i), o);
                 }
             }
             (keys, part_codes)

@@ -368,3 +368,40 @@ fn day_tables_price_every_route_as_its_route_says() {
         );
     }
 }
+
+/// A part with `card` distinct integer values and random codes for `rows` rows.
+fn random_part(rng: &mut Rng, card: usize, rows: usize) -> Arc<Encoded> {
+    Arc::new(Encoded {
+        codes: (0..rows).map(|_| rng.below(card as u64) as u32).collect(),
+        keys: Keys::Values((0..card as i64).map(KeyValue::Int).collect()),
+    })
+}
+
+#[test]
+fn combine_numbers_tuples_by_first_appearance_in_narrow_and_wide_key_spaces() {
+    let mut rng = Rng(7);
+    let rows = 20_000; // several blocks, split across threads
+                       // 3 * 1000 * 7 keys fit 64 bits; 70_000^5 do not, and take the 128-bit path.
+    for cards in [vec![3, 1000, 7], vec![70_000; 5]] {
+        let parts: Vec<Arc<Encoded>> = cards
+            .iter()
+            .map(|&c| random_part(&mut rng, c, rows))
+            .collect();
+        let combined = encode::combine(&parts, rows);
+        let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
+        let mut tuples = Vec::new();
+        for i in 0..rows {
+            let tuple: Vec<u32> = parts.iter().map(|p| p.codes[i]).collect();
+            let next = seen.len() as u32;
+            let code = *seen.entry(tuple.clone()).or_insert(next);
+            if code == next {
+                tuples.extend(tuple);
+            }
+            assert_eq!(combined.codes[i], code, "row {i}, cardinalities {cards:?}");
+        }
+        match &combined.keys {
+            Keys::Tuples { codes, .. } => assert_eq!(*codes, tuples),
+            Keys::Values(_) => panic!("a combination has tuple keys"),
+        }
+    }
+}
