@@ -409,7 +409,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     let value = |g: usize, k: usize| groups.value(g, k);
     let key_values: Vec<output::KeyOut> = spec
         .keys
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(k, key)| match key {
             Key::Column(name) => output::KeyOut::values(name, order.iter().map(|&g| value(g, k))),
