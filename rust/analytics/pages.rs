@@ -46,14 +46,3 @@ fn advise(start: *const u8, bytes: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn advise(_start: *const u8, _bytes: usize) {}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_large_array_is_filled_whole() {
-        // Large enough to be advised: 16 MiB, so at least one aligned huge page inside.
-        let v = super::filled(1 << 22, 7u32);
-        assert_eq!(v.len(), 1 << 22);
-        assert!(v.iter().all(|&x| x == 7));
-    }
-}

@@ -405,3 +405,29 @@ fn combine_numbers_tuples_by_first_appearance_in_narrow_and_wide_key_spaces() {
         }
     }
 }
+
+proptest::proptest! {
+    /// Equal keys are equal bytes, at the lengths the word compare covers and around them,
+    /// including strings that differ in one byte anywhere.
+    #[test]
+    fn string_keys_are_equal_exactly_when_their_bytes_are(
+        a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        flip in proptest::prelude::any::<proptest::sample::Index>(),
+        same in proptest::prelude::any::<bool>(),
+    ) {
+        let mut b = a.clone();
+        if !same && !b.is_empty() {
+            let i = flip.index(b.len());
+            b[i] ^= 1;
+        }
+        proptest::prop_assert_eq!(encode::KeyRef::Str(&a) == encode::KeyRef::Str(&b), a == b);
+    }
+}
+
+#[test]
+fn a_large_array_on_huge_pages_is_filled_whole() {
+    // 16 MiB: large enough to be advised, with at least one aligned huge page inside.
+    let v = pages::filled(1 << 22, 7u32);
+    assert_eq!(v.len(), 1 << 22);
+    assert!(v.iter().all(|&x| x == 7));
+}
