@@ -493,23 +493,22 @@ const BLOCK: usize = 2048;
 /// Codes for the tuples of several encoded columns: one code per distinct combination that
 /// occurs, in order of first appearance.
 pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
-    let strides = strides(parts.iter().map(|p| p.cardinality()));
-    let composite = |i: usize| -> u128 {
-        parts
-            .iter()
-            .zip(&strides)
-            .map(|(p, &s)| u128::from(p.codes[i]) * s)
-            .sum()
-    };
-    let space = space(parts.iter().map(|p| p.cardinality()));
-    // Key spaces that fit 64 bits (all but the most extreme) compute a block of rows' keys a
-    // column at a time, one 64-bit multiply-add per part and row, instead of a 128-bit sum
-    // over the parts per row (measured on 10M rows of two parts: 12-13% off the combine).
-    let narrow = space <= u128::from(u64::MAX);
+    // A row's key is its parts' codes in mixed radix, the first part varying slowest, built
+    // in Horner's form: key = (..(c0 * n1 + c1) * n2 + c2)..
     let cards: Vec<u64> = parts
         .iter()
         .map(|p| p.cardinality().max(1) as u64)
         .collect();
+    let space = space(parts.iter().map(|p| p.cardinality()));
+    // Key spaces that fit 64 bits (all but the most extreme) compute a block of rows' keys a
+    // column at a time, one 64-bit multiply-add per part and row, instead of a 128-bit key
+    // per row (measured on 10M rows of two parts: 12-13% off the combine).
+    let narrow = space <= u128::from(u64::MAX);
+    let composite = |i: usize| -> u128 {
+        parts.iter().zip(&cards).fold(0, |k, (p, &card)| {
+            k * u128::from(card) + u128::from(p.codes[i])
+        })
+    };
     // Each span writes local codes into its part of the output, remapped in place once the
     // spans' dictionaries are merged. A dictionary entry keeps the composite key and the
     // parts' codes, read from the row that brought it (in cache then; later, a random read).
@@ -589,16 +588,4 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
 /// The number of distinct composite keys columns of these cardinalities can form.
 pub fn space(cards: impl Iterator<Item = usize>) -> u128 {
     cards.fold(1u128, |acc, c| acc.saturating_mul(c.max(1) as u128))
-}
-
-/// Mixed-radix strides for columns of the given cardinalities (the first varies slowest).
-pub fn strides(cards: impl DoubleEndedIterator<Item = usize>) -> Vec<u128> {
-    let mut strides: Vec<u128> = Vec::new();
-    let mut acc = 1u128;
-    for c in cards.rev() {
-        strides.push(acc);
-        acc = acc.saturating_mul(c.max(1) as u128);
-    }
-    strides.reverse();
-    strides
 }

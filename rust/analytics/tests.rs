@@ -425,7 +425,7 @@ proptest::proptest! {
 }
 
 #[test]
-fn a_large_array_on_huge_pages_is_filled_whole() {
+fn an_advised_large_array_is_filled_whole() {
     // 16 MiB: large enough to be advised, with at least one aligned huge page inside.
     let v = pages::filled(1 << 22, 7u32);
     assert_eq!(v.len(), 1 << 22);
