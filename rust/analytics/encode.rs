@@ -285,7 +285,7 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     // Each range writes its local codes into its own part of the output, remapped in place
     // once the dictionaries are merged: one array of codes, written twice, never copied.
     let ranges = ledger.ranges();
-    let mut codes = pages::filled(ledger.rows(), 0u32);
+    let mut codes = pages::zeroed::<u32>(ledger.rows());
     let mut slices = split_mut(&mut codes, ranges.iter().map(RowRange::len));
     let dicts: Vec<Dict> = slices
         .par_iter_mut()
@@ -513,7 +513,7 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
     // spans' dictionaries are merged. A dictionary entry keeps the composite key and the
     // parts' codes, read from the row that brought it (in cache then; later, a random read).
     let n_parts = parts.len();
-    let mut codes = pages::filled(rows, 0u32);
+    let mut codes = pages::zeroed::<u32>(rows);
     let bounds = spans(rows);
     let mut slices = split_mut(&mut codes, bounds.iter().map(|&(s, e)| e - s));
     let dicts: Vec<(Vec<u128>, Vec<u32>)> = slices

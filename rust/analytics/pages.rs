@@ -11,7 +11,40 @@
 /// not worth a system call.
 const MIN_BYTES: usize = 4 << 20;
 
-/// `n` copies of `value`, on huge pages when the system grants them.
+/// Types whose all-zero bytes are a value, the one [`zeroed`] arrays start with.
+///
+/// # Safety
+/// All-zero bytes must be a valid value of the type (as they are of an integer).
+pub unsafe trait Zeroable {}
+
+// SAFETY: integers are valid as all-zero bytes.
+unsafe impl Zeroable for u32 {}
+unsafe impl Zeroable for i64 {}
+
+/// `n` zeros, on huge pages when the system grants them, and not written here: memory fresh
+/// from the system is zero already, so the allocator (calloc) skips the writing and the pages
+/// are faulted in by the array's first real write, after the advice. Writing zeros first
+/// would fault every page in, then write it again.
+pub fn zeroed<T: Zeroable>(n: usize) -> Vec<T> {
+    let layout = std::alloc::Layout::array::<T>(n).expect("array size fits the address space");
+    if layout.size() == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    advise(ptr, layout.size());
+    // SAFETY: allocated by the global allocator with the layout of `n` values of `T`, and
+    // all-zero bytes are `n` valid values (`T: Zeroable`).
+    unsafe { Vec::from_raw_parts(ptr.cast(), n, n) }
+}
+
+/// `n` copies of `value`, on huge pages when the system grants them. For arrays whose first
+/// writes are random (totals per group, latencies laid out by group): their faults are better
+/// taken in one sequential pass here than in the middle of the random one (`zeroed` totals
+/// made a (feature, tenant) rollup about 10% slower).
 pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     let mut v = with_capacity(n);
     v.resize(n, value);

@@ -196,7 +196,7 @@ pub(crate) fn reprice_all(
     let cols = batch_cols(table, time_column)?;
     let codes = rate_codes(table, rates)?;
     let ranges = table.ledger().ranges();
-    let mut out = pages::filled(table.ledger().rows(), UNPRICED);
+    let mut out = pages::zeroed::<i64>(table.ledger().rows());
     split_mut(&mut out, ranges.iter().map(RowRange::len))
         .into_par_iter()
         .zip(ranges)
@@ -214,12 +214,8 @@ pub(crate) fn reprice_all(
                 };
                 let g = r.global + k;
                 match days.as_ref().map_or(SLOW, |d| d.entry(codes.route(g), ts)) {
-                    UNPRICED_DAY => {}
-                    SLOW => {
-                        if let Some(v) = codes.cost(g, ts, &row)? {
-                            *o = v;
-                        }
-                    }
+                    UNPRICED_DAY => *o = UNPRICED,
+                    SLOW => *o = codes.cost(g, ts, &row)?.unwrap_or(UNPRICED),
                     segment => *o = codes.rates.repricer.segment_cost(segment, &row, 0)?,
                 }
             }
@@ -356,7 +352,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     }
     let groups: Arc<Encoded> = match (parts.len(), has_time) {
         (0, _) => Arc::new(Encoded {
-            codes: pages::filled(ledger.rows(), 0),
+            codes: pages::zeroed(ledger.rows()),
             keys: Keys::Values(vec![KeyValue::Tuple(Vec::new())]),
         }),
         (1, _) => Arc::clone(&parts[0]),
@@ -374,15 +370,17 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     };
     let n = groups.cardinality();
     let gid: Cow<[u32]> = if filtered {
-        let mut gid = pages::filled(ledger.rows(), u32::MAX);
+        let mut gid = pages::zeroed::<u32>(ledger.rows());
         let slices = split_mut(&mut gid, ranges.iter().map(RowRange::len));
         slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
             let c = &cols[r.batch];
             for (k, o) in out.iter_mut().enumerate() {
                 let g = r.global + k;
-                if filter.keep(g, c.at.raw(r.start + k)) {
-                    *o = groups.codes[g];
-                }
+                *o = if filter.keep(g, c.at.raw(r.start + k)) {
+                    groups.codes[g]
+                } else {
+                    u32::MAX
+                };
             }
         });
         Cow::Owned(gid)
@@ -428,7 +426,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
 
 /// The bucket of every row as an encoded column (values: bucket starts, µs).
 fn time_codes(ranges: &[RowRange], cols: &[Cols], buckets: Buckets) -> Encoded {
-    let mut codes = pages::filled(ranges.iter().map(RowRange::len).sum(), 0u32);
+    let mut codes = pages::zeroed::<u32>(ranges.iter().map(RowRange::len).sum());
     split_mut(&mut codes, ranges.iter().map(RowRange::len))
         .into_par_iter()
         .zip(ranges)

@@ -431,3 +431,11 @@ fn an_advised_large_array_is_filled_whole() {
     assert_eq!(v.len(), 1 << 22);
     assert!(v.iter().all(|&x| x == 7));
 }
+
+#[test]
+fn an_advised_large_array_is_zero_whole() {
+    // 16 MiB: large enough to be advised, with at least one aligned huge page inside.
+    let v = pages::zeroed::<i64>(1 << 21);
+    assert_eq!(v.len(), 1 << 21);
+    assert!(v.iter().all(|&x| x == 0));
+}
