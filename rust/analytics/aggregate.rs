@@ -16,7 +16,7 @@ use super::pages;
 use super::rollup::{Cols, UNPRICED};
 use crate::Error;
 
-/// One group's calls and money.
+/// One group's calls and money, and where its rows start.
 #[derive(Debug, Clone, Copy, Default)]
 #[repr(C, align(64))]
 pub struct Counts {
@@ -30,10 +30,15 @@ pub struct Counts {
     pub repriced: i128,
     /// Rows re-pricing left unpriced.
     pub repriced_unpriced: i64,
+    /// The group's first row in the ledger (its global index), when it has rows.
+    pub first: u64,
 }
 
 impl Counts {
     fn add(&mut self, o: &Counts) {
+        if o.calls > 0 && (self.calls == 0 || o.first < self.first) {
+            self.first = o.first;
+        }
         self.calls += o.calls;
         self.unpriced += o.unpriced;
         self.cost += o.cost;
@@ -166,6 +171,9 @@ fn run(
                         let costs = &costs[r.global..r.global + r.len()];
                         for ((i, &g), &c) in (r.start..r.end).zip(ids).zip(costs) {
                             if let Some(a) = acc.get_mut(g as usize) {
+                                if a.calls == 0 {
+                                    a.first = (r.global + i - r.start) as u64;
+                                }
                                 a.calls += 1;
                                 match cost.get(i) {
                                     Some(v) => a.cost += i128::from(v),
@@ -182,6 +190,9 @@ fn run(
                     None => {
                         for (i, &g) in (r.start..r.end).zip(ids) {
                             if let Some(a) = acc.get_mut(g as usize) {
+                                if a.calls == 0 {
+                                    a.first = (r.global + i - r.start) as u64;
+                                }
                                 a.calls += 1;
                                 match cost.get(i) {
                                     Some(v) => a.cost += i128::from(v),

@@ -208,6 +208,14 @@ pub enum Keys {
         /// Each combination's code in each part.
         codes: Vec<u32>,
     },
+    /// Every combination of the parts' codes, whether it occurs or not: combination `c` has
+    /// code `c / strides[k] % cardinality` in part `k` (see [`radix`]).
+    Radix {
+        /// The encoded columns combined.
+        parts: Vec<Arc<Encoded>>,
+        /// Each part's place value.
+        strides: Vec<u32>,
+    },
 }
 
 /// An owned distinct key value.
@@ -229,6 +237,7 @@ impl Encoded {
         match &self.keys {
             Keys::Values(v) => v.len(),
             Keys::Tuples { parts, codes } => codes.len() / parts.len(),
+            Keys::Radix { parts, .. } => parts.iter().map(|p| p.cardinality().max(1)).product(),
         }
     }
 
@@ -239,6 +248,10 @@ impl Encoded {
             Keys::Tuples { parts, codes } => {
                 parts[k].value(codes[code * parts.len() + k] as usize, 0)
             }
+            Keys::Radix { parts, strides } => parts[k].value(
+                code / strides[k] as usize % parts[k].cardinality().max(1),
+                0,
+            ),
         }
     }
 
@@ -246,7 +259,7 @@ impl Encoded {
     pub fn key(&self, code: usize) -> KeyValue {
         match &self.keys {
             Keys::Values(v) => v[code].clone(),
-            Keys::Tuples { parts, .. } => KeyValue::Tuple(
+            Keys::Tuples { parts, .. } | Keys::Radix { parts, .. } => KeyValue::Tuple(
                 (0..parts.len())
                     .map(|k| self.value(code, k).clone())
                     .collect(),
@@ -258,7 +271,9 @@ impl Encoded {
     pub fn code_of(&self, value: &KeyValue) -> Option<u32> {
         let code = match &self.keys {
             Keys::Values(v) => v.iter().position(|x| x == value),
-            Keys::Tuples { .. } => (0..self.cardinality()).find(|&c| self.key(c) == *value),
+            Keys::Tuples { .. } | Keys::Radix { .. } => {
+                (0..self.cardinality()).find(|&c| self.key(c) == *value)
+            }
         };
         code.map(|c| c as u32)
     }
@@ -581,6 +596,56 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
         keys: Keys::Tuples {
             parts: parts.to_vec(),
             codes: tuples,
+        },
+    }
+}
+
+/// Rows per unit of work in [`radix`] (256 KiB of codes).
+const RADIX_ROWS: usize = 1 << 16;
+
+/// Whether [`radix`] codes suit `rows` rows by parts whose key space is `space`: arrays by
+/// group of that size cost less than a dictionary of the combinations that occur (a hash
+/// probe per row, a second pass to remap codes).
+pub fn radix_fits(space: u128, rows: usize) -> bool {
+    space <= (rows / 8) as u128 && space < u128::from(u32::MAX)
+}
+
+/// Codes for the tuples of several encoded columns whose key space is small (see
+/// [`radix_fits`]): a row's code is its key itself, its parts' codes in mixed radix, with no
+/// dictionary. `significance` lists the parts from the most significant digit down. Codes of
+/// combinations that no row has go unused.
+///
+/// Which part is most significant decides which groups share cache lines in every array by
+/// group. A ledger in time order with the time bucket most significant keeps the groups of
+/// one bucket, the ones its rows update, next to each other. Codes by first appearance
+/// ([`combine`]) do that for any key: at 10M rows, (feature, tenant) by radix codes (tenant
+/// most significant or least) made the totals a third slower than by [`combine`]'s codes,
+/// more than the dictionary costs.
+pub fn radix(parts: &[Arc<Encoded>], significance: &[usize], rows: usize) -> Encoded {
+    let mut strides = vec![0u32; parts.len()];
+    let mut place = 1u32;
+    for &k in significance.iter().rev() {
+        strides[k] = place;
+        // Past the most significant part the product is the space (< 2^32, see `radix_fits`).
+        place = place.wrapping_mul(parts[k].cardinality().max(1) as u32);
+    }
+    let mut codes = pages::zeroed::<u32>(rows);
+    codes
+        .par_chunks_mut(RADIX_ROWS)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let start = chunk * RADIX_ROWS;
+            for (p, &stride) in parts.iter().zip(&strides) {
+                for (k, &c) in out.iter_mut().zip(&p.codes[start..]) {
+                    *k += c * stride;
+                }
+            }
+        });
+    Encoded {
+        codes,
+        keys: Keys::Radix {
+            parts: parts.to_vec(),
+            strides,
         },
     }
 }

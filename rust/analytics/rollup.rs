@@ -366,6 +366,22 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
                 })
                 .collect::<Vec<_>>(),
         )?,
+        // Not cached (a bucket depends on the zone and the rows' span), so a dictionary of
+        // the combinations would be built on every call; the time buckets are the most
+        // significant digits (see `encode::radix`).
+        (_, true)
+            if encode::radix_fits(
+                encode::space(parts.iter().map(|p| p.cardinality())),
+                ledger.rows(),
+            ) =>
+        {
+            let is_time = |k: &usize| matches!(spec.keys[*k], Key::Time(..));
+            let significance: Vec<usize> = (0..parts.len())
+                .filter(is_time)
+                .chain((0..parts.len()).filter(|k| !is_time(k)))
+                .collect();
+            Arc::new(encode::radix(&parts, &significance, ledger.rows()))
+        }
         (_, true) => Arc::new(encode::combine(&parts, ledger.rows())),
     };
     let n = groups.cardinality();
@@ -402,8 +418,11 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         spec.latency_values,
     )?;
 
-    // Groups in code order (first appearance in the ledger), those with rows only.
-    let order: Vec<usize> = (0..n).filter(|&g| sums.counts[g].calls > 0).collect();
+    // Groups with rows, in the order of their first row kept. Codes are not that order:
+    // dictionary codes follow the whole ledger (filters drop rows), radix codes and time
+    // buckets follow their values.
+    let mut order: Vec<usize> = (0..n).filter(|&g| sums.counts[g].calls > 0).collect();
+    order.sort_unstable_by_key(|&g| sums.counts[g].first);
     let value = |g: usize, k: usize| groups.value(g, k);
     let key_values: Vec<output::KeyOut> = spec
         .keys

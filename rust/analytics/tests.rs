@@ -401,7 +401,85 @@ fn combine_numbers_tuples_by_first_appearance_in_narrow_and_wide_key_spaces() {
         }
         match &combined.keys {
             Keys::Tuples { codes, .. } => assert_eq!(*codes, tuples),
-            Keys::Values(_) => panic!("a combination has tuple keys"),
+            Keys::Values(_) | Keys::Radix { .. } => panic!("a combination has tuple keys"),
+        }
+    }
+}
+
+/// A ledger of `rows` calls over 200 days, with a key column `a` (random values below
+/// `card`) and `day_a`, each row's day and `a` joined: one column with the same groups as
+/// the pair (day, `a`).
+fn day_pair_ledger(rng: &mut Rng, rows: usize, card: u64) -> Table {
+    let at: Vec<i64> = (0..rows as i64)
+        .map(|i| i * 200 * DAY / rows as i64)
+        .collect();
+    let a: Vec<String> = (0..rows).map(|_| format!("a{}", rng.below(card))).collect();
+    let day_a = at.iter().zip(&a).map(|(t, a)| format!("{}|{a}", t / DAY));
+    let mut fields = vec![
+        Field::new("at_us", DataType::Int64, false),
+        Field::new("a", DataType::Utf8View, false),
+        Field::new("day_a", DataType::Utf8View, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(at.iter().copied())),
+        Arc::new(StringViewArray::from_iter_values(&a)),
+        Arc::new(StringViewArray::from_iter_values(day_a)),
+    ];
+    for name in BUCKETS {
+        fields.push(Field::new(name, DataType::Int64, false));
+        cols.push(Arc::new(Int64Array::from_iter_values(
+            (0..rows).map(|_| rng.below(3) as i64),
+        )));
+    }
+    fields.push(Field::new("cost", DataType::Int64, true));
+    cols.push(Arc::new(Int64Array::from_iter((0..rows).map(|_| {
+        Some(rng.below(1_000_000) as i64).filter(|c| c % 7 != 0)
+    }))));
+    fields.push(Field::new("latency_ms", DataType::Float64, true));
+    cols.push(Arc::new(Float64Array::from_iter_values(
+        (0..rows).map(|_| rng.below(1000) as f64 / 8.0),
+    )));
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(Arc::clone(&schema), cols).unwrap();
+    Table::new(Ledger::new(schema, vec![batch]))
+}
+
+#[test]
+fn a_day_and_a_column_group_as_one_column_of_both_in_small_and_large_key_spaces() {
+    let mut rng = Rng(11);
+    // Key spaces of 600 (radix codes: 1/8 of the rows or less) and 80,000 (a dictionary),
+    // with the day first and last among the keys.
+    for card in [3, 400] {
+        let t = day_pair_ledger(&mut rng, 20_000, card);
+        let one = rollup(&t, &spec(vec![Key::Column("day_a".into())])).unwrap();
+        let day_a = one.column(0).as_string::<i32>();
+        let expected: Vec<&str> = (0..one.num_rows()).map(|i| day_a.value(i)).collect();
+        for day_first in [true, false] {
+            let mut keys = vec![Key::Time(Unit::Day, "day".into()), Key::Column("a".into())];
+            if !day_first {
+                keys.reverse();
+            }
+            let pair = rollup(&t, &spec(keys)).unwrap();
+            let day = pair
+                .column_by_name("day")
+                .unwrap()
+                .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            let a = pair.column_by_name("a").unwrap().as_string::<i32>();
+            let joined: Vec<String> = (0..pair.num_rows())
+                .map(|i| format!("{}|{}", day.value(i) / DAY, a.value(i)))
+                .collect();
+            assert_eq!(
+                joined, expected,
+                "first appearance, card {card}, {day_first}"
+            );
+            for field in one.schema().fields().iter().skip(1) {
+                let name = field.name();
+                assert_eq!(
+                    pair.column_by_name(name).unwrap().as_ref(),
+                    one.column_by_name(name).unwrap().as_ref(),
+                    "{name}, card {card}, day first {day_first}"
+                );
+            }
         }
     }
 }

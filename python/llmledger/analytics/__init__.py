@@ -46,7 +46,7 @@ def rollup(
     null when no call of the group was priced), one Int64 sum per token bucket, with `reprice`
     also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced minus
     recorded), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
-    Rows come sorted by the keys' first appearance in the ledger.
+    Rows come in the order of each group's first call among those rolled up.
     """
     if is_database(source):
         return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
