@@ -484,6 +484,34 @@ fn a_day_and_a_column_group_as_one_column_of_both_in_small_and_large_key_spaces(
     }
 }
 
+#[test]
+fn short_strings_are_coded_by_first_appearance_whether_few_or_many() {
+    // 3 values: the table of recent views stays on; 300 and 5,000: most look-ups miss it
+    // and it is turned off after its trial. 40,000 rows: past the trial in every case.
+    let mut rng = Rng(5);
+    for card in [3, 300, 5_000] {
+        let values: Vec<String> = (0..40_000)
+            .map(|_| format!("t{}", rng.below(card)))
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "k",
+            DataType::Utf8View,
+            false,
+        )]));
+        let column: ArrayRef = Arc::new(StringViewArray::from_iter_values(&values));
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column]).unwrap();
+        let encoded = Table::new(Ledger::new(schema, vec![batch]))
+            .encoded("k")
+            .unwrap();
+        let mut first: std::collections::HashMap<&str, u32> = Default::default();
+        for (i, v) in values.iter().enumerate() {
+            let next = first.len() as u32;
+            let code = *first.entry(v).or_insert(next);
+            assert_eq!(encoded.codes[i], code, "row {i}, {card} values");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Equal keys are equal bytes, at the lengths the word compare covers and around them,
     /// including strings that differ in one byte anywhere.
