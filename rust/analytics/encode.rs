@@ -442,19 +442,18 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dic
         let view = views[i];
         // An inline view (length <= 12) is the whole string: equal views, equal strings.
         if (view as u32) <= 12 {
-            if recent.on {
-                if let Some(c) = recent.get(view) {
-                    *o = c;
-                    continue;
-                }
+            let slot = recent.on.then(|| RecentViews::slot(view));
+            if let Some(c) = slot.and_then(|s| recent.get(s, view)) {
+                *o = c;
+                continue;
             }
             let next = dict.len() as u32;
             let c = *by_view.entry(view).or_insert(next);
             if c == next {
                 dict.push(KeyRef::Str(a.value(i).as_bytes()));
             }
-            if recent.on {
-                recent.put(view, c);
+            if let Some(s) = slot {
+                recent.slots[s] = (view, c);
             }
             *o = c;
             continue;
@@ -519,6 +518,7 @@ impl RecentViews {
         }
     }
 
+    /// Where `view` goes in the table.
     #[inline]
     fn slot(view: u128) -> usize {
         let mut h = FastHasher::default();
@@ -526,9 +526,10 @@ impl RecentViews {
         (h.finish() >> 56) as usize
     }
 
+    /// The code of `view` if it is in its slot, `slot(view)`.
     #[inline]
-    fn get(&mut self, view: u128) -> Option<u32> {
-        let (v, c) = self.slots[Self::slot(view)];
+    fn get(&mut self, slot: usize, view: u128) -> Option<u32> {
+        let (v, c) = self.slots[slot];
         let hit = v == view;
         if self.lookups < RECENT_TRIAL {
             self.lookups += 1;
@@ -538,11 +539,6 @@ impl RecentViews {
             }
         }
         hit.then_some(c)
-    }
-
-    #[inline]
-    fn put(&mut self, view: u128, code: u32) {
-        self.slots[Self::slot(view)] = (view, code);
     }
 }
 
