@@ -10,6 +10,7 @@
 
 use rayon::prelude::*;
 
+use super::codes::Code;
 use super::input::RowRange;
 use super::latency;
 use super::pages;
@@ -83,10 +84,10 @@ enum Partial {
 }
 
 /// Sums the rows of `ranges` whose group id (`gid`, by global row) is below `groups`.
-pub fn aggregate(
+pub fn aggregate<T: Code>(
     ranges: &[RowRange],
     cols: &[Cols],
-    gid: &[u32],
+    gid: &[T],
     groups: usize,
     repriced: Option<&[i64]>,
     latency_values: bool,
@@ -151,11 +152,11 @@ pub fn aggregate(
     Ok(sums)
 }
 
-fn run(
+fn run<T: Code>(
     m: Measure,
     chunk: &[RowRange],
     cols: &[Cols],
-    gid: &[u32],
+    gid: &[T],
     groups: usize,
     repriced: Option<&[i64]>,
 ) -> Partial {
@@ -170,7 +171,7 @@ fn run(
                     Some(costs) => {
                         let costs = &costs[r.global..r.global + r.len()];
                         for ((i, &g), &c) in (r.start..r.end).zip(ids).zip(costs) {
-                            if let Some(a) = acc.get_mut(g as usize) {
+                            if let Some(a) = acc.get_mut(g.index()) {
                                 if a.calls == 0 {
                                     a.first = (r.global + i - r.start) as u64;
                                 }
@@ -189,7 +190,7 @@ fn run(
                     }
                     None => {
                         for (i, &g) in (r.start..r.end).zip(ids) {
-                            if let Some(a) = acc.get_mut(g as usize) {
+                            if let Some(a) = acc.get_mut(g.index()) {
                                 if a.calls == 0 {
                                     a.first = (r.global + i - r.start) as u64;
                                 }
@@ -214,7 +215,7 @@ fn run(
                     Some(values) => {
                         for (&g, &v) in ids.iter().zip(&values[r.start..r.end]) {
                             if v != 0 {
-                                if let Some(s) = sums.get_mut(g as usize) {
+                                if let Some(s) = sums.get_mut(g.index()) {
                                     *s += v;
                                 }
                             }
@@ -222,7 +223,7 @@ fn run(
                     }
                     None => {
                         for (i, &g) in (r.start..r.end).zip(ids) {
-                            if let Some(s) = sums.get_mut(g as usize) {
+                            if let Some(s) = sums.get_mut(g.index()) {
                                 *s += column.raw(i);
                             }
                         }

@@ -17,6 +17,7 @@ use arrow_array::{Array, ArrayRef, StringViewArray};
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
+use super::codes::{with_codes, Code, Codes};
 use super::input::{split_mut, Ledger, RowRange};
 use super::pages;
 use crate::Error;
@@ -190,7 +191,7 @@ impl Hash for KeyRef<'_> {
 #[derive(Debug, Clone)]
 pub struct Encoded {
     /// Code of each row of the ledger.
-    pub codes: Vec<u32>,
+    pub codes: Codes,
     /// What each code stands for.
     pub keys: Keys,
 }
@@ -297,11 +298,11 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     for a in &arrays {
         check_type(name, a.data_type())?;
     }
-    // Each range writes its local codes into its own part of the output, remapped in place
-    // once the dictionaries are merged: one array of codes, written twice, never copied.
+    // Each range writes its local codes into its own part of an array, remapped to global
+    // codes once the dictionaries are merged.
     let ranges = ledger.ranges();
-    let mut codes = pages::zeroed::<u32>(ledger.rows());
-    let mut slices = split_mut(&mut codes, ranges.iter().map(RowRange::len));
+    let mut local = pages::zeroed::<u32>(ledger.rows());
+    let mut slices = split_mut(&mut local, ranges.iter().map(RowRange::len));
     let dicts: Vec<Dict> = slices
         .par_iter_mut()
         .zip(ranges)
@@ -324,16 +325,9 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
                 .collect()
         })
         .collect();
-    slices
-        .into_par_iter()
-        .zip(remaps.par_iter())
-        .for_each(|(out, remap)| {
-            for c in out.iter_mut() {
-                *c = remap[*c as usize];
-            }
-        });
+    let lens: Vec<usize> = ranges.iter().map(RowRange::len).collect();
     Ok(Encoded {
-        codes,
+        codes: Codes::remapped(local, &lens, &remaps, values.len()),
         keys: Keys::Values(values),
     })
 }
@@ -569,7 +563,8 @@ fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> 
     out_dict
 }
 
-/// Rows whose composite keys [`combine`] computes at a time (16 KiB of keys, in L1).
+/// Rows whose composite keys [`combine`] and [`radix`] compute at a time (at most 16 KiB of
+/// keys, in L1).
 const BLOCK: usize = 2048;
 
 /// Codes for the tuples of several encoded columns: one code per distinct combination that
@@ -588,16 +583,16 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
     let narrow = space <= u128::from(u64::MAX);
     let composite = |i: usize| -> u128 {
         parts.iter().zip(&cards).fold(0, |k, (p, &card)| {
-            k * u128::from(card) + u128::from(p.codes[i])
+            k * u128::from(card) + u128::from(p.codes.get(i))
         })
     };
-    // Each span writes local codes into its part of the output, remapped in place once the
-    // spans' dictionaries are merged. A dictionary entry keeps the composite key and the
+    // Each span writes local codes into its part of an array, remapped to global codes once
+    // the spans' dictionaries are merged. A dictionary entry keeps the composite key and the
     // parts' codes, read from the row that brought it (in cache then; later, a random read).
     let n_parts = parts.len();
-    let mut codes = pages::zeroed::<u32>(rows);
+    let mut local = pages::zeroed::<u32>(rows);
     let bounds = spans(rows);
-    let mut slices = split_mut(&mut codes, bounds.iter().map(|&(s, e)| e - s));
+    let mut slices = split_mut(&mut local, bounds.iter().map(|&(s, e)| e - s));
     let dicts: Vec<(Vec<u128>, Vec<u32>)> = slices
         .par_iter_mut()
         .zip(&bounds)
@@ -608,7 +603,7 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
                 *o = map.slot(k, keys.len() as u32);
                 if *o as usize == keys.len() {
                     keys.push(k);
-                    part_codes.extend(parts.iter().map(|p| p.codes[i]));
+                    part_codes.extend(parts.iter().map(|p| p.codes.get(i)));
                 }
             };
             if narrow {
@@ -617,9 +612,11 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
                     let block = &mut block[..out.len()];
                     block.fill(0);
                     for (p, &card) in parts.iter().zip(&cards) {
-                        for (k, &c) in block.iter_mut().zip(&p.codes[start..]) {
-                            *k = *k * card + u64::from(c);
-                        }
+                        with_codes!(&p.codes, codes => {
+                            for (k, &c) in block.iter_mut().zip(&codes[start..]) {
+                                *k = *k * card + c.index() as u64;
+                            }
+                        });
                     }
                     for ((i, o), &k) in (start..).zip(out.iter_mut()).zip(block.iter()) {
                         assign(i, u128::from(k), o);
@@ -650,16 +647,9 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
                 .collect()
         })
         .collect();
-    slices
-        .into_par_iter()
-        .zip(remaps.par_iter())
-        .for_each(|(out, remap)| {
-            for c in out.iter_mut() {
-                *c = remap[*c as usize];
-            }
-        });
+    let lens: Vec<usize> = bounds.iter().map(|&(s, e)| e - s).collect();
     Encoded {
-        codes,
+        codes: Codes::remapped(local, &lens, &remaps, tuples.len() / n_parts),
         keys: Keys::Tuples {
             parts: parts.to_vec(),
             codes: tuples,
@@ -696,18 +686,8 @@ pub fn radix(parts: &[Arc<Encoded>], significance: &[usize], rows: usize) -> Enc
         // At most the whole space, below 2^32 (see `radix_fits`).
         place *= parts[k].cardinality().max(1) as u32;
     }
-    let mut codes = pages::zeroed::<u32>(rows);
-    codes
-        .par_chunks_mut(RADIX_ROWS)
-        .enumerate()
-        .for_each(|(chunk, out)| {
-            let start = chunk * RADIX_ROWS;
-            for (p, &stride) in parts.iter().zip(&strides) {
-                for (k, &c) in out.iter_mut().zip(&p.codes[start..]) {
-                    *k += c * stride;
-                }
-            }
-        });
+    let mut codes = Codes::zeroed(place as usize, rows);
+    with_codes!(&mut codes, out => radix_into(parts, &strides, out));
     Encoded {
         codes,
         keys: Keys::Radix {
@@ -715,6 +695,33 @@ pub fn radix(parts: &[Arc<Encoded>], significance: &[usize], rows: usize) -> Enc
             strides,
         },
     }
+}
+
+/// Writes [`radix`] codes, a block of rows at a time: each part adds its digit to the
+/// block's keys (four bytes each, whatever the width of `out`), then the block is stored.
+fn radix_into<T: Code>(parts: &[Arc<Encoded>], strides: &[u32], out: &mut [T]) {
+    out.par_chunks_mut(RADIX_ROWS)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let mut keys = [0u32; BLOCK];
+            for (start, out) in (chunk * RADIX_ROWS..)
+                .step_by(BLOCK)
+                .zip(out.chunks_mut(BLOCK))
+            {
+                let keys = &mut keys[..out.len()];
+                keys.fill(0);
+                for (p, &stride) in parts.iter().zip(strides) {
+                    with_codes!(&p.codes, codes => {
+                        for (k, &c) in keys.iter_mut().zip(&codes[start..]) {
+                            *k += c.index() as u32 * stride;
+                        }
+                    });
+                }
+                for (o, &k) in out.iter_mut().zip(keys.iter()) {
+                    *o = T::from_u32(k);
+                }
+            }
+        });
 }
 
 /// The number of distinct composite keys columns of these cardinalities can form.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use super::codes::Code;
 use super::input::{split_mut, RowRange};
 use super::pages;
 use super::rollup::Cols;
@@ -27,7 +28,12 @@ pub struct Values {
 }
 
 /// Statistics per group of the rows of `chunks` (group ids in `gid`, by global row).
-pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Vec<Stats> {
+pub fn stats<T: Code>(
+    chunks: &[&[RowRange]],
+    cols: &[Cols],
+    gid: &[T],
+    groups: usize,
+) -> Vec<Stats> {
     let Values {
         mut values,
         offsets,
@@ -36,7 +42,7 @@ pub fn stats(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) 
 }
 
 /// The latencies of each group of the rows of `chunks`, laid out by [`Values`].
-pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize) -> Values {
+pub fn values<T: Code>(chunks: &[&[RowRange]], cols: &[Cols], gid: &[T], groups: usize) -> Values {
     if cols.iter().any(|c| c.latency.is_none()) {
         return Values {
             values: Vec::new(),
@@ -92,10 +98,10 @@ pub fn values(chunks: &[&[RowRange]], cols: &[Cols], gid: &[u32], groups: usize)
 /// Calls `f(group, latency)` for each row of `chunk` with a latency and a group id below
 /// `groups` (filtered-out rows have a larger one), in row order.
 #[inline]
-fn each_latency(
+fn each_latency<T: Code>(
     chunk: &[RowRange],
     cols: &[Cols],
-    gid: &[u32],
+    gid: &[T],
     groups: usize,
     mut f: impl FnMut(usize, f64),
 ) {
@@ -106,8 +112,8 @@ fn each_latency(
         let (values, nulls) = column.parts();
         let ids = &gid[r.global..r.global + r.len()];
         for (i, &g) in (r.start..r.end).zip(ids) {
-            if (g as usize) < groups && nulls.is_none_or(|n| n.is_valid(i)) {
-                f(g as usize, values[i]);
+            if g.index() < groups && nulls.is_none_or(|n| n.is_valid(i)) {
+                f(g.index(), values[i]);
             }
         }
     }

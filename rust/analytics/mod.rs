@@ -9,6 +9,7 @@
 //! ranges run on rayon's pool and merged.
 
 mod aggregate;
+mod codes;
 mod encode;
 mod input;
 mod latency;

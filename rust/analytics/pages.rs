@@ -18,6 +18,8 @@ const MIN_BYTES: usize = 4 << 20;
 pub unsafe trait Zeroable {}
 
 // SAFETY: integers are valid as all-zero bytes.
+unsafe impl Zeroable for u8 {}
+unsafe impl Zeroable for u16 {}
 unsafe impl Zeroable for u32 {}
 unsafe impl Zeroable for i64 {}
 

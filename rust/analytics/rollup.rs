@@ -10,6 +10,7 @@ use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
 use super::aggregate;
+use super::codes::{with_codes, Code, Codes};
 use super::encode::{self, Encoded, KeyValue, Keys};
 use super::input::{split_mut, FloatColumn, IntColumn, RowRange};
 use super::output;
@@ -108,8 +109,8 @@ impl RateCodes<'_> {
     /// The index in `rates.routes` of global row `g`'s route.
     #[inline]
     fn route(&self, g: usize) -> usize {
-        let model = self.models.codes[g] as usize;
-        let mode = self.modes.as_ref().map_or(0, |m| m.codes[g] as usize);
+        let model = self.models.codes.get(g) as usize;
+        let mode = self.modes.as_ref().map_or(0, |m| m.codes.get(g) as usize);
         model * self.n_modes + mode
     }
 
@@ -182,7 +183,7 @@ struct Filter {
 impl Filter {
     #[inline]
     fn keep(&self, g: usize, ts: i64) -> bool {
-        ts >= self.since && ts < self.until && self.codes.iter().all(|(e, c)| e.codes[g] == *c)
+        ts >= self.since && ts < self.until && self.codes.iter().all(|(e, c)| e.codes.get(g) == *c)
     }
 }
 
@@ -352,7 +353,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     }
     let groups: Arc<Encoded> = match (parts.len(), has_time) {
         (0, _) => Arc::new(Encoded {
-            codes: pages::zeroed(ledger.rows()),
+            codes: Codes::zeroed(1, ledger.rows()),
             keys: Keys::Values(vec![KeyValue::Tuple(Vec::new())]),
         }),
         (1, _) => Arc::clone(&parts[0]),
@@ -385,20 +386,9 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         (_, true) => Arc::new(encode::combine(&parts, ledger.rows())),
     };
     let n = groups.cardinality();
-    let gid: Cow<[u32]> = if filtered {
-        let mut gid = pages::zeroed::<u32>(ledger.rows());
-        let slices = split_mut(&mut gid, ranges.iter().map(RowRange::len));
-        slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
-            let c = &cols[r.batch];
-            for (k, o) in out.iter_mut().enumerate() {
-                let g = r.global + k;
-                *o = if filter.keep(g, c.at.raw(r.start + k)) {
-                    groups.codes[g]
-                } else {
-                    u32::MAX
-                };
-            }
-        });
+    let gid: Cow<Codes> = if filtered {
+        let mut gid = Codes::zeroed(n, ledger.rows());
+        with_codes!(&mut gid, out => kept_codes(out, ranges, &cols, &filter, &groups.codes));
         Cow::Owned(gid)
     } else {
         Cow::Borrowed(&groups.codes)
@@ -409,14 +399,15 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         .as_ref()
         .map(|r| table.repriced(&spec.time_column, r))
         .transpose()?;
-    let sums = aggregate::aggregate(
+    let repriced = repriced.as_deref().map(Vec::as_slice);
+    let sums = with_codes!(gid.as_ref(), gid => aggregate::aggregate(
         ranges,
         &cols,
-        &gid,
+        gid,
         n,
-        repriced.as_deref().map(Vec::as_slice),
+        repriced,
         spec.latency_values,
-    )?;
+    ))?;
 
     // Groups with rows, in the order of their first row kept. Codes are not that order:
     // dictionary codes follow the whole ledger (filters drop rows), radix codes and time
@@ -443,18 +434,34 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
     output::batch(key_values, &sums, &order)
 }
 
+/// Each row's group code where `filter` keeps the row, [`Code::NONE`] where not. `out`'s width
+/// is sized for as many keys as `codes` has.
+fn kept_codes<T: Code>(
+    out: &mut [T],
+    ranges: &[RowRange],
+    cols: &[Cols],
+    filter: &Filter,
+    codes: &Codes,
+) {
+    let slices = split_mut(out, ranges.iter().map(RowRange::len));
+    slices.into_par_iter().zip(ranges).for_each(|(out, r)| {
+        let c = &cols[r.batch];
+        for (k, o) in out.iter_mut().enumerate() {
+            let g = r.global + k;
+            *o = if filter.keep(g, c.at.raw(r.start + k)) {
+                T::from_u32(codes.get(g))
+            } else {
+                T::NONE
+            };
+        }
+    });
+}
+
 /// The bucket of every row as an encoded column (values: bucket starts, µs).
 fn time_codes(ranges: &[RowRange], cols: &[Cols], buckets: Buckets) -> Encoded {
-    let mut codes = pages::zeroed::<u32>(ranges.iter().map(RowRange::len).sum());
-    split_mut(&mut codes, ranges.iter().map(RowRange::len))
-        .into_par_iter()
-        .zip(ranges)
-        .for_each(|(out, r)| {
-            let at = &cols[r.batch].at;
-            for (o, i) in out.iter_mut().zip(r.start..r.end) {
-                *o = buckets.index(at.raw(i));
-            }
-        });
+    let rows = ranges.iter().map(RowRange::len).sum();
+    let mut codes = Codes::zeroed(buckets.starts.len(), rows);
+    with_codes!(&mut codes, out => bucket_codes(out, ranges, cols, &buckets));
     let values = buckets.starts.iter().map(|&s| KeyValue::Int(s)).collect();
     Encoded {
         codes,
@@ -476,4 +483,17 @@ fn time_span(ranges: &[RowRange], cols: &[Cols], filter: &Filter) -> (i64, i64) 
                 .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)))
         })
         .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)))
+}
+
+/// Each row's bucket (its index in `buckets.starts`).
+fn bucket_codes<T: Code>(out: &mut [T], ranges: &[RowRange], cols: &[Cols], buckets: &Buckets) {
+    split_mut(out, ranges.iter().map(RowRange::len))
+        .into_par_iter()
+        .zip(ranges)
+        .for_each(|(out, r)| {
+            let at = &cols[r.batch].at;
+            for (o, i) in out.iter_mut().zip(r.start..r.end) {
+                *o = T::from_u32(buckets.index(at.raw(i)));
+            }
+        });
 }

@@ -5,6 +5,7 @@ use arrow_array::types::{Decimal128Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringViewArray};
 use arrow_schema::{DataType, Field, Schema};
 
+use super::codes::Codes;
 use super::*;
 use crate::pricing::{Catalog, BUCKETS};
 
@@ -279,7 +280,7 @@ fn expected_costs(rates: &Rates, table: &Table) -> Vec<Option<i64>> {
     (0..ledger.rows())
         .map(|i| {
             let ts = at[0].raw(i);
-            let route = &rates.routes[models.codes[i] as usize];
+            let route = &rates.routes[models.codes.get(i) as usize];
             let rate = if ts >= route.from_us {
                 route.main
             } else {
@@ -369,10 +370,13 @@ fn day_tables_price_every_route_as_its_route_says() {
     }
 }
 
-/// A part with `card` distinct integer values and random codes for `rows` rows.
+/// A part with `card` distinct integer values and random codes for `rows` rows, in the width
+/// an encoded column of `card` values has.
 fn random_part(rng: &mut Rng, card: usize, rows: usize) -> Arc<Encoded> {
+    let codes = (0..rows).map(|_| rng.below(card as u64) as u32).collect();
+    let identity: Vec<u32> = (0..card as u32).collect();
     Arc::new(Encoded {
-        codes: (0..rows).map(|_| rng.below(card as u64) as u32).collect(),
+        codes: Codes::remapped(codes, &[rows], &[identity], card),
         keys: Keys::Values((0..card as i64).map(KeyValue::Int).collect()),
     })
 }
@@ -391,13 +395,17 @@ fn combine_numbers_tuples_by_first_appearance_in_narrow_and_wide_key_spaces() {
         let mut seen: std::collections::HashMap<Vec<u32>, u32> = Default::default();
         let mut tuples = Vec::new();
         for i in 0..rows {
-            let tuple: Vec<u32> = parts.iter().map(|p| p.codes[i]).collect();
+            let tuple: Vec<u32> = parts.iter().map(|p| p.codes.get(i)).collect();
             let next = seen.len() as u32;
             let code = *seen.entry(tuple.clone()).or_insert(next);
             if code == next {
                 tuples.extend(tuple);
             }
-            assert_eq!(combined.codes[i], code, "row {i}, cardinalities {cards:?}");
+            assert_eq!(
+                combined.codes.get(i),
+                code,
+                "row {i}, cardinalities {cards:?}"
+            );
         }
         match &combined.keys {
             Keys::Tuples { codes, .. } => assert_eq!(*codes, tuples),
@@ -485,6 +493,39 @@ fn a_day_and_a_column_group_as_one_column_of_both_in_small_and_large_key_spaces(
 }
 
 #[test]
+fn codes_are_as_narrow_as_their_keys_allow_and_dropped_rows_stay_out_at_each_edge() {
+    // A width holds one key fewer than its values: its largest marks a dropped row. With one
+    // key more the next width is needed, or dropped rows would count in the last group.
+    for (card, bytes) in [(255, 1), (256, 2), (65_535, 2), (65_536, 4)] {
+        let names: Vec<String> = (0..card).map(|k| format!("k{k}")).collect();
+        let rows: Vec<(i64, &str, Option<i64>, Option<f64>)> = names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| (k as i64, name.as_str(), Some(1), Some(1.0)))
+            .collect();
+        let t = ledger(&rows);
+        let width = match &t.encoded("tenant").unwrap().codes {
+            Codes::U8(_) => 1,
+            Codes::U16(_) => 2,
+            Codes::U32(_) => 4,
+        };
+        assert_eq!(width, bytes, "{card} keys");
+        // Only the second half of the keys: the first half's rows are dropped.
+        let kept = card - card / 2;
+        let mut s = spec(vec![Key::Column("tenant".into())]);
+        s.since_us = Some((card / 2) as i64);
+        let batch = rollup(&t, &s).unwrap();
+        let calls = batch
+            .column_by_name("calls")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        assert_eq!(calls.values().to_vec(), vec![1; kept], "{card} keys");
+        let tenant = batch.column_by_name("tenant").unwrap().as_string::<i32>();
+        assert_eq!(tenant.value(kept - 1), names[card - 1]);
+    }
+}
+
+#[test]
 fn short_strings_are_coded_by_first_appearance_whether_few_or_many() {
     // 3 values: the table of recent views stays on; 300 and 5,000: most look-ups miss it
     // and it is turned off after its trial. 40,000 rows: past the trial in every case.
@@ -507,7 +548,7 @@ fn short_strings_are_coded_by_first_appearance_whether_few_or_many() {
         for (i, v) in values.iter().enumerate() {
             let next = first.len() as u32;
             let code = *first.entry(v).or_insert(next);
-            assert_eq!(encoded.codes[i], code, "row {i}, {card} values");
+            assert_eq!(encoded.codes.get(i), code, "row {i}, {card} values");
         }
     }
 }
