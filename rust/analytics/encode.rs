@@ -5,7 +5,8 @@
 //! Strings arrive as Utf8, LargeUtf8, Utf8View (what Polars exports) or dictionary-encoded;
 //! integers as Int64 / Int32. A Utf8View row is first looked up by its 16-byte view: a string
 //! of at most 12 bytes is stored inline in it, and rows gathered from one value share the view,
-//! so most rows never touch the string bytes.
+//! so most rows never touch the string bytes. A Utf8 or LargeUtf8 string of at most 12 bytes
+//! (what SQL reads give) is looked up by the view it would have.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::{Array, ArrayRef, StringViewArray};
+use arrow_array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait, StringViewArray};
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
@@ -363,14 +364,8 @@ fn check_type(name: &str, dt: &DataType) -> Result<(), Error> {
 fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
     match array.data_type() {
         DataType::Utf8View => encode_view(array.as_string_view(), r, out),
-        DataType::Utf8 => {
-            let a = array.as_string::<i32>();
-            encode_with(r, out, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
-        }
-        DataType::LargeUtf8 => {
-            let a = array.as_string::<i64>();
-            encode_with(r, out, |i| a.is_valid(i).then(|| a.value(i).as_bytes()))
-        }
+        DataType::Utf8 => encode_utf8(array.as_string::<i32>(), r, out),
+        DataType::LargeUtf8 => encode_utf8(array.as_string::<i64>(), r, out),
         DataType::Int64 => {
             let a = array.as_primitive::<Int64Type>();
             encode_keys(r, out, |i| {
@@ -395,14 +390,6 @@ fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<
     }
 }
 
-fn encode_with<'a>(
-    r: &RowRange,
-    out: &mut [u32],
-    get: impl Fn(usize) -> Option<&'a [u8]>,
-) -> Dict<'a> {
-    encode_keys(r, out, |i| get(i).map_or(KeyRef::Null, KeyRef::Str))
-}
-
 fn encode_keys<'a>(r: &RowRange, out: &mut [u32], get: impl Fn(usize) -> KeyRef<'a>) -> Dict<'a> {
     let mut map: FastMap<KeyRef<'a>, u32> = FastMap::default();
     let mut dict = Vec::new();
@@ -419,8 +406,8 @@ fn encode_keys<'a>(r: &RowRange, out: &mut [u32], get: impl Fn(usize) -> KeyRef<
 fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
     let views = a.views();
     let nulls = a.nulls();
+    let mut inline = InlineCodes::new();
     let mut by_view: FastMap<u128, u32> = FastMap::default();
-    let mut recent = RecentViews::new();
     let mut by_bytes: FastMap<KeyRef<'a>, u32> = FastMap::default();
     let mut dict = Vec::new();
     let mut remembered_long = 0usize;
@@ -436,20 +423,7 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dic
         let view = views[i];
         // An inline view (length <= 12) is the whole string: equal views, equal strings.
         if (view as u32) <= 12 {
-            let slot = recent.on.then(|| RecentViews::slot(view));
-            if let Some(c) = slot.and_then(|s| recent.get(s, view)) {
-                *o = c;
-                continue;
-            }
-            let next = dict.len() as u32;
-            let c = *by_view.entry(view).or_insert(next);
-            if c == next {
-                dict.push(KeyRef::Str(a.value(i).as_bytes()));
-            }
-            if let Some(s) = slot {
-                recent.slots[s] = (view, c);
-            }
-            *o = c;
+            *o = inline.code(view, &mut dict, || KeyRef::Str(a.value(i).as_bytes()));
             continue;
         }
         if probes == VIEW_PROBES && hits * 4 < probes {
@@ -476,6 +450,84 @@ fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dic
         *o = c;
     }
     dict
+}
+
+/// Utf8 and LargeUtf8 strings: one of up to 12 bytes is coded by the inline view it would
+/// have as a Utf8View, built here, so short strings take the same path as in
+/// [`encode_view`]; longer ones and nulls by their bytes.
+fn encode_utf8<'a, O: OffsetSizeTrait>(
+    a: &'a GenericStringArray<O>,
+    r: &RowRange,
+    out: &mut [u32],
+) -> Dict<'a> {
+    let mut inline = InlineCodes::new();
+    let mut by_bytes: FastMap<KeyRef<'a>, u32> = FastMap::default();
+    let mut dict = Vec::new();
+    for (i, o) in (r.start..r.end).zip(out) {
+        let key = if a.is_valid(i) {
+            KeyRef::Str(a.value(i).as_bytes())
+        } else {
+            KeyRef::Null
+        };
+        *o = match key {
+            KeyRef::Str(s) if s.len() <= 12 => inline.code(inline_view(s), &mut dict, || key),
+            _ => *by_bytes.entry(key).or_insert_with(|| {
+                dict.push(key);
+                (dict.len() - 1) as u32
+            }),
+        };
+    }
+    dict
+}
+
+/// The Utf8View view of a string of at most 12 bytes: its length (4 bytes, little-endian),
+/// then the string, zero-padded.
+#[inline]
+fn inline_view(s: &[u8]) -> u128 {
+    let mut view = [0u8; 16];
+    view[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
+    view[4..4 + s.len()].copy_from_slice(s);
+    u128::from_le_bytes(view)
+}
+
+/// Codes of strings of up to 12 bytes by their inline view, which is the whole string:
+/// equal views, equal strings. The table of recent views is looked at first.
+struct InlineCodes {
+    recent: RecentViews,
+    by_view: FastMap<u128, u32>,
+}
+
+impl InlineCodes {
+    fn new() -> Self {
+        InlineCodes {
+            recent: RecentViews::new(),
+            by_view: FastMap::default(),
+        }
+    }
+
+    /// The code of `view`. A new view takes the next code of `dict`, and `key()` is added
+    /// to it.
+    #[inline]
+    fn code<'a>(
+        &mut self,
+        view: u128,
+        dict: &mut Dict<'a>,
+        key: impl FnOnce() -> KeyRef<'a>,
+    ) -> u32 {
+        let slot = self.recent.on.then(|| RecentViews::slot(view));
+        if let Some(c) = slot.and_then(|s| self.recent.get(s, view)) {
+            return c;
+        }
+        let next = dict.len() as u32;
+        let c = *self.by_view.entry(view).or_insert(next);
+        if c == next {
+            dict.push(key());
+        }
+        if let Some(s) = slot {
+            self.recent.slots[s] = (view, c);
+        }
+        c
+    }
 }
 
 /// Inline views (strings of up to 12 bytes) seen lately and their codes, in a small
