@@ -9,22 +9,23 @@ checks the three engines agree exactly. To measure:
     python benches/bench_analytics.py 1000000 10000000   # medians, ratios, peak memory
 
 The script form runs each engine in its own process on the same ledger (read from an Arrow
-IPC file), so the peak resident memory (`ru_maxrss`, which sees Rust and C++ allocations
-that tracemalloc does not) is the engine's own. Ledgers above 10M rows are generated and
-held as 10M-row chunks (each its own 90 days, so not in time order across chunks), which
-keeps generating them within memory; `--engines llmledger,polars` skips an engine that
-would not fit (DuckDB needs about five times the input at 10M rows).
+IPC file), so the memory it reports is the engine's own: the peak resident set size during
+the runs (sampled from /proc, so Linux only; it sees Rust and C++ allocations that
+tracemalloc does not) above the resident size once the input is loaded. Ledgers above 10M
+rows are generated and held as 10M-row chunks (each its own 90 days, so not in time order
+across chunks), which keeps generating them within memory; `--engines llmledger,polars`
+skips an engine that would not fit (DuckDB needs about five times the input at 10M rows).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -110,15 +111,43 @@ def _child(engine: str, path: str, repeat: int) -> None:
     del parts
     if frame.height <= CHUNK_ROWS:
         frame = frame.rechunk()
-    loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     run = _runner(engine, wl.price_histories(), frame)
+    loaded = _rss_kb()
     times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"times": times, "loaded_kb": loaded, "peak_kb": peak}))
+    with _PeakRss() as peak:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+    print(json.dumps({"times": times, "loaded_kb": loaded, "peak_kb": peak.kb}))
+
+
+def _rss_kb() -> int:
+    """The resident set size now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+class _PeakRss:
+    """The largest resident set size seen while inside, sampled every 2 ms. Not the process's
+    high-water mark (`ru_maxrss`): loading the input peaks above what stays loaded (the
+    allocators give memory back), and an engine's memory would hide under that peak."""
+
+    def __enter__(self) -> _PeakRss:
+        self.kb = _rss_kb()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.002):
+            self.kb = max(self.kb, _rss_kb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.kb = max(self.kb, _rss_kb())
 
 
 def _write_ledger(path: str, n: int, models: list) -> float:
