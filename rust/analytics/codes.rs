@@ -86,16 +86,6 @@ impl Codes {
         }
     }
 
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        with_codes!(self, v => v.len())
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Global codes, in the narrowest width for `keys` of them, from local ones: `local` holds
     /// spans of `lens` rows in turn, and `remaps[s]` maps span `s`'s local codes to global
     /// ones. Four-byte codes are remapped in place, so no second array of that size is made.
@@ -105,6 +95,7 @@ impl Codes {
         remaps: &[Vec<u32>],
         keys: usize,
     ) -> Codes {
+        // Past 65,535 keys the codes are four bytes wide, as `zeroed` would choose.
         if keys > usize::from(u16::MAX) {
             split_mut(&mut local, lens.iter().copied())
                 .into_par_iter()
