@@ -150,7 +150,7 @@ fn rate_codes<'a>(table: &Table, rates: &'a Rates) -> Result<RateCodes<'a>, Erro
     })
 }
 
-fn batch_cols(table: &Table, spec_time: &str) -> Result<Vec<Cols>, Error> {
+pub(super) fn batch_cols(table: &Table, spec_time: &str) -> Result<Vec<Cols>, Error> {
     let ledger = table.ledger();
     let at = ledger.ints(spec_time)?;
     let tokens: Vec<Vec<IntColumn>> = BUCKETS

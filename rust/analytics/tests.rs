@@ -6,6 +6,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, String
 use arrow_schema::{DataType, Field, Schema};
 
 use super::codes::Codes;
+use super::input::RowRange;
 use super::*;
 use crate::pricing::{Catalog, BUCKETS};
 
@@ -450,6 +451,39 @@ fn day_pair_ledger(rng: &mut Rng, rows: usize, card: u64) -> Table {
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(Arc::clone(&schema), cols).unwrap();
     Table::new(Ledger::new(schema, vec![batch]))
+}
+
+#[test]
+fn latency_statistics_do_not_depend_on_how_many_groups_are_laid_out_at_a_time() {
+    let mut rng = Rng(11);
+    let t = day_pair_ledger(&mut rng, 3_000, 40);
+    let cols = rollup::batch_cols(&t, "at_us").unwrap();
+    let a = t.encoded("a").unwrap();
+    let Codes::U8(gid) = &a.codes else {
+        panic!("40 keys take a byte")
+    };
+    let groups = a.cardinality();
+    // Two spans, so a group's values come from both, in row order.
+    let r = t.ledger().ranges()[0];
+    let halves = [
+        RowRange { end: 1_700, ..r },
+        RowRange {
+            start: 1_700,
+            global: 1_700,
+            ..r
+        },
+    ];
+    let chunks = [&halves[..1], &halves[1..]];
+    let latency::Values {
+        mut values,
+        offsets,
+    } = latency::values(&chunks, &cols, gid, groups);
+    let whole = latency::stats_of(&mut values, &offsets);
+    // Blocks of at most one value (one group each), of a few groups, and of all of them.
+    for most in [1, 100, 250, 3_000] {
+        let blocked = latency::stats_by_blocks(&chunks, &cols, gid, groups, most);
+        assert_eq!(blocked, whole, "at most {most} values at a time");
+    }
 }
 
 #[test]
