@@ -29,38 +29,47 @@ pub struct Values {
     pub offsets: Vec<usize>,
 }
 
-/// Groups whose latencies [`stats`] lays out at a time: at most this many values (32 MiB, the
-/// size of a shared last-level cache), unless one group alone has more.
+/// Latencies [`stats`] lays out at a time: up to this many (32 MiB, the size of a shared
+/// last-level cache), or up to a [`BLOCKS`]th of all of them when that is more.
 const BLOCK_VALUES: usize = 1 << 22;
+
+/// A block may hold a `BLOCKS`th of all the values, when that is more than [`BLOCK_VALUES`].
+/// Each block reads the group ids and latencies again, so a fixed block size would make the
+/// time grow with the square of the rows; this way there are fewer than twice this many blocks
+/// (two blocks in a row hold more than a block may).
+const BLOCKS: usize = 4;
 
 /// Statistics per group of the rows of `chunks` (group ids in `gid`, by global row).
 ///
 /// The groups are taken a block at a time, each block's latencies laid out in one buffer
-/// reused for the next, so the memory is a block's rather than every row's (at 10M rows,
-/// 32 MiB instead of 80 MB; at 50M, instead of 400 MB). Each block reads the group ids and
-/// latencies again, sequentially; its scatter lands in a range the cache can hold.
+/// reused for the next, so the memory is a block's rather than every row's: at 10M rows
+/// 32 MiB instead of 80 MB, at 50M rows 100 MB instead of 400 MB. Each block reads the group
+/// ids and latencies again, sequentially; its scatter lands in a range the cache can hold.
 pub fn stats<T: Code>(
     chunks: &[&[RowRange]],
     cols: &[Cols],
     gid: &[T],
     groups: usize,
 ) -> Vec<Stats> {
-    stats_by_blocks(chunks, cols, gid, groups, BLOCK_VALUES)
+    stats_by_blocks(chunks, cols, gid, groups, BLOCK_VALUES, BLOCKS)
 }
 
-/// [`stats`], laying out at most `most` values at a time (or one group's).
+/// [`stats`], a block holding up to `most` values or a `share`th of all of them, whichever
+/// is more (and one group's, when that is more still).
 pub(super) fn stats_by_blocks<T: Code>(
     chunks: &[&[RowRange]],
     cols: &[Cols],
     gid: &[T],
     groups: usize,
     most: usize,
+    share: usize,
 ) -> Vec<Stats> {
     if cols.iter().any(|c| c.latency.is_none()) {
         return vec![[None; 4]; groups];
     }
     let (counts, sizes) = counts(chunks, cols, gid, groups);
-    let blocks = blocks(&sizes, most);
+    let total: usize = sizes.iter().sum();
+    let blocks = blocks(&sizes, most.max(total.div_ceil(share)));
     let largest = blocks
         .iter()
         .map(|b| sizes[b.clone()].iter().sum::<usize>())

@@ -479,10 +479,14 @@ fn latency_statistics_do_not_depend_on_how_many_groups_are_laid_out_at_a_time() 
         offsets,
     } = latency::values(&chunks, &cols, gid, groups);
     let whole = latency::stats_of(&mut values, &offsets);
-    // Blocks of at most one value (one group each), of a few groups, and of all of them.
-    for most in [1, 100, 250, 3_000] {
-        let blocked = latency::stats_by_blocks(&chunks, &cols, gid, groups, most);
-        assert_eq!(blocked, whole, "at most {most} values at a time");
+    // Blocks of one group each, of a few groups, and of all of them; then blocks of up to a
+    // quarter of the values.
+    for (most, share) in [(1, usize::MAX), (100, usize::MAX), (3_000, 1), (1, 4)] {
+        let blocked = latency::stats_by_blocks(&chunks, &cols, gid, groups, most, share);
+        assert_eq!(
+            blocked, whole,
+            "blocks of up to {most} values or a {share}th"
+        );
     }
 }
 
