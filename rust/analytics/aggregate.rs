@@ -129,27 +129,40 @@ pub fn aggregate<T: Code>(
             }
         },
     );
-    let mut sums = Sums {
-        counts: pages::filled(groups, Counts::default()),
-        tokens: (0..8).map(|_| pages::filled(groups, 0)).collect(),
-        repriced: repriced.is_some(),
-        latency,
-    };
+    // Each measure's first span takes the others' totals: no fresh arrays (tens of MB with
+    // hundreds of thousands of groups) while the spans' are still held. A ledger without rows
+    // has no spans.
+    let mut counts: Option<Vec<Counts>> = None;
+    let mut tokens: Vec<Option<Vec<i64>>> = vec![None; 8];
     for p in partials {
         match p {
-            Partial::Counts(counts) => {
-                for (a, b) in sums.counts.iter_mut().zip(&counts) {
-                    a.add(b);
+            Partial::Counts(c) => match &mut counts {
+                None => counts = Some(c),
+                Some(sum) => {
+                    for (a, b) in sum.iter_mut().zip(&c) {
+                        a.add(b);
+                    }
                 }
-            }
-            Partial::Tokens(b, t) => {
-                for (a, &v) in sums.tokens[b].iter_mut().zip(&t) {
-                    *a += v;
+            },
+            Partial::Tokens(b, t) => match &mut tokens[b] {
+                None => tokens[b] = Some(t),
+                Some(sum) => {
+                    for (a, &v) in sum.iter_mut().zip(&t) {
+                        *a += v;
+                    }
                 }
-            }
+            },
         }
     }
-    Ok(sums)
+    Ok(Sums {
+        counts: counts.unwrap_or_else(|| vec![Counts::default(); groups]),
+        tokens: tokens
+            .into_iter()
+            .map(|t| t.unwrap_or_else(|| vec![0; groups]))
+            .collect(),
+        repriced: repriced.is_some(),
+        latency,
+    })
 }
 
 fn run<T: Code>(

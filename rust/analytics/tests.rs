@@ -255,6 +255,16 @@ fn rollup_of_nothing_has_the_schema_and_no_rows() {
 }
 
 #[test]
+fn rollup_of_a_ledger_without_rows_has_no_rows() {
+    // No rows, no row ranges: the totals have no span to start from.
+    let t = ledger(&[]);
+    for keys in [vec![], vec![Key::Column("tenant".into())]] {
+        let batch = rollup(&t, &spec(keys)).unwrap();
+        assert_eq!(batch.num_rows(), 0);
+    }
+}
+
+#[test]
 fn hour_buckets_in_a_zone_keep_the_repeated_hour_apart() {
     // 2026-10-25 01:00 UTC: Paris goes from 03:00 CEST back to 02:00 CET.
     let switch = 20_386 * DAY + 3_600_000_000;
