@@ -1,6 +1,6 @@
 //! Dictionary encoding of group-key columns: every row gets a dense `u32` code, equal values
-//! equal codes, null its own code. Each worker encodes its row ranges with a local map, then
-//! the local dictionaries are merged and the codes remapped in parallel.
+//! equal codes, null its own code. Each worker encodes its span of row ranges with a local
+//! dictionary, then the spans' dictionaries are merged and the codes remapped in parallel.
 //!
 //! Strings arrive as Utf8, LargeUtf8, Utf8View (what Polars exports) or dictionary-encoded;
 //! integers as Int64 / Int32. A Utf8View row is first looked up by its 16-byte view: a string
@@ -305,18 +305,35 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     for a in &arrays {
         check_type(name, a.data_type())?;
     }
-    // Each range writes its local codes into its own part of an array, remapped to global
-    // codes once the dictionaries are merged.
+    // Each span of row ranges (one per thread) writes its local codes into its own part of an
+    // array, remapped to global codes once the spans' dictionaries are merged. A dictionary
+    // per span rather than per range: the merge is serial, and a column of a million values
+    // (users) would otherwise merge about as many keys per range as the range has rows.
     let ranges = ledger.ranges();
+    let spans: Vec<&[RowRange]> = ranges
+        .chunks(ranges.len().div_ceil(rayon::current_num_threads()).max(1))
+        .collect();
+    let lens: Vec<usize> = spans
+        .iter()
+        .map(|span| span.iter().map(RowRange::len).sum())
+        .collect();
     let mut local = pages::zeroed::<u32>(ledger.rows());
-    let mut slices = split_mut(&mut local, ranges.iter().map(RowRange::len));
+    let slices = split_mut(&mut local, lens.iter().copied());
     let dicts: Vec<Dict> = slices
-        .par_iter_mut()
-        .zip(ranges)
-        .map(|(out, r)| encode_range(&arrays[r.batch], r, out))
+        .into_par_iter()
+        .zip(&spans)
+        .map(|(out, span)| {
+            let mut coder = SpanCoder::default();
+            let mut at = 0;
+            for r in *span {
+                coder.encode(&arrays[r.batch], r, &mut out[at..at + r.len()]);
+                at += r.len();
+            }
+            coder.dict
+        })
         .collect();
 
-    // Merge the local dictionaries in range order, so codes follow first appearance.
+    // Merge the local dictionaries in span order, so codes follow first appearance.
     let mut global: FastMap<KeyRef, u32> = FastMap::default();
     let mut values = Vec::new();
     let remaps: Vec<Vec<u32>> = dicts
@@ -332,7 +349,6 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
                 .collect()
         })
         .collect();
-    let lens: Vec<usize> = ranges.iter().map(RowRange::len).collect();
     Ok(Encoded {
         codes: Codes::remapped(local, &lens, &remaps, values.len()),
         keys: Keys::Values(values),
@@ -366,114 +382,142 @@ fn check_type(name: &str, dt: &DataType) -> Result<(), Error> {
     }
 }
 
-/// Encodes rows `r` of `array` with a local map into `out` (one code per row).
-fn encode_range<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
-    match array.data_type() {
-        DataType::Utf8View => encode_view(array.as_string_view(), r, out),
-        DataType::Utf8 => encode_utf8(array.as_string::<i32>(), r, out),
-        DataType::LargeUtf8 => encode_utf8(array.as_string::<i64>(), r, out),
-        DataType::Int64 => {
-            let a = array.as_primitive::<Int64Type>();
-            encode_keys(r, out, |i| {
-                if a.is_valid(i) {
-                    KeyRef::Int(a.value(i))
-                } else {
-                    KeyRef::Null
-                }
-            })
-        }
-        DataType::Int32 => {
-            let a = array.as_primitive::<Int32Type>();
-            encode_keys(r, out, |i| {
-                if a.is_valid(i) {
-                    KeyRef::Int(i64::from(a.value(i)))
-                } else {
-                    KeyRef::Null
-                }
-            })
-        }
-        _ => encode_dictionary(array, r, out),
-    }
+/// A span's dictionary, and the tables that find a key's code in it, kept from one row range
+/// to the next.
+#[derive(Default)]
+struct SpanCoder<'a> {
+    dict: Dict<'a>,
+    inline: InlineCodes,
+    bytes: ByteCodes,
 }
 
-fn encode_keys<'a>(r: &RowRange, out: &mut [u32], get: impl Fn(usize) -> KeyRef<'a>) -> Dict<'a> {
-    let mut map: FastMap<KeyRef<'a>, u32> = FastMap::default();
-    let mut dict = Vec::new();
-    for (i, o) in (r.start..r.end).zip(out) {
-        let k = get(i);
-        *o = *map.entry(k).or_insert_with(|| {
-            dict.push(k);
-            (dict.len() - 1) as u32
-        });
+impl<'a> SpanCoder<'a> {
+    /// Codes rows `r` of `array` into `out` (one code per row).
+    fn encode(&mut self, array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) {
+        match array.data_type() {
+            DataType::Utf8View => self.view(array.as_string_view(), r, out),
+            DataType::Utf8 => self.utf8(array.as_string::<i32>(), r, out),
+            DataType::LargeUtf8 => self.utf8(array.as_string::<i64>(), r, out),
+            DataType::Int64 => {
+                let a = array.as_primitive::<Int64Type>();
+                self.keys(r, out, |i| {
+                    if a.is_valid(i) {
+                        KeyRef::Int(a.value(i))
+                    } else {
+                        KeyRef::Null
+                    }
+                });
+            }
+            DataType::Int32 => {
+                let a = array.as_primitive::<Int32Type>();
+                self.keys(r, out, |i| {
+                    if a.is_valid(i) {
+                        KeyRef::Int(i64::from(a.value(i)))
+                    } else {
+                        KeyRef::Null
+                    }
+                });
+            }
+            _ => self.dictionary(array, r, out),
+        }
     }
-    dict
-}
 
-fn encode_view<'a>(a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
-    let views = a.views();
-    let nulls = a.nulls();
-    let mut inline = InlineCodes::new();
-    let mut by_view: FastMap<u128, u32> = FastMap::default();
-    let mut by_bytes = ByteCodes::default();
-    let mut dict = Vec::new();
-    let mut remembered_long = 0usize;
-    let (mut probes, mut hits) = (0usize, 0usize);
-    for (i, o) in (r.start..r.end).zip(out) {
-        if nulls.is_some_and(|n| n.is_null(i)) {
-            *o = by_bytes.code(KeyRef::Null, &mut dict);
-            continue;
+    fn keys(&mut self, r: &RowRange, out: &mut [u32], get: impl Fn(usize) -> KeyRef<'a>) {
+        for (i, o) in (r.start..r.end).zip(out) {
+            *o = self.bytes.code(get(i), &mut self.dict);
         }
-        let view = views[i];
-        // An inline view (length <= 12) is the whole string: equal views, equal strings.
-        if (view as u32) <= 12 {
-            *o = inline.code(view, &mut dict, || KeyRef::Str(a.value(i).as_bytes()));
-            continue;
-        }
-        if probes == VIEW_PROBES && hits * 4 < probes {
-            remembered_long = VIEW_BUDGET; // fewer than a quarter shared a view: stop looking
-        }
-        let remember = remembered_long < VIEW_BUDGET;
-        if remember {
-            probes += 1;
-            if let Some(&c) = by_view.get(&view) {
-                hits += 1;
-                *o = c;
+    }
+
+    fn view(&mut self, a: &'a StringViewArray, r: &RowRange, out: &mut [u32]) {
+        let views = a.views();
+        let nulls = a.nulls();
+        // A long string's view names a buffer of this array: views are compared within a
+        // range only.
+        let mut by_view: FastMap<u128, u32> = FastMap::default();
+        let mut remembered_long = 0usize;
+        let (mut probes, mut hits) = (0usize, 0usize);
+        for (i, o) in (r.start..r.end).zip(out) {
+            if nulls.is_some_and(|n| n.is_null(i)) {
+                *o = self.bytes.code(KeyRef::Null, &mut self.dict);
                 continue;
             }
+            let view = views[i];
+            // An inline view (length <= 12) is the whole string: equal views, equal strings.
+            if (view as u32) <= 12 {
+                *o = self
+                    .inline
+                    .code(view, &mut self.dict, || KeyRef::Str(a.value(i).as_bytes()));
+                continue;
+            }
+            if probes == VIEW_PROBES && hits * 4 < probes {
+                remembered_long = VIEW_BUDGET; // fewer than a quarter shared a view: stop looking
+            }
+            let remember = remembered_long < VIEW_BUDGET;
+            if remember {
+                probes += 1;
+                if let Some(&c) = by_view.get(&view) {
+                    hits += 1;
+                    *o = c;
+                    continue;
+                }
+            }
+            let c = self
+                .bytes
+                .code(KeyRef::Str(a.value(i).as_bytes()), &mut self.dict);
+            if remember {
+                remembered_long += 1;
+                by_view.insert(view, c);
+            }
+            *o = c;
         }
-        let c = by_bytes.code(KeyRef::Str(a.value(i).as_bytes()), &mut dict);
-        if remember {
-            remembered_long += 1;
-            by_view.insert(view, c);
-        }
-        *o = c;
     }
-    dict
-}
 
-/// Utf8 and LargeUtf8 strings: one of up to 12 bytes is coded by the inline view it would
-/// have as a Utf8View, built here, so short strings take the same path as in
-/// [`encode_view`]; longer ones and nulls by their bytes.
-fn encode_utf8<'a, O: OffsetSizeTrait>(
-    a: &'a GenericStringArray<O>,
-    r: &RowRange,
-    out: &mut [u32],
-) -> Dict<'a> {
-    let mut inline = InlineCodes::new();
-    let mut by_bytes = ByteCodes::default();
-    let mut dict = Vec::new();
-    for (i, o) in (r.start..r.end).zip(out) {
-        let key = if a.is_valid(i) {
-            KeyRef::Str(a.value(i).as_bytes())
-        } else {
-            KeyRef::Null
-        };
-        *o = match key {
-            KeyRef::Str(s) if s.len() <= 12 => inline.code(inline_view(s), &mut dict, || key),
-            _ => by_bytes.code(key, &mut dict),
-        };
+    /// Utf8 and LargeUtf8 strings: one of up to 12 bytes is coded by the inline view it
+    /// would have as a Utf8View, built here, so short strings take the same path as in
+    /// [`SpanCoder::view`]; longer ones and nulls by their bytes.
+    fn utf8<O: OffsetSizeTrait>(
+        &mut self,
+        a: &'a GenericStringArray<O>,
+        r: &RowRange,
+        out: &mut [u32],
+    ) {
+        for (i, o) in (r.start..r.end).zip(out) {
+            let key = if a.is_valid(i) {
+                KeyRef::Str(a.value(i).as_bytes())
+            } else {
+                KeyRef::Null
+            };
+            *o = match key {
+                KeyRef::Str(s) if s.len() <= 12 => {
+                    self.inline.code(inline_view(s), &mut self.dict, || key)
+                }
+                _ => self.bytes.code(key, &mut self.dict),
+            };
+        }
     }
-    dict
+
+    /// Dictionary-encoded strings: the values are coded, then each row takes its value's code.
+    fn dictionary(&mut self, array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) {
+        let dict = array.as_any_dictionary();
+        let values = dict.values();
+        let whole = RowRange {
+            batch: 0,
+            start: 0,
+            end: values.len(),
+            global: 0,
+        };
+        let mut inner = vec![0u32; values.len()];
+        self.encode(values, &whole, &mut inner);
+        let keys = dict.normalized_keys();
+        let nulls = dict.keys().nulls();
+        for (i, o) in (r.start..r.end).zip(out) {
+            *o = if nulls.is_some_and(|n| n.is_null(i)) {
+                self.bytes.code(KeyRef::Null, &mut self.dict)
+            } else {
+                inner[keys[i]]
+            };
+        }
+    }
 }
 
 /// The Utf8View view of a string of at most 12 bytes: its length (4 bytes, little-endian),
@@ -530,14 +574,16 @@ impl Slot for ViewSlot {
     }
 }
 
-impl InlineCodes {
-    fn new() -> Self {
+impl Default for InlineCodes {
+    fn default() -> Self {
         InlineCodes {
             recent: RecentViews::new(),
-            table: Table::new(),
+            table: Table::default(),
         }
     }
+}
 
+impl InlineCodes {
     /// The code of `view`. A new view takes the next code of `dict`, and `key()` is added
     /// to it.
     #[inline]
@@ -654,10 +700,6 @@ impl<S: Slot> Default for Table<S> {
 }
 
 impl<S: Slot> Table<S> {
-    fn new() -> Self {
-        Self::default()
-    }
-
     fn with_bits(bits: u32) -> Self {
         Table {
             slots: vec![S::EMPTY; 1 << bits],
@@ -757,33 +799,6 @@ impl RecentViews {
         }
         hit.then_some(c)
     }
-}
-
-fn encode_dictionary<'a>(array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) -> Dict<'a> {
-    let dict = array.as_any_dictionary();
-    let values = dict.values();
-    let whole = RowRange {
-        batch: 0,
-        start: 0,
-        end: values.len(),
-        global: 0,
-    };
-    let mut inner = vec![0u32; values.len()];
-    let mut out_dict = encode_range(values, &whole, &mut inner);
-    let keys = dict.normalized_keys();
-    let nulls = dict.keys().nulls();
-    let mut null_code = None;
-    for (i, o) in (r.start..r.end).zip(out) {
-        *o = if nulls.is_some_and(|n| n.is_null(i)) {
-            *null_code.get_or_insert_with(|| {
-                out_dict.push(KeyRef::Null);
-                (out_dict.len() - 1) as u32
-            })
-        } else {
-            inner[keys[i]]
-        };
-    }
-    out_dict
 }
 
 /// Rows whose composite keys [`combine`] and [`radix`] compute at a time (at most 16 KiB of

@@ -611,6 +611,89 @@ fn strings_are_coded_by_first_appearance_whether_few_or_many_in_every_string_typ
     }
 }
 
+#[test]
+fn codes_follow_first_appearance_across_batches_and_row_ranges() {
+    // Three batches, five row ranges: each thread's span of ranges crosses a batch boundary.
+    // Values recur from batch to batch; in the Utf8View column a value's rows share one view
+    // (deduplicated), and the same view in another batch names another buffer.
+    let mut rng = Rng(7);
+    let batches: Vec<Vec<Option<String>>> = [300_000, 100_000, 300_000]
+        .iter()
+        .map(|&n| {
+            (0..n)
+                .map(|_| match rng.below(5_000) {
+                    _ if rng.below(50) == 0 => None,
+                    v if v % 3 == 0 => Some(format!("a-much-longer-value-{v}")),
+                    v => Some(format!("v{v}")),
+                })
+                .collect()
+        })
+        .collect();
+    let mut first: std::collections::HashMap<Option<&str>, u32> = Default::default();
+    let expected: Vec<u32> = batches
+        .iter()
+        .flatten()
+        .map(|v| {
+            let next = first.len() as u32;
+            *first.entry(v.as_deref()).or_insert(next)
+        })
+        .collect();
+    let column = |strs: Vec<Option<&str>>, dt: &DataType| -> ArrayRef {
+        match dt {
+            DataType::Utf8View => {
+                let mut b =
+                    arrow_array::builder::StringViewBuilder::new().with_deduplicate_strings();
+                b.extend(strs);
+                Arc::new(b.finish())
+            }
+            DataType::Utf8 => Arc::new(arrow_array::StringArray::from(strs)),
+            DataType::LargeUtf8 => Arc::new(arrow_array::LargeStringArray::from(strs)),
+            _ => Arc::new(
+                strs.into_iter()
+                    .collect::<arrow_array::DictionaryArray<arrow_array::types::Int32Type>>(),
+            ),
+        }
+    };
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    for dt in [
+        DataType::Utf8View,
+        DataType::Utf8,
+        DataType::LargeUtf8,
+        dictionary,
+    ] {
+        let schema = Arc::new(Schema::new(vec![Field::new("k", dt.clone(), true)]));
+        let record_batches = batches
+            .iter()
+            .map(|b| {
+                let strs = b.iter().map(Option::as_deref).collect();
+                RecordBatch::try_new(Arc::clone(&schema), vec![column(strs, &dt)]).unwrap()
+            })
+            .collect();
+        let encoded = Table::new(Ledger::new(schema, record_batches))
+            .encoded("k")
+            .unwrap();
+        assert_eq!(encoded.cardinality(), first.len(), "{dt}");
+        if matches!(dt, DataType::Dictionary(..)) {
+            // A dictionary's values are coded before its rows' nulls: equal values, equal
+            // codes, and no code for two values.
+            let mut value_of: std::collections::HashMap<u32, u32> = Default::default();
+            for (i, &value) in expected.iter().enumerate() {
+                let code = encoded.codes.get(i);
+                assert_eq!(
+                    *value_of.entry(code).or_insert(value),
+                    value,
+                    "row {i}, {dt}"
+                );
+            }
+            assert_eq!(value_of.len(), first.len(), "{dt}");
+            continue;
+        }
+        for (i, &code) in expected.iter().enumerate() {
+            assert_eq!(encoded.codes.get(i), code, "row {i}, {dt}");
+        }
+    }
+}
+
 proptest::proptest! {
     /// Equal keys are equal bytes, at the lengths the word compare covers and around them,
     /// including strings that differ in one byte anywhere.
