@@ -319,7 +319,7 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
         .collect();
     let mut local = pages::zeroed::<u32>(ledger.rows());
     let slices = split_mut(&mut local, lens.iter().copied());
-    let dicts: Vec<Dict> = slices
+    let mut coders: Vec<SpanCoder> = slices
         .into_par_iter()
         .zip(&spans)
         .map(|(out, span)| {
@@ -329,26 +329,21 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
                 coder.encode(&arrays[r.batch], r, &mut out[at..at + r.len()]);
                 at += r.len();
             }
-            coder.dict
+            coder
         })
         .collect();
 
-    // Merge the local dictionaries in span order, so codes follow first appearance.
-    let mut global: FastMap<KeyRef, u32> = FastMap::default();
-    let mut values = Vec::new();
-    let remaps: Vec<Vec<u32>> = dicts
-        .iter()
-        .map(|dict| {
-            dict.iter()
-                .map(|&k| {
-                    *global.entry(k).or_insert_with(|| {
-                        values.push(owned(k));
-                        (values.len() - 1) as u32
-                    })
-                })
-                .collect()
-        })
-        .collect();
+    // Merge in span order, so codes follow first appearance: the first span's coder takes
+    // the others' keys, its tables finding the ones it has (no map of all the keys is built
+    // again), and its dictionary becomes the column's.
+    let rest = coders.split_off(coders.len().min(1));
+    let mut merged = coders.pop().unwrap_or_default();
+    let mut remaps = vec![(0..merged.dict.len() as u32).collect::<Vec<_>>()];
+    remaps.extend(
+        rest.iter()
+            .map(|c| c.dict.iter().map(|&k| merged.key(k)).collect()),
+    );
+    let values: Vec<KeyValue> = merged.dict.iter().map(|&k| owned(k)).collect();
     Ok(Encoded {
         codes: Codes::remapped(local, &lens, &remaps, values.len()),
         keys: Keys::Values(values),
@@ -472,6 +467,18 @@ impl<'a> SpanCoder<'a> {
         }
     }
 
+    /// The code of `key`, added to the dictionary when new: a string of up to 12 bytes by the
+    /// inline view it would have as a Utf8View, other keys by their bytes.
+    #[inline]
+    fn key(&mut self, key: KeyRef<'a>) -> u32 {
+        match key {
+            KeyRef::Str(s) if s.len() <= 12 => {
+                self.inline.code(inline_view(s), &mut self.dict, || key)
+            }
+            _ => self.bytes.code(key, &mut self.dict),
+        }
+    }
+
     /// Utf8 and LargeUtf8 strings: one of up to 12 bytes is coded by the inline view it
     /// would have as a Utf8View, built here, so short strings take the same path as in
     /// [`SpanCoder::view`]; longer ones and nulls by their bytes.
@@ -487,12 +494,7 @@ impl<'a> SpanCoder<'a> {
             } else {
                 KeyRef::Null
             };
-            *o = match key {
-                KeyRef::Str(s) if s.len() <= 12 => {
-                    self.inline.code(inline_view(s), &mut self.dict, || key)
-                }
-                _ => self.bytes.code(key, &mut self.dict),
-            };
+            *o = self.key(key);
         }
     }
 

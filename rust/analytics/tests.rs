@@ -613,7 +613,7 @@ fn strings_are_coded_by_first_appearance_whether_few_or_many_in_every_string_typ
 
 #[test]
 fn codes_follow_first_appearance_across_batches_and_row_ranges() {
-    // Three batches, five row ranges: each thread's span of ranges crosses a batch boundary.
+    // Three batches, five row ranges: spans of ranges cross batch boundaries.
     // Values recur from batch to batch; in the Utf8View column a value's rows share one view
     // (deduplicated), and the same view in another batch names another buffer.
     let mut rng = Rng(7);
@@ -655,6 +655,10 @@ fn codes_follow_first_appearance_across_batches_and_row_ranges() {
         }
     };
     let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     for dt in [
         DataType::Utf8View,
         DataType::Utf8,
@@ -669,8 +673,9 @@ fn codes_follow_first_appearance_across_batches_and_row_ranges() {
                 RecordBatch::try_new(Arc::clone(&schema), vec![column(strs, &dt)]).unwrap()
             })
             .collect();
-        let encoded = Table::new(Ledger::new(schema, record_batches))
-            .encoded("k")
+        // Three threads: spans of two, two and one ranges, whatever the machine's cores.
+        let encoded = threads
+            .install(|| Table::new(Ledger::new(schema, record_batches)).encoded("k"))
             .unwrap();
         assert_eq!(encoded.cardinality(), first.len(), "{dt}");
         if matches!(dt, DataType::Dictionary(..)) {
