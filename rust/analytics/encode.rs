@@ -319,7 +319,7 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
         .collect();
     let mut local = pages::zeroed::<u32>(ledger.rows());
     let slices = split_mut(&mut local, lens.iter().copied());
-    let mut coders: Vec<SpanCoder> = slices
+    let coders: Vec<SpanCoder> = slices
         .into_par_iter()
         .zip(&spans)
         .map(|(out, span)| {
@@ -336,13 +336,10 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     // Merge in span order, so codes follow first appearance: the first span's coder takes
     // the others' keys, its tables finding the ones it has (no map of all the keys is built
     // again), and its dictionary becomes the column's.
-    let rest = coders.split_off(coders.len().min(1));
-    let mut merged = coders.pop().unwrap_or_default();
+    let mut coders = coders.into_iter();
+    let mut merged = coders.next().unwrap_or_default();
     let mut remaps = vec![(0..merged.dict.len() as u32).collect::<Vec<_>>()];
-    remaps.extend(
-        rest.iter()
-            .map(|c| c.dict.iter().map(|&k| merged.key(k)).collect()),
-    );
+    remaps.extend(coders.map(|c| c.dict.iter().map(|&k| merged.key(k)).collect()));
     let values: Vec<KeyValue> = merged.dict.iter().map(|&k| owned(k)).collect();
     Ok(Encoded {
         codes: Codes::remapped(local, &lens, &remaps, values.len()),
