@@ -86,48 +86,107 @@ impl Codes {
         }
     }
 
-    /// Global codes, in the narrowest width for `keys` of them, from local ones: `local` holds
-    /// spans of `lens` rows in turn, and `remaps[s]` maps span `s`'s local codes to global
-    /// ones. Four-byte codes are remapped in place, so no second array of that size is made.
-    pub fn remapped(
-        mut local: Vec<u32>,
-        lens: &[usize],
-        remaps: &[Vec<u32>],
-        keys: usize,
-    ) -> Codes {
-        // Past 65,535 keys the codes are four bytes wide, as `zeroed` would choose.
-        if keys > usize::from(u16::MAX) {
-            split_mut(&mut local, lens.iter().copied())
-                .into_par_iter()
-                .zip(remaps)
-                .for_each(|(span, remap)| {
-                    for c in span.iter_mut() {
-                        *c = remap[*c as usize];
-                    }
-                });
-            return Codes::U32(local);
+    /// No codes yet, with room for `rows` in the narrowest width for `keys`: the pages are
+    /// taken from the system as codes are written, so unused room costs no memory.
+    pub fn with_capacity(keys: usize, rows: usize) -> Codes {
+        if keys <= usize::from(u8::MAX) {
+            Codes::U8(pages::with_capacity(rows))
+        } else if keys <= usize::from(u16::MAX) {
+            Codes::U16(pages::with_capacity(rows))
+        } else {
+            Codes::U32(pages::with_capacity(rows))
         }
-        let mut codes = Codes::zeroed(keys, local.len());
-        with_codes!(&mut codes, out => remap_into(&local, out, lens, remaps));
-        codes
+    }
+
+    /// Number of codes.
+    pub fn len(&self) -> usize {
+        with_codes!(self, v => v.len())
+    }
+
+    /// Whether there are no codes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Most keys this width holds (its largest value is [`Code::NONE`]).
+    fn most_keys(&self) -> usize {
+        match self {
+            Codes::U8(_) => usize::from(u8::MAX),
+            Codes::U16(_) => usize::from(u16::MAX),
+            Codes::U32(_) => usize::MAX,
+        }
+    }
+
+    /// Appends `codes`, each below `keys`, first widening the array when its width no longer
+    /// holds that many keys; a wider array gets room for `rows` codes.
+    pub fn push(&mut self, codes: &[u32], keys: usize, rows: usize) {
+        if keys > self.most_keys() {
+            let mut wider = Codes::with_capacity(keys, rows);
+            with_codes!(&mut wider, w => with_codes!(&*self, v => extend(w, v)));
+            *self = wider;
+        }
+        with_codes!(self, v => extend(v, codes));
+    }
+
+    /// One array of global codes from the local codes of consecutive spans of rows (`spans`,
+    /// `rows` in all): span `s`'s local code `c` is global code `remaps[s][c]`, of `keys` in
+    /// all. The first span's codes are global already (the other spans' dictionaries are merged
+    /// into its own), so its array, widened if need be, takes the others' codes; the first
+    /// span's array is best made with room for all the rows.
+    pub fn merged(spans: Vec<Codes>, remaps: &[Vec<u32>], keys: usize, rows: usize) -> Codes {
+        let mut spans = spans.into_iter();
+        let mut out = spans.next().unwrap_or_else(|| Codes::with_capacity(keys, rows));
+        out.push(&[], keys, rows);
+        let rest: Vec<Codes> = spans.collect();
+        with_codes!(&mut out, v => append_remapped(v, &rest, &remaps[1..]));
+        out
     }
 }
 
-fn remap_into<T: Code>(local: &[u32], out: &mut [T], lens: &[usize], remaps: &[Vec<u32>]) {
-    let starts: Vec<usize> = lens
+/// Appends `codes` to `out`, whose width holds them.
+fn extend<S: Code, T: Code>(out: &mut Vec<T>, codes: &[S]) {
+    out.extend(codes.iter().map(|c| T::from_u32(c.index() as u32)));
+}
+
+/// Appends each of `spans`, its codes mapped by its remap.
+fn append_remapped<T: Code>(out: &mut Vec<T>, spans: &[Codes], remaps: &[Vec<u32>]) {
+    let start = out.len();
+    let added: usize = spans.iter().map(Codes::len).sum();
+    out.reserve_exact(added);
+    let tail = &mut out.spare_capacity_mut()[..added];
+    for ((span, remap), dest) in spans
         .iter()
-        .scan(0, |at, &n| {
-            *at += n;
-            Some(*at - n)
-        })
-        .collect();
-    split_mut(out, lens.iter().copied())
-        .into_par_iter()
-        .zip(starts)
         .zip(remaps)
-        .for_each(|((out, start), remap)| {
-            for (o, &c) in out.iter_mut().zip(&local[start..]) {
-                *o = T::from_u32(remap[c as usize]);
+        .zip(split_mut(tail, spans.iter().map(Codes::len)))
+    {
+        with_codes!(span, src => {
+            dest.par_chunks_mut(PAR_ROWS)
+                .zip(src.par_chunks(PAR_ROWS))
+                .for_each(|(dest, src)| {
+                    for (d, &c) in dest.iter_mut().zip(src) {
+                        d.write(T::from_u32(remap[c.index()]));
+                    }
+                });
+        });
+    }
+    // SAFETY: the loop wrote every one of the `added` values after `start` (the spans'
+    // lengths sum to `added`, and each chunk of theirs is written whole).
+    unsafe { out.set_len(start + added) };
+}
+
+/// Codes [`Codes::merged`] remaps per unit of parallel work.
+const PAR_ROWS: usize = 1 << 16;
+
+/// Global codes in place of the local codes of consecutive spans of rows (`lens` of them):
+/// span `s`'s local code `c` becomes `remaps[s][c]`. The first span's codes stay: they are
+/// global already, as in [`Codes::merged`].
+pub fn remap_in_place<T: Code>(codes: &mut [T], lens: &[usize], remaps: &[Vec<u32>]) {
+    let spans = split_mut(codes, lens.iter().copied());
+    for (span, remap) in spans.into_iter().zip(remaps).skip(1) {
+        span.par_chunks_mut(PAR_ROWS).for_each(|span| {
+            for c in span.iter_mut() {
+                *c = T::from_u32(remap[c.index()]);
             }
         });
+    }
 }

@@ -18,9 +18,8 @@ use arrow_array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait, StringVi
 use arrow_schema::DataType;
 use rayon::prelude::*;
 
-use super::codes::{with_codes, Code, Codes};
+use super::codes::{remap_in_place, with_codes, Code, Codes};
 use super::input::{split_mut, Ledger, RowRange};
-use super::pages;
 use crate::Error;
 
 /// A folded-multiply hasher for short keys (as foldhash and ahash mix): the maps here hold
@@ -305,33 +304,35 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     for a in &arrays {
         check_type(name, a.data_type())?;
     }
-    // Each span of row ranges (one per thread) writes its local codes into its own part of an
-    // array, remapped to global codes once the spans' dictionaries are merged. A dictionary
-    // per span rather than per range: the merge is serial, and a column of a million values
-    // (users) would otherwise merge about as many keys per range as the range has rows.
+    // Each span of row ranges (one per thread) codes its rows with a dictionary of its own,
+    // merged into the first span's at the end. A dictionary per span rather than per range:
+    // the merge is serial, and a column of a million values (users) would otherwise merge
+    // about as many keys per range as the range has rows. A span keeps its local codes as
+    // narrow as its dictionary allows so far (`Codes::push` widens them when it outgrows a
+    // width): four bytes per row first and a narrow copy after would take the memory of both.
     let ranges = ledger.ranges();
     let spans: Vec<&[RowRange]> = ranges
         .chunks(ranges.len().div_ceil(rayon::current_num_threads()).max(1))
         .collect();
-    let lens: Vec<usize> = spans
-        .iter()
-        .map(|span| span.iter().map(RowRange::len).sum())
-        .collect();
-    let mut local = pages::zeroed::<u32>(ledger.rows());
-    let slices = split_mut(&mut local, lens.iter().copied());
-    let coders: Vec<SpanCoder> = slices
-        .into_par_iter()
-        .zip(&spans)
-        .map(|(out, span)| {
+    let coded: Vec<(SpanCoder, Codes)> = spans
+        .par_iter()
+        .enumerate()
+        .map(|(s, span)| {
+            let rows: usize = span.iter().map(RowRange::len).sum();
+            // The first span's array takes the others' codes when merged: room for them all.
+            let room = if s == 0 { ledger.rows() } else { rows };
             let mut coder = SpanCoder::default();
-            let mut at = 0;
+            let mut codes = Codes::with_capacity(0, room);
+            let mut local = vec![0u32; span.iter().map(RowRange::len).max().unwrap_or(0)];
             for r in *span {
-                coder.encode(&arrays[r.batch], r, &mut out[at..at + r.len()]);
-                at += r.len();
+                let local = &mut local[..r.len()];
+                coder.encode(&arrays[r.batch], r, local);
+                codes.push(local, coder.dict.len(), room);
             }
-            coder
+            (coder, codes)
         })
         .collect();
+    let (coders, codes): (Vec<SpanCoder>, Vec<Codes>) = coded.into_iter().unzip();
 
     // Merge in span order, so codes follow first appearance: the first span's coder takes
     // the others' keys, its tables finding the ones it has (no map of all the keys is built
@@ -342,7 +343,7 @@ pub fn encode(ledger: &Ledger, name: &str) -> Result<Encoded, Error> {
     remaps.extend(coders.map(|c| c.dict.iter().map(|&k| merged.key(k)).collect()));
     let values: Vec<KeyValue> = merged.dict.iter().map(|&k| owned(k)).collect();
     Ok(Encoded {
-        codes: Codes::remapped(local, &lens, &remaps, values.len()),
+        codes: Codes::merged(codes, &remaps, values.len(), ledger.rows()),
         keys: Keys::Values(values),
     })
 }
@@ -824,49 +825,55 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
         })
     };
     // Each span writes local codes into its part of an array, remapped to global codes once
-    // the spans' dictionaries are merged. A dictionary entry keeps the composite key and the
-    // parts' codes, read from the row that brought it (in cache then; later, a random read).
-    let n_parts = parts.len();
-    let mut local = pages::zeroed::<u32>(rows);
+    // the spans' dictionaries are merged. The array is as wide as the key space needs (a
+    // span's local codes are below it too), so it is remapped in place: codes that fit a
+    // narrower width than the space's are left in the wider one, where a narrow copy would
+    // hold both at once. A dictionary entry keeps the composite key and the parts' codes,
+    // read from the row that brought it (in cache then; later, a random read).
+    let mut codes = Codes::zeroed(space.min(rows as u128) as usize, rows);
     let bounds = spans(rows);
-    let mut slices = split_mut(&mut local, bounds.iter().map(|&(s, e)| e - s));
-    let dicts: Vec<(Vec<u128>, Vec<u32>)> = slices
-        .par_iter_mut()
-        .zip(&bounds)
-        .map(|(out, &(s, _))| {
-            let mut map = SlotMap::new(space);
-            let (mut keys, mut part_codes) = (Vec::new(), Vec::new());
-            let mut assign = |i: usize, k: u128, o: &mut u32| {
-                *o = map.slot(k, keys.len() as u32);
-                if *o as usize == keys.len() {
-                    keys.push(k);
-                    part_codes.extend(parts.iter().map(|p| p.codes.get(i)));
-                }
-            };
-            if narrow {
-                let mut block = [0u64; BLOCK];
-                for (start, out) in (s..).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
-                    let block = &mut block[..out.len()];
-                    block.fill(0);
-                    for (p, &card) in parts.iter().zip(&cards) {
-                        with_codes!(&p.codes, codes => {
-                            for (k, &c) in block.iter_mut().zip(&codes[start..]) {
-                                *k = *k * card + c.index() as u64;
-                            }
-                        });
+    let lens: Vec<usize> = bounds.iter().map(|&(s, e)| e - s).collect();
+    let n_parts = parts.len();
+    let dicts: Vec<(Vec<u128>, Vec<u32>)> = with_codes!(&mut codes, out => {
+        split_mut(out, lens.iter().copied())
+            .into_par_iter()
+            .zip(&bounds)
+            .map(|(out, &(s, _))| {
+                let mut map = SlotMap::new(space);
+                let (mut keys, mut part_codes) = (Vec::new(), Vec::new());
+                let mut assign = |i: usize, k: u128| -> u32 {
+                    let c = map.slot(k, keys.len() as u32);
+                    if c as usize == keys.len() {
+                        keys.push(k);
+                        part_codes.extend(parts.iter().map(|p| p.codes.get(i)));
                     }
-                    for ((i, o), &k) in (start..).zip(out.iter_mut()).zip(block.iter()) {
-                        assign(i, u128::from(k), o);
+                    c
+                };
+                if narrow {
+                    let mut block = [0u64; BLOCK];
+                    for (start, out) in (s..).step_by(BLOCK).zip(out.chunks_mut(BLOCK)) {
+                        let block = &mut block[..out.len()];
+                        block.fill(0);
+                        for (p, &card) in parts.iter().zip(&cards) {
+                            with_codes!(&p.codes, codes => {
+                                for (k, &c) in block.iter_mut().zip(&codes[start..]) {
+                                    *k = *k * card + c.index() as u64;
+                                }
+                            });
+                        }
+                        for ((i, o), &k) in (start..).zip(out.iter_mut()).zip(block.iter()) {
+                            *o = Code::from_u32(assign(i, u128::from(k)));
+                        }
+                    }
+                } else {
+                    for (i, o) in (s..).zip(out.iter_mut()) {
+                        *o = Code::from_u32(assign(i, composite(i)));
                     }
                 }
-            } else {
-                for (i, o) in (s..).zip(out.iter_mut()) {
-                    assign(i, composite(i), o);
-                }
-            }
-            (keys, part_codes)
-        })
-        .collect();
+                (keys, part_codes)
+            })
+            .collect()
+    });
     let mut global = SlotMap::new(space);
     let mut tuples = Vec::new();
     let remaps: Vec<Vec<u32>> = dicts
@@ -884,9 +891,9 @@ pub fn combine(parts: &[Arc<Encoded>], rows: usize) -> Encoded {
                 .collect()
         })
         .collect();
-    let lens: Vec<usize> = bounds.iter().map(|&(s, e)| e - s).collect();
+    with_codes!(&mut codes, out => remap_in_place(out, &lens, &remaps));
     Encoded {
-        codes: Codes::remapped(local, &lens, &remaps, tuples.len() / n_parts),
+        codes,
         keys: Keys::Tuples {
             parts: parts.to_vec(),
             codes: tuples,

@@ -384,10 +384,11 @@ fn day_tables_price_every_route_as_its_route_says() {
 /// A part with `card` distinct integer values and random codes for `rows` rows, in the width
 /// an encoded column of `card` values has.
 fn random_part(rng: &mut Rng, card: usize, rows: usize) -> Arc<Encoded> {
-    let codes = (0..rows).map(|_| rng.below(card as u64) as u32).collect();
-    let identity: Vec<u32> = (0..card as u32).collect();
+    let local: Vec<u32> = (0..rows).map(|_| rng.below(card as u64) as u32).collect();
+    let mut codes = Codes::with_capacity(card, rows);
+    codes.push(&local, card, rows);
     Arc::new(Encoded {
-        codes: Codes::remapped(codes, &[rows], &[identity], card),
+        codes,
         keys: Keys::Values((0..card as i64).map(KeyValue::Int).collect()),
     })
 }
@@ -608,6 +609,55 @@ fn strings_are_coded_by_first_appearance_whether_few_or_many_in_every_string_typ
             }
             assert_eq!(encoded.cardinality(), first.len(), "{card} values, {dt}");
         }
+    }
+}
+
+#[test]
+fn codes_widen_within_a_span_and_when_the_spans_merge() {
+    // Five batches of one row range each; three threads take spans of two, two and one.
+    // Values per batch, as ranges of integers:
+    // - the first span goes past 255 keys in its second range, with a range's codes already
+    //   written a byte wide; the third brings 70,000 more, so the merge widens the first
+    //   span's two-byte codes to four and the second span's one-byte codes with them;
+    // - every span stays within a byte, but together they need two.
+    let layouts: [(&[std::ops::Range<i64>; 5], usize); 2] = [
+        (&[0..200, 0..1_000, 0..100, 50..150, 1_000..71_000], 4),
+        (&[0..100, 100..200, 200..250, 250..300, 300..350], 2),
+    ];
+    let threads = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    for (layout, bytes) in layouts {
+        let batches: Vec<Vec<i64>> = layout.iter().map(|r| r.clone().rev().collect()).collect();
+        let mut first: std::collections::HashMap<i64, u32> = Default::default();
+        let expected: Vec<u32> = batches
+            .iter()
+            .flatten()
+            .map(|&v| {
+                let next = first.len() as u32;
+                *first.entry(v).or_insert(next)
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
+        let record_batches = batches
+            .into_iter()
+            .map(|b| {
+                let column: ArrayRef = Arc::new(Int64Array::from(b));
+                RecordBatch::try_new(Arc::clone(&schema), vec![column]).unwrap()
+            })
+            .collect();
+        let encoded = threads
+            .install(|| Table::new(Ledger::new(schema, record_batches)).encoded("k"))
+            .unwrap();
+        let width = match &encoded.codes {
+            Codes::U8(_) => 1,
+            Codes::U16(_) => 2,
+            Codes::U32(_) => 4,
+        };
+        assert_eq!(width, bytes, "{layout:?}");
+        let codes: Vec<u32> = (0..expected.len()).map(|i| encoded.codes.get(i)).collect();
+        assert_eq!(codes, expected, "{layout:?}");
     }
 }
 
