@@ -77,17 +77,17 @@ pub(super) fn stats_by_blocks<T: Code>(
         .unwrap_or(0);
     let mut buffer: Vec<AtomicU64> = pages::with_capacity(largest);
     buffer.extend((0..largest).map(|_| AtomicU64::new(0)));
-    let mut stats = Vec::with_capacity(groups);
+    let mut stats = vec![[None; 4]; groups];
     for block in blocks {
         let offsets = offsets(&sizes[block.clone()]);
-        scatter(chunks, cols, gid, &counts, block, &offsets, &buffer);
+        scatter(chunks, cols, gid, &counts, block.clone(), &offsets, &buffer);
         let total = offsets[offsets.len() - 1];
         // SAFETY: `AtomicU64` has the size, alignment and bit validity of `u64`, whose bits
         // are all valid `f64`s, and `buffer` is borrowed mutably here, so no other reference
         // to these values exists while the slice lives.
         let values =
             unsafe { std::slice::from_raw_parts_mut(buffer.as_mut_ptr().cast::<f64>(), total) };
-        stats.extend(stats_of(values, &offsets));
+        stats_into(values, &offsets, &mut stats[block]);
     }
     stats
 }
@@ -226,10 +226,18 @@ fn each_latency<T: Code>(
 
 /// Statistics of each group of values laid out by [`Values`] (reordered in place).
 pub fn stats_of(values: &mut [f64], offsets: &[usize]) -> Vec<Stats> {
+    let mut stats = vec![[None; 4]; offsets.len() - 1];
+    stats_into(values, offsets, &mut stats);
+    stats
+}
+
+/// [`stats_of`] written into `stats`, one per group: a block's statistics go straight to
+/// their place among all the groups', with no array of their own.
+fn stats_into(values: &mut [f64], offsets: &[usize], stats: &mut [Stats]) {
     split_mut(values, offsets.windows(2).map(|w| w[1] - w[0]))
         .into_par_iter()
-        .map(group_stats)
-        .collect()
+        .zip(stats)
+        .for_each(|(values, stats)| *stats = group_stats(values));
 }
 
 /// `[mean, p50, p95, max]` of one group's values (reordered in place).
