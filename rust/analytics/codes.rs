@@ -117,15 +117,21 @@ impl Codes {
         }
     }
 
-    /// Appends `codes`, each below `keys`, first widening the array when its width no longer
-    /// holds that many keys; a wider array gets room for `rows` codes.
+    /// Appends `codes`, each below `keys`, first widening the array if need be
+    /// ([`Codes::widen`]).
     pub fn push(&mut self, codes: &[u32], keys: usize, rows: usize) {
+        self.widen(keys, rows);
+        with_codes!(self, v => extend(v, codes));
+    }
+
+    /// Copies the codes into a wider array when this width no longer holds `keys` keys; the
+    /// wider array gets room for `rows` codes.
+    fn widen(&mut self, keys: usize, rows: usize) {
         if keys > self.most_keys() {
             let mut wider = Codes::with_capacity(keys, rows);
             with_codes!(&mut wider, w => with_codes!(&*self, v => extend(w, v)));
             *self = wider;
         }
-        with_codes!(self, v => extend(v, codes));
     }
 
     /// One array of global codes from the local codes of consecutive spans of rows (`spans`,
@@ -135,8 +141,10 @@ impl Codes {
     /// span's array is best made with room for all the rows.
     pub fn merged(spans: Vec<Codes>, remaps: &[Vec<u32>], keys: usize, rows: usize) -> Codes {
         let mut spans = spans.into_iter();
-        let mut out = spans.next().unwrap_or_else(|| Codes::with_capacity(keys, rows));
-        out.push(&[], keys, rows);
+        let mut out = spans
+            .next()
+            .unwrap_or_else(|| Codes::with_capacity(keys, rows));
+        out.widen(keys, rows);
         let rest: Vec<Codes> = spans.collect();
         with_codes!(&mut out, v => append_remapped(v, &rest, &remaps[1..]));
         out
