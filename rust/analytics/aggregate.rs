@@ -190,7 +190,8 @@ fn run<T: Code>(
                 match repriced {
                     Some(costs) => {
                         let costs = &costs[r.global..r.global + r.len()];
-                        for ((i, &g), &c) in (r.start..r.end).zip(ids).zip(costs) {
+                        for (j, ((i, &g), &c)) in (r.start..r.end).zip(ids).zip(costs).enumerate() {
+                            prefetch_ahead(&acc, ids, j);
                             if let Some(a) = acc.get_mut(g.index()) {
                                 if a.calls == 0 {
                                     a.first = (r.global + i - r.start) as u64;
@@ -209,7 +210,8 @@ fn run<T: Code>(
                         }
                     }
                     None => {
-                        for (i, &g) in (r.start..r.end).zip(ids) {
+                        for (j, (i, &g)) in (r.start..r.end).zip(ids).enumerate() {
+                            prefetch_ahead(&acc, ids, j);
                             if let Some(a) = acc.get_mut(g.index()) {
                                 if a.calls == 0 {
                                     a.first = (r.global + i - r.start) as u64;
@@ -253,4 +255,32 @@ fn run<T: Code>(
             Partial::Tokens(b, sums)
         }
     }
+}
+
+/// Rows ahead whose record [`prefetch_ahead`] asks for: far enough for a miss to be served
+/// before the row comes (at 10M rows, 16 was short of 32 and 64, and 128 no better).
+const PREFETCH_ROWS: usize = 32;
+
+/// Asks for the record of the row [`PREFETCH_ROWS`] after row `j` of `ids`. With hundreds of
+/// thousands of groups the records miss the cache, and the core's out-of-order window holds
+/// only a few rows' work, so only a few misses overlap; a request this far ahead overlaps many
+/// more. The prefetch is one instruction a row. At 10M rows, (feature, tenant):
+/// 303 / 317 ms (min / median of 9) against 356 / 408 without; (day, model), whose groups
+/// stay in the cache, unchanged. The token sums are not prefetched: their arrays are an
+/// eighth of the records' size, and a prefetch there measured no faster. A no-op on targets
+/// without a stable prefetch instruction.
+#[inline(always)]
+fn prefetch_ahead<T: Code>(records: &[Counts], ids: &[T], j: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(&g) = ids.get(j + PREFETCH_ROWS) {
+        // Past the end for a filtered-out row; a prefetch of any address is harmless.
+        let p = records.as_ptr().wrapping_add(g.index());
+        // SAFETY: a prefetch reads nothing into the program and cannot fault; SSE is part
+        // of x86-64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (records, ids, j);
 }
