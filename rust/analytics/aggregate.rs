@@ -264,7 +264,7 @@ const PREFETCH_ROWS: usize = 32;
 /// Asks for the record of the row [`PREFETCH_ROWS`] after row `j` of `ids`. With hundreds of
 /// thousands of groups the records miss the cache, and the core's out-of-order window holds
 /// only a few rows' work, so only a few misses overlap; a request this far ahead overlaps many
-/// more. The prefetch is one instruction a row. At 10M rows, (feature, tenant):
+/// more, for a few instructions a row. At 10M rows, (feature, tenant):
 /// 303 / 317 ms (min / median of 9) against 356 / 408 without; (day, model), whose groups
 /// stay in the cache, unchanged. The token sums are not prefetched: their arrays are an
 /// eighth of the records' size, and a prefetch there measured no faster. A no-op on targets
