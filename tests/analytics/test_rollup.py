@@ -222,3 +222,32 @@ def test_a_frame_of_several_chunks_rolls_up_like_one():
 def test_unknown_key_is_an_error():
     with pytest.raises(KeyError, match="'project'"):
         analytics.rollup(frame([row(1)]), by=["project"])
+
+
+def test_one_key_alone_is_one_key_not_its_letters():
+    f = frame([row(1, feature="a"), row(2, feature="b"), row(3, feature="a")])
+    assert analytics.rollup(f, by="feature").equals(analytics.rollup(f, by=["feature"]))
+    p = pricer(MODELS)
+    one = analytics.reprice(f, by="feature", catalog=p)
+    assert one.equals(analytics.reprice(f, by=["feature"], catalog=p))
+    assert one["feature"].to_list() == ["a", "b"]
+
+
+def test_bad_arguments_are_errors_where_called():
+    f = frame([row(1, feature="a")])
+    with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):
+        analytics.rollup(f, by=["feature"], bucket="week")
+    with pytest.raises(ValueError, match=r"^by names 'feature' more than once$"):
+        analytics.rollup(f, by=["feature", "day", "feature"])
+    with pytest.raises(ValueError, match=r"^by names 'model' more than once$"):
+        analytics.reprice(f, by=["model", "model"], catalog=pricer(MODELS))
+    # A misspelt what-if mode would otherwise price every call at its standard rates.
+    message = r"^as_mode 'bacth' is not a pricing mode of this catalog; it has standard, batch$"
+    with pytest.raises(ValueError, match=message):
+        analytics.reprice(f, as_mode="bacth", catalog=pricer(MODELS))
+    with pytest.raises(ValueError, match=message):
+        analytics.reprice(f, as_mode="bacth", by=["model"], catalog=pricer(MODELS))
+    # Modes the catalog has are taken, standard too.
+    assert (
+        analytics.reprice(f, as_mode="standard", by=["model"], catalog=pricer(MODELS)).height == 1
+    )

@@ -3,6 +3,8 @@ on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -87,6 +89,24 @@ def test_engine_reprice_per_group_and_per_call(engine):
     per_call = reprice(engine, catalog=pricer, since="2026-01-03")
     assert per_call.height == read_calls(engine, since="2026-01-03").height
     assert per_call.equals(reprice(read_calls(engine), catalog=pricer, since="2026-01-03"))
+
+
+def test_bad_arguments_fail_before_anything_is_read(engine, monkeypatch):
+    def read(*args, **kwargs):
+        raise AssertionError("the database was read before the arguments were checked")
+
+    monkeypatch.setattr(sql_module, "read_calls", read)
+    monkeypatch.setattr(sql_module, "_rolled_up", read)
+    pricer = build_pricer(OVERRIDES)
+    modes = ", ".join(pricer.modes)
+    message = f"as_mode 'bacth' is not a pricing mode of this catalog; it has {modes}"
+    for by in (None, ["model"]):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            reprice(engine, as_mode="bacth", catalog=pricer, by=by)
+    with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):
+        rollup(engine, by=["feature"], bucket="week")
+    with pytest.raises(ValueError, match=r"^by names 'feature' more than once$"):
+        rollup(engine, by=["feature", "tenant", "feature"])
 
 
 def test_empty_window_gives_an_empty_frame(engine):

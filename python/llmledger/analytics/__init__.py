@@ -24,7 +24,7 @@ __all__ = ["TIME_UNITS", "Prepared", "prepare", "reprice", "rollup"]
 
 def rollup(
     source: Any,
-    by: Sequence[str] = (),
+    by: Sequence[str] | str = (),
     *,
     since: Moment = None,
     until: Moment = None,
@@ -37,8 +37,9 @@ def rollup(
 
     `by` names columns (`provider`, `model`, `pricing_mode`...), tags (from the `tags` struct;
     rows without the tag group under null) or a time bucket (`hour`, `day`, `month`, in `tz`:
-    `"UTC"`, an offset like `"+05:30"` or an IANA zone). `bucket` adds a time bucket as the
-    first key. `since` is inclusive, `until` exclusive. `where` keeps rows whose column or tag
+    `"UTC"`, an offset like `"+05:30"` or an IANA zone); one name alone is one key, and a name
+    given twice is a `ValueError`. `bucket` (`hour`, `day` or `month`) adds a time bucket as
+    the first key. `since` is inclusive, `until` exclusive. `where` keeps rows whose column or tag
     equals the value. `reprice` (`True`/`"current"`, a `Pricer` or snapshot content) adds the
     cost under that catalog.
 
@@ -48,6 +49,9 @@ def rollup(
     recorded), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
     Rows come in the order of each group's first call among those rolled up.
     """
+    by = _keys(by)
+    if bucket is not None and bucket not in TIME_UNITS:
+        raise ValueError(f"bucket must be one of {', '.join(TIME_UNITS)}, not {bucket!r}")
     if is_database(source):
         return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
     return rollup_frame(source, by, since, until, bucket, tz, where, reprice)
@@ -62,18 +66,30 @@ def reprice(
     as_mode: str | None = None,
     as_model: str | None = None,
     overrides: Any = None,
-    by: Sequence[str] | None = None,
+    by: Sequence[str] | str | None = None,
     tz: str = "UTC",
 ) -> pl.DataFrame:
     """Recorded versus re-priced cost; recorded costs are never changed.
 
     Re-prices every call against `catalog` (`"current"`, a `Pricer` or a stored snapshot's
     content; with `overrides`, the catalog plus those overrides), optionally as if it had
-    used pricing mode `as_mode` or model `as_model` (same provider). Calls whose model has no
-    price come out with a null `repriced_cost`, never zero. Without `by`: the calls with
-    `repriced_cost` and `cost_difference` added; with `by`: a rollup (see `rollup`), its time
-    buckets in `tz`.
+    used pricing mode `as_mode` (`standard` or a mode of the catalog, else a `ValueError`) or
+    model `as_model` (same provider). Calls whose model has no price come out with a null
+    `repriced_cost`, never zero. Without `by`: the calls with `repriced_cost` and
+    `cost_difference` added; with `by`: a rollup (see `rollup`), its time buckets in `tz`.
     """
+    if by is not None:
+        by = _keys(by)
     if is_database(source):
         return reprice_engine(source, since, until, catalog, as_mode, as_model, overrides, by, tz)
     return reprice_frame(source, since, until, catalog, as_mode, as_model, overrides, by, tz)
+
+
+def _keys(by: Sequence[str] | str) -> list[str]:
+    """`by` as a list: one name alone is one key (not its letters), and a key named twice is an
+    error rather than a result with two columns of one name."""
+    keys = [by] if isinstance(by, str) else list(by)
+    twice = [k for k in dict.fromkeys(keys) if keys.count(k) > 1]
+    if twice:
+        raise ValueError(f"by names {', '.join(map(repr, twice))} more than once")
+    return keys

@@ -19,7 +19,7 @@ import pyarrow as pa
 from .. import _core
 from ..pricing import Pricer
 
-__all__ = ["TIME_UNITS", "Prepared", "prepare", "repricing"]
+__all__ = ["TIME_UNITS", "Prepared", "check_mode", "prepare", "repricing"]
 
 TIME_UNITS = ("hour", "day", "month")
 """Names that, in `by`, mean a time bucket rather than a column."""
@@ -100,6 +100,7 @@ def repricing(
     """The core's re-pricing tables for the frame under `pricer`: one route per distinct
     (provider, model) and pricing mode, optionally as if every call had used `as_mode` or
     `as_model` (a model name of the row's provider). Cached on `prepared`."""
+    check_mode(pricer, as_mode)
     key = (id(pricer), as_mode, as_model)
     cached = prepared.repricings.get(key)
     if cached is not None and cached[0] is pricer:
@@ -107,6 +108,16 @@ def repricing(
     tables = _repricing(prepared, pricer, as_mode, as_model)
     prepared.repricings[key] = (pricer, tables)
     return tables
+
+
+def check_mode(pricer: Pricer, as_mode: str | None) -> None:
+    """A what-if mode must be one the catalog prices: an unknown one would silently price every
+    call at its standard rates, the answer to a question nobody asked."""
+    if as_mode is not None and as_mode not in pricer.modes:
+        raise ValueError(
+            f"as_mode {as_mode!r} is not a pricing mode of this catalog; "
+            f"it has {', '.join(pricer.modes)}"
+        )
 
 
 def _repricing(

@@ -116,6 +116,12 @@ class Pricer:
         n = len(self.spec["overrides"]["models"]) + len(self._discounts)
         return self.spec["source"] + (f" + {n} overrides" if n else "")
 
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The pricing modes a call can be priced under: `standard`, then the catalog's variants
+        (`batch`, `flex`, `priority`...)."""
+        return ("standard", *self._modes)
+
     def mode_index(self, mode: str) -> int | None:
         """The core's index of a pricing mode; None for modes no variant names (standard)."""
         return self._modes.get(mode)
