@@ -241,6 +241,12 @@ def test_bad_arguments_are_errors_where_called():
         analytics.rollup(f, by=["feature", "day", "feature"])
     with pytest.raises(ValueError, match=r"^by names 'model' more than once$"):
         analytics.reprice(f, by=["model", "model"], catalog=pricer(MODELS))
+    with pytest.raises(
+        TypeError, match=r"^a time is a datetime, a date or an ISO 8601 string, not int$"
+    ):
+        analytics.rollup(f, by=["feature"], since=5)
+    with pytest.raises(ValueError, match=r"^'2026-13-01' is not an ISO 8601 date or date-time$"):
+        analytics.rollup(f, by=["feature"], until="2026-13-01")
     # A misspelt what-if mode would otherwise price every call at its standard rates.
     message = r"^as_mode 'bacth' is not a pricing mode of this catalog; it has standard, batch$"
     with pytest.raises(ValueError, match=message):

@@ -61,7 +61,14 @@ def to_us(moment: datetime | date | str) -> int:
     """Microseconds since the epoch, UTC, exactly: naive datetimes are UTC, a date is its
     midnight UTC, a string is ISO 8601 (a date or a datetime)."""
     if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            raise ValueError(f"{moment!r} is not an ISO 8601 date or date-time") from None
+    elif not isinstance(moment, date):
+        raise TypeError(
+            f"a time is a datetime, a date or an ISO 8601 string, not {type(moment).__name__}"
+        )
     if not isinstance(moment, datetime):
         moment = datetime.combine(moment, time())
     if moment.tzinfo is None:
