@@ -7,8 +7,12 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .store.schema import BUCKETS
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 __all__ = ["main"]
 
@@ -191,6 +195,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `llmledger report | head`
         sys.stderr.close()
         return 0
+    except Exception as error:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(error, OperationalError):
+            raise
+        # The database cannot be opened or used (down, a wrong path or password, no schema):
+        # a line saying so, not a traceback.
+        print(f"llmledger {args.command}: {_database_problem(args, error)}", file=sys.stderr)
+        return 1
+
+
+def _database_problem(args: argparse.Namespace, error: OperationalError) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(_database(args)).render_as_string(hide_password=True)
+    reason = " ".join(str(error.orig).split())
+    return f"database {url}: {reason} (`llmledger doctor` checks the connection and schema)"
 
 
 if __name__ == "__main__":

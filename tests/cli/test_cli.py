@@ -91,3 +91,26 @@ def test_doctor(tmp_path):
     down = run("doctor", "--db", "postgresql+psycopg://u:secret@127.0.0.1:9/ledger")
     assert down.returncode == 1
     assert "reachable  NO" in down.stdout and "secret" not in down.stdout
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path):
+    url = f"sqlite:///{tmp_path / 'no-such-dir' / 'ledger.db'}"
+    for command in (["report"], ["reaggregate"], ["db", "upgrade"]):
+        out = run(*command, "--db", url)
+        assert out.returncode == 1, out.stderr
+        name = " ".join(command)
+        assert out.stderr == (
+            f"llmledger {command[0]}: database {url}: unable to open database file"
+            " (`llmledger doctor` checks the connection and schema)\n"
+        ), name
+    down = run("report", "--db", "postgresql+psycopg://u:secret@127.0.0.1:9/ledger")
+    assert down.returncode == 1
+    assert down.stderr.startswith("llmledger report: database postgresql+psycopg://u:***@")
+    assert "secret" not in down.stderr and "Traceback" not in down.stderr
+
+
+def test_reaggregate_refuses_a_tag_key_named_twice(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    out = run("reaggregate", "--db", url, "--rebuild", "--tags", "feature,tenant,feature")
+    assert out.returncode == 2
+    assert out.stderr == "llmledger reaggregate: --tags names a key twice: feature,tenant,feature\n"

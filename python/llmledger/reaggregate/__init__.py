@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
     url = args.db or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    if tags and len(set(tags)) < len(tags):
+        print(f"llmledger reaggregate: --tags names a key twice: {args.tags}", file=sys.stderr)
+        return 2
     try:
         summary = reaggregate(url, args.rebuild, tag_keys=tags, pricer=build_pricer(args.overrides))
     except ValueError as error:  # changed tag keys without --rebuild
