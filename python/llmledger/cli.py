@@ -200,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not isinstance(error, OperationalError):
             raise
-        # The database cannot be opened or used (down, a wrong path or password, no schema):
+        # The database cannot be opened or used (down, a wrong host, path or password):
         # a line saying so, not a traceback.
         print(f"llmledger {args.command}: {_database_problem(args, error)}", file=sys.stderr)
         return 1
