@@ -233,6 +233,19 @@ def test_one_key_alone_is_one_key_not_its_letters():
     assert one["feature"].to_list() == ["a", "b"]
 
 
+def test_a_lazy_frame_is_collected():
+    f = frame([row(1, feature="a"), row(2, feature="b")])
+    assert analytics.rollup(f.lazy(), by=["feature"]).equals(analytics.rollup(f, by=["feature"]))
+
+
+def test_a_frame_without_a_time_column_is_not_a_ledger():
+    message = r"^not a ledger: no time column `at` \(as `llmledger.calls\(\)` gives\) or `at_us`; "
+    with pytest.raises(ValueError, match=message + "the frame has model, feature$"):
+        analytics.rollup(pl.DataFrame({"model": ["m"], "feature": ["a"]}), by=["feature"])
+    with pytest.raises(ValueError, match=message + "the frame has no columns$"):
+        analytics.rollup(pl.DataFrame(), by=["feature"])
+
+
 def test_bad_arguments_are_errors_where_called():
     f = frame([row(1, feature="a")])
     with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):

@@ -3,9 +3,10 @@
     df = llmledger.analytics.rollup(calls_frame, by=["feature", "tenant"], bucket="day")
     diff = llmledger.analytics.reprice(calls_frame, as_mode="batch", by=["model"])
 
-A source is a frame shaped like `llmledger.calls()` (Polars, or any Arrow table / stream), a
-`Prepared` one (`prepare(frame)`: key columns encoded once, reused by every call on it), or a
-database (a SQLAlchemy Engine or URL), read by `sql` with only the columns and rows needed.
+A source is a frame shaped like `llmledger.calls()` (a Polars DataFrame or LazyFrame, or any
+Arrow table / stream), a `Prepared` one (`prepare(frame)`: key columns encoded once, reused by
+every call on it), or a database (a SQLAlchemy Engine or URL), read by `sql` with only the
+columns and rows needed.
 """
 
 from __future__ import annotations

@@ -42,9 +42,14 @@ class Prepared:
             if schema["at"] != pl.Datetime("us", "UTC"):
                 at = at.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
             columns = [at]
-        else:
+        elif "at_us" in schema:
             self.time_column = "at_us"
             columns = [pl.col("at_us")]
+        else:
+            raise ValueError(
+                "not a ledger: no time column `at` (as `llmledger.calls()` gives) or `at_us`; "
+                f"the frame has {', '.join(schema) or 'no columns'}"
+            )
         columns += [pl.col(n) for n in schema if n not in ("at", "at_us", "tags")]
         self.tags: tuple[str, ...] = ()
         if isinstance(schema.get("tags"), pl.Struct):
@@ -83,10 +88,13 @@ class Prepared:
 
 
 def prepare(source: Any) -> Prepared:
-    """Hands a Polars DataFrame, or any Arrow table or stream, to the core once."""
+    """Hands a Polars DataFrame or LazyFrame (collected), or any Arrow table or stream, to the
+    core once."""
     if isinstance(source, Prepared):
         return source
-    if not isinstance(source, pl.DataFrame):
+    if isinstance(source, pl.LazyFrame):
+        source = source.collect()
+    elif not isinstance(source, pl.DataFrame):
         source = pl.DataFrame(source)
     return Prepared(source)
 
