@@ -219,9 +219,27 @@ def test_a_frame_of_several_chunks_rolls_up_like_one():
         assert analytics.rollup(chunked, by=by, reprice=p).equals(expected)
 
 
-def test_unknown_key_is_an_error():
-    with pytest.raises(KeyError, match="'project'"):
-        analytics.rollup(frame([row(1)]), by=["project"])
+def test_a_tag_no_row_has_groups_every_call_under_null():
+    # As SQL reads it: a frame's tags struct holds only the tags its rows have.
+    f = frame([row(1, feature="a", cost=1), row(2, feature="b", cost=2)])
+    out = analytics.rollup(f, by=["feature", "project"])
+    assert out.select("feature", "project", "calls").rows() == [("a", None, 1), ("b", None, 1)]
+    assert out.schema["project"] == pl.String
+    per_group = analytics.reprice(f, by=["project"], catalog=pricer(MODELS))
+    assert per_group.select("project", "calls", "cost").rows() == [(None, 2, usd(3))]
+
+
+def test_an_empty_frame_without_tags_rolls_up_to_no_groups():
+    # What `calls()` gives for a window without calls: a tags struct with no fields.
+    empty = frame([row(1, feature="a")]).clear()
+    empty = empty.with_columns(pl.Series("tags", [], dtype=pl.Struct({})))
+    out = analytics.rollup(empty, by=["feature"], bucket="day")
+    assert out.height == 0
+    assert out.columns[:2] == ["day", "feature"]
+    assert analytics.rollup(empty.drop("tags"), by=["feature"]).columns == out.columns[1:]
+    as_text = empty.with_columns(tags=pl.lit("{}"))
+    with pytest.raises(KeyError, match="'feature' is not a column of the ledger, and its tags"):
+        analytics.rollup(as_text, by=["feature"])
 
 
 def test_one_key_alone_is_one_key_not_its_letters():

@@ -115,6 +115,15 @@ def test_empty_window_gives_an_empty_frame(engine):
     assert result.columns == rollup(read_calls(engine), by=["feature"], since="2030-01-01").columns
 
 
+def test_a_tag_no_call_has_is_null_on_both_paths(engine):
+    # `calls()` for a window without calls has no tags at all; no row has the tag `project`.
+    for case in (dict(since="2030-01-01"), dict(since="2026-01-03")):
+        memory = rollup(read_calls(engine, **case), by=["feature", "project"])
+        from_sql = rollup(engine, by=["feature", "project"], **case)
+        _same(from_sql, memory, ["feature", "project"])
+        assert from_sql["project"].is_null().all()
+
+
 def test_partitioned_read_covers_every_row_once(engine, monkeypatch):
     # Force two partitions on this small ledger: by id halves (no window), by at_us halves
     # (a window inside the ledger); the totals must not change.

@@ -37,12 +37,12 @@ def rollup(
     """Totals per group: one row per distinct combination of `by`.
 
     `by` names columns (`provider`, `model`, `pricing_mode`...), tags (from the `tags` struct;
-    rows without the tag group under null) or a time bucket (`hour`, `day`, `month`, in `tz`:
-    `"UTC"`, an offset like `"+05:30"` or an IANA zone); one name alone is one key, and a name
-    given twice is a `ValueError`. `bucket` (`hour`, `day` or `month`) adds a time bucket as
-    the first key. `since` is inclusive, `until` exclusive. `where` keeps rows whose column or tag
-    equals the value. `reprice` (`True`/`"current"`, a `Pricer` or snapshot content) adds the
-    cost under that catalog.
+    rows without the tag group under null, all of them when no row has it) or a time bucket
+    (`hour`, `day`, `month`, in `tz`: `"UTC"`, an offset like `"+05:30"` or an IANA zone); one
+    name alone is one key, and a name given twice is a `ValueError`. `bucket` (`hour`, `day` or
+    `month`) adds a time bucket as the first key. `since` is inclusive, `until` exclusive.
+    `where` keeps rows whose column or tag equals the value. `reprice` (`True`/`"current"`, a
+    `Pricer` or snapshot content) adds the cost under that catalog.
 
     Columns: the keys (named as given), `calls`, `unpriced_calls`, `cost` (Decimal USD, exact;
     null when no call of the group was priced), one Int64 sum per token bucket, with `reprice`

@@ -86,6 +86,25 @@ class Prepared:
             return key
         return f"tags.{key}" if key in self.tags else None
 
+    def with_keys(self, keys: Sequence[str]) -> Prepared:
+        """This ledger, with each of `keys` that is neither a column nor a tag of it added as a
+        tag no row has (null). A frame's `tags` struct holds only the tags its rows have, so a
+        window where no call carries one (a quiet day's empty frame) lacks it; SQL reads such a
+        tag as null on every row, and grouping by it here does the same instead of failing."""
+        absent = [k for k in keys if k not in TIME_UNITS and self.column(k) is None]
+        if not absent:
+            return self
+        # A ledger read from SQL has a column for every tag it was read for.
+        assert self.frame is not None, "an in-memory ledger"
+        tags = self.frame.schema.get("tags")
+        if tags is not None and not isinstance(tags, pl.Struct):
+            raise KeyError(
+                f"{absent[0]!r} is not a column of the ledger, and its tags are not a struct"
+            )
+        nulls = [pl.lit(None, pl.String).alias(k) for k in absent]
+        added = pl.struct(nulls) if tags is None else pl.col("tags").struct.with_fields(nulls)
+        return Prepared(self.frame.with_columns(added.alias("tags")))
+
 
 def prepare(source: Any) -> Prepared:
     """Hands a Polars DataFrame or LazyFrame (collected), or any Arrow table or stream, to the

@@ -58,8 +58,9 @@ def rollup_frame(
     """Totals per group of an in-memory ledger (see `llmledger.analytics.rollup`).
     `latency_values`: each group's latencies (`latency_ms_values`) instead of their
     statistics, for a part of a ledger whose results `merge_parts` merges."""
-    prepared = prepare(source)
-    keys = _key_specs(prepared, output_keys(by, bucket))
+    keys = output_keys(by, bucket)
+    prepared = prepare(source).with_keys(keys)
+    specs = _key_specs(prepared, keys)
     since_us = None if since is None else to_us(since)
     until_us = None if until is None else to_us(until)
     filters = []
@@ -74,7 +75,7 @@ def rollup_frame(
     if reprice is not None:
         rates = repricing(prepared, pricer_for("current" if reprice is True else reprice))
     result = prepared.ledger.rollup(
-        keys,
+        specs,
         time_column=prepared.time_column,
         tz=tz,
         since_us=since_us,
@@ -94,8 +95,7 @@ def _key_specs(prepared: Prepared, keys: Sequence[str]) -> list[tuple[str, str |
             specs.append((key, key))
             continue
         column = prepared.column(key)
-        if column is None:
-            raise KeyError(f"{key!r} is neither a column of the ledger nor a tag any row has")
+        assert column is not None, "keys added by Prepared.with_keys"
         specs.append((column, None))
     return specs
 
@@ -120,7 +120,7 @@ def reprice_frame(
 ) -> pl.DataFrame:
     """Recorded versus re-priced cost, per call or per group (see `llmledger.analytics.reprice`).
     `latency_values` as for `rollup_frame`, with `by`."""
-    prepared = prepare(source)
+    prepared = prepare(source) if by is None else prepare(source).with_keys(by)
     pricer = pricer_for(catalog, overrides)
     rates = repricing(prepared, pricer, as_mode=as_mode, as_model=as_model)
     if by is not None:
