@@ -52,9 +52,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import render, summarize
     from .store import make_engine
+    from .store.engine import require_ledger
     from .store.read import read_calls
 
     engine = make_engine(_database(args))
+    require_ledger(engine)
     frame = read_calls(engine, since=args.since, until=args.until)
     by = [k.strip() for k in args.by.split(",") if k.strip()]
     print(render(summarize(frame, by, top=args.top)))
@@ -198,6 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         from sqlalchemy.exc import OperationalError
 
+        from .store import SchemaNotReadyError
+
+        if isinstance(error, SchemaNotReadyError):
+            # No ledger tables, or older ones: the message names the URL and the fix.
+            print(f"llmledger {args.command}: {error}", file=sys.stderr)
+            return 1
         if not isinstance(error, OperationalError):
             raise
         # The database cannot be opened or used (down, a wrong host, path or password):

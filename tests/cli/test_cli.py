@@ -109,6 +109,28 @@ def test_a_database_that_cannot_be_opened_is_one_line_not_a_traceback(tmp_path):
     assert "secret" not in down.stderr and "Traceback" not in down.stderr
 
 
+def test_a_database_without_the_ledger_is_one_line_naming_the_fix(database_url):
+    from sqlalchemy.engine import make_url
+
+    from llmledger.store.engine import head_revision
+
+    shown = make_url(database_url).render_as_string(hide_password=True)
+    expected = (
+        f"{shown} has no ledger tables, this llmledger needs revision {head_revision()}: "
+        "run `llmledger db upgrade` with this database URL"
+    )
+    # SQLite: reaggregate creates the tables, as recording does; report only reads.
+    writes = database_url.startswith("sqlite")
+    for command in ("report", "reaggregate"):
+        out = run(command, "--db", database_url)
+        if command == "reaggregate" and writes:
+            assert out.returncode == 0, out.stderr
+            continue
+        assert out.returncode == 1, out.stderr
+        assert out.stderr.startswith(f"llmledger {command}: {expected}"), out.stderr
+        assert out.stderr.count("\n") == 1
+
+
 def test_reaggregate_refuses_a_tag_key_named_twice(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     out = run("reaggregate", "--db", url, "--rebuild", "--tags", "feature,tenant,feature")

@@ -131,12 +131,26 @@ def ensure_schema(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         upgrade(engine)
         return
-    head = head_revision()
     current = current_revision(engine)
-    if current != head:
-        found = "no ledger tables" if current is None else f"ledger schema revision {current}"
-        raise SchemaNotReadyError(
-            f"{engine.url.render_as_string(hide_password=True)} has {found}, this llmledger "
-            f"needs revision {head}: run `llmledger db upgrade` with this database URL "
-            "(or llmledger.store.upgrade(engine)) once, as a user allowed to create tables."
-        )
+    if current != head_revision():
+        raise _not_ready(engine, current)
+
+
+def require_ledger(engine: Engine) -> None:
+    """Before reading the ledger: `ensure_schema`, except that a database without the ledger's
+    tables is a `SchemaNotReadyError` on SQLite too. Created there, they would turn a report
+    on a mistyped file name into a report of an empty ledger."""
+    current = current_revision(engine)
+    if current is None:
+        raise _not_ready(engine, None)
+    if current != head_revision():
+        ensure_schema(engine)  # migrates SQLite, raises elsewhere
+
+
+def _not_ready(engine: Engine, current: str | None) -> SchemaNotReadyError:
+    found = "no ledger tables" if current is None else f"ledger schema revision {current}"
+    return SchemaNotReadyError(
+        f"{engine.url.render_as_string(hide_password=True)} has {found}, this llmledger "
+        f"needs revision {head_revision()}: run `llmledger db upgrade` with this database URL "
+        "(or llmledger.store.upgrade(engine)) once, as a user allowed to create tables."
+    )
