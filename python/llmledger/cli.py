@@ -20,9 +20,9 @@ DEMO_DATABASE = "sqlite:///llmledger-demo.db"
 
 
 def _database(args: argparse.Namespace) -> str:
-    from .config import DEFAULT_DATABASE_URL
+    from .config import resolve_database_url
 
-    return args.db or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    return resolve_database_url(args.db)
 
 
 def _when(text: str) -> dt.datetime:

@@ -25,11 +25,26 @@ from .store import ensure_schema, make_engine, save_snapshot
 from .store.writer import Writer
 from .tagging import resolve_defaults
 
-__all__ = ["DEFAULT_DATABASE_URL", "State", "configure", "flush", "shutdown", "state"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "State",
+    "configure",
+    "flush",
+    "resolve_database_url",
+    "shutdown",
+    "state",
+]
 
 log = logging.getLogger("llmledger")
 
 DEFAULT_DATABASE_URL = "sqlite:///llmledger.db"
+
+
+def resolve_database_url(given: str | None = None) -> str:
+    """`given`, else `LLMLEDGER_DATABASE_URL`, else `DEFAULT_DATABASE_URL`: the one rule for
+    `configure()` and every command."""
+    return given or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
 
 DefaultTags = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 
@@ -100,8 +115,9 @@ def configure(
         raise TypeError("default_tags must be a mapping or a callable returning one")
     capture.configure(hosts=hosts, openai_stream_usage=openai_stream_usage)
     pricer = build_pricer(price_overrides)
-    url = database_url or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
-    engine = make_engine(url)
+    engine = make_engine(
+        database_url if isinstance(database_url, Engine) else resolve_database_url(database_url)
+    )
     ensure_schema(engine)
     writer = Writer(engine, spool_path=spool_path)
     new = State(engine, writer, pricer, default_tags)

@@ -85,13 +85,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Runs the `reaggregate` subcommand; the database comes from --db, else
     LLMLEDGER_DATABASE_URL, else the default SQLite file."""
-    import os
     import sys
 
-    from ..config import DEFAULT_DATABASE_URL
+    from ..config import resolve_database_url
     from ..pricing import build_pricer
 
-    url = args.db or os.environ.get("LLMLEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    url = resolve_database_url(args.db)
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
     if tags and len(set(tags)) < len(tags):
         print(f"llmledger reaggregate: --tags names a key twice: {args.tags}", file=sys.stderr)
