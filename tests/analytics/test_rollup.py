@@ -288,3 +288,16 @@ def test_bad_arguments_are_errors_where_called():
     assert (
         analytics.reprice(f, as_mode="standard", by=["model"], catalog=pricer(MODELS)).height == 1
     )
+    # A misspelt what-if model would leave every call unpriced; a known one prices them.
+    message = r"^as_model 'mm' is priced by no provider of this catalog or its overrides; "
+    for by in (None, ["model"]):
+        with pytest.raises(ValueError, match=message):
+            analytics.reprice(f, as_model="mm", by=by, catalog=pricer(MODELS))
+    priced = analytics.reprice(f, as_model="t", catalog=pricer(MODELS))["repriced_cost"]
+    assert priced.to_list() == [usd(0)]  # no tokens, priced: zero, not null
+    with pytest.raises(
+        TypeError, match=r"^by names columns, tags or time units as strings, not 3$"
+    ):
+        analytics.rollup(f, by=["feature", 3])
+    with pytest.raises(TypeError, match=r"^a ledger is an Engine, a database URL, a Polars frame"):
+        analytics.rollup(None, by=["feature"])

@@ -103,6 +103,8 @@ def test_bad_arguments_fail_before_anything_is_read(engine, monkeypatch):
     for by in (None, ["model"]):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             reprice(engine, as_mode="bacth", catalog=pricer, by=by)
+        with pytest.raises(ValueError, match=r"^as_model 'gpt-4o-mnii' is priced by no provider"):
+            reprice(engine, as_model="gpt-4o-mnii", catalog=pricer, by=by)
     with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):
         rollup(engine, by=["feature"], bucket="week")
     with pytest.raises(ValueError, match=r"^by names 'feature' more than once$"):

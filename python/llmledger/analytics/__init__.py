@@ -75,9 +75,10 @@ def reprice(
     Re-prices every call against `catalog` (`"current"`, a `Pricer` or a stored snapshot's
     content; with `overrides`, the catalog plus those overrides), optionally as if it had
     used pricing mode `as_mode` (`standard` or a mode of the catalog, else a `ValueError`) or
-    model `as_model` (same provider). Calls whose model has no price come out with a null
-    `repriced_cost`, never zero. Without `by`: the calls with `repriced_cost` and
-    `cost_difference` added; with `by`: a rollup (see `rollup`), its time buckets in `tz`.
+    model `as_model` (same provider; a name no provider prices is a `ValueError`). Calls whose
+    model has no price come out with a null `repriced_cost`, never zero. Without `by`: the
+    calls with `repriced_cost` and `cost_difference` added; with `by`: a rollup (see
+    `rollup`), its time buckets in `tz`.
     """
     if by is not None:
         by = _keys(by)
@@ -90,6 +91,9 @@ def _keys(by: Sequence[str] | str) -> list[str]:
     """`by` as a list: one name alone is one key (not its letters), and a key named twice is an
     error rather than a result with two columns of one name."""
     keys = [by] if isinstance(by, str) else list(by)
+    for key in keys:
+        if not isinstance(key, str):
+            raise TypeError(f"by names columns, tags or time units as strings, not {key!r}")
     twice = [k for k in dict.fromkeys(keys) if keys.count(k) > 1]
     if twice:
         raise ValueError(f"by names {', '.join(map(repr, twice))} more than once")

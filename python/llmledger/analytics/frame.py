@@ -19,7 +19,7 @@ import pyarrow as pa
 from .. import _core
 from ..pricing import Pricer
 
-__all__ = ["TIME_UNITS", "Prepared", "check_mode", "prepare", "repricing"]
+__all__ = ["TIME_UNITS", "Prepared", "check_what_if", "prepare", "repricing"]
 
 TIME_UNITS = ("hour", "day", "month")
 """Names that, in `by`, mean a time bucket rather than a column."""
@@ -113,6 +113,8 @@ def prepare(source: Any) -> Prepared:
         return source
     if isinstance(source, pl.LazyFrame):
         source = source.collect()
+    elif source is None:  # not an empty ledger: a frame or engine that was never made
+        raise TypeError("a ledger is an Engine, a database URL, a Polars frame or an Arrow table")
     elif not isinstance(source, pl.DataFrame):
         source = pl.DataFrame(source)
     return Prepared(source)
@@ -127,7 +129,7 @@ def repricing(
     """The core's re-pricing tables for the frame under `pricer`: one route per distinct
     (provider, model) and pricing mode, optionally as if every call had used `as_mode` or
     `as_model` (a model name of the row's provider). Cached on `prepared`."""
-    check_mode(pricer, as_mode)
+    check_what_if(pricer, as_mode, as_model)
     key = (id(pricer), as_mode, as_model)
     cached = prepared.repricings.get(key)
     if cached is not None and cached[0] is pricer:
@@ -137,13 +139,19 @@ def repricing(
     return tables
 
 
-def check_mode(pricer: Pricer, as_mode: str | None) -> None:
-    """A what-if mode must be one the catalog prices: an unknown one would silently price every
-    call at its standard rates, the answer to a question nobody asked."""
+def check_what_if(pricer: Pricer, as_mode: str | None, as_model: str | None) -> None:
+    """A what-if must name a mode the catalog prices and a model some provider of it prices: an
+    unknown mode would silently price every call at its standard rates, and an unknown model
+    (a typo) leave every call unpriced, answers to questions nobody asked."""
     if as_mode is not None and as_mode not in pricer.modes:
         raise ValueError(
             f"as_mode {as_mode!r} is not a pricing mode of this catalog; "
             f"it has {', '.join(pricer.modes)}"
+        )
+    if as_model is not None and not pricer.prices_model(as_model):
+        raise ValueError(
+            f"as_model {as_model!r} is priced by no provider of this catalog or its overrides; "
+            "give a model name as a provider reports it (e.g. gpt-4o-mini)"
         )
 
 

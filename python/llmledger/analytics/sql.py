@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from ..store import load_snapshot, make_engine
 from ..store.read import read_calls, to_us
 from ..store.schema import BUCKETS
-from .frame import TIME_UNITS, Prepared, check_mode
+from .frame import TIME_UNITS, Prepared, check_what_if
 from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
 from .source import LEDGER_COLUMNS, Query, read_batches
 
@@ -146,7 +146,7 @@ def reprice_engine(
         if isinstance(catalog, str) and catalog != "current":
             catalog = _snapshot(engine, catalog)
         pricer = pricer_for(catalog, overrides)
-        check_mode(pricer, as_mode)  # before reading, not after
+        check_what_if(pricer, as_mode, as_model)  # before reading, not after
         if by is None:
             # Per call: every column of every call, as `llmledger.calls()` reads them.
             frame = read_calls(engine, since=since, until=until)

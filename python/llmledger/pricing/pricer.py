@@ -122,6 +122,12 @@ class Pricer:
         (`batch`, `flex`, `priority`...)."""
         return ("standard", *self._modes)
 
+    def prices_model(self, model: str) -> bool:
+        """Whether some provider, of the catalog or of an override, prices `model`."""
+        providers = [p["id"] for p in self.spec["providers"]]
+        providers += [self._models[i]["provider"] for i in self.spec["overrides"]["models"]]
+        return any(self.resolve(p, model) is not None for p in dict.fromkeys(providers))
+
     def mode_index(self, mode: str) -> int | None:
         """The core's index of a pricing mode; None for modes no variant names (standard)."""
         return self._modes.get(mode)
