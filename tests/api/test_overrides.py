@@ -98,11 +98,21 @@ def test_snapshot_id_changes_with_overrides(overridden, tmp_path):
         ),
         ({"discounts": {"openai": "120"}}, "percentage"),
         ({"model": []}, "unknown section"),
+        ({"models": 3}, r"^price_overrides.models: a list of entries, not 3$"),
+        ({"discounts": 3}, r"^price_overrides.discounts: provider names to percentages, not 3$"),
+        (["x"], r"^price overrides are a dict or the path of a JSON or TOML file, not list$"),
     ],
 )
 def test_bad_overrides_fail_where_configured(tmp_path, overrides, message):
     with pytest.raises(llmledger.OverridesError, match=message):
         llmledger.configure(f"sqlite:///{tmp_path / 'l.db'}", price_overrides=overrides)
+
+
+def test_an_overrides_file_that_is_not_a_table_fails_where_configured(tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text("[]")
+    with pytest.raises(llmledger.OverridesError, match=r"holds a list, not a table$"):
+        llmledger.configure(f"sqlite:///{tmp_path / 'l.db'}", price_overrides=path)
 
 
 def test_overrides_from_a_toml_file(tmp_path):

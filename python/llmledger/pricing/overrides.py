@@ -51,15 +51,25 @@ def load_overrides(source: dict[str, Any] | str | PathLike[str]) -> dict[str, An
     """The overrides as a dict, read from a JSON or TOML file when given a path."""
     if isinstance(source, dict):
         return source
+    if not isinstance(source, str | PathLike):
+        raise OverridesError(
+            "price overrides are a dict or the path of a JSON or TOML file, "
+            f"not {type(source).__name__}"
+        )
     path = Path(source)
     try:
         text = path.read_text()
     except OSError as exc:
         raise OverridesError(f"cannot read price overrides file {path}: {exc}") from exc
     try:
-        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        loaded = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise OverridesError(f"price overrides file {path} is not valid: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise OverridesError(
+            f"price overrides file {path} holds a {type(loaded).__name__}, not a table"
+        )
+    return loaded
 
 
 def _decimal(where: str, value: Any) -> Decimal:
@@ -108,8 +118,15 @@ def apply_overrides(spec: dict[str, Any], overrides: dict[str, Any]) -> None:
     unknown = set(overrides) - {"models", "discounts"}
     if unknown:
         raise OverridesError(f"price overrides: unknown section(s) {sorted(unknown)}")
+    entries, discounts = overrides.get("models", []), overrides.get("discounts", {})
+    if not isinstance(entries, list):
+        raise OverridesError(f"price_overrides.models: a list of entries, not {entries!r}")
+    if not isinstance(discounts, dict):
+        raise OverridesError(
+            f"price_overrides.discounts: provider names to percentages, not {discounts!r}"
+        )
     grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for i, entry in enumerate(overrides.get("models", [])):
+    for i, entry in enumerate(entries):
         where = f"price_overrides.models[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
             raise OverridesError(f"{where}: an entry needs a 'model' name")
@@ -155,7 +172,7 @@ def apply_overrides(spec: dict[str, Any], overrides: dict[str, Any]) -> None:
             }
         )
 
-    for provider, percent in overrides.get("discounts", {}).items():
+    for provider, percent in discounts.items():
         where = f"price_overrides.discounts.{provider}"
         ppm = _decimal(where, percent) * 10_000
         if ppm > 1_000_000 or ppm != ppm.to_integral_value():
