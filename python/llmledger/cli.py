@@ -33,6 +33,13 @@ def _when(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _count(text: str) -> int:
+    """A count on the command line (--calls, --top): a negative --top would cut rows off."""
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return int(text)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     import llmledger
 
@@ -105,13 +112,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Fills a SQLite ledger (llmledger-demo.db, recreated) with a realistic "
         "synthetic quarter through the same track() path apps use, then prints the report.",
     )
-    demo.add_argument("--calls", type=int, default=40_000, help="number of calls (default 40,000)")
+    demo.add_argument(
+        "--calls", type=_count, default=40_000, help="number of calls (default 40,000)"
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument("--db", help="record into this database instead of llmledger-demo.db")
     demo.add_argument(
         "--by", default="feature,tenant,user_id", help="tag keys to break spend down by"
     )
-    demo.add_argument("--top", type=int, default=8, help="rows per table (default 8)")
+    demo.add_argument("--top", type=_count, default=8, help="rows per table (default 8)")
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser(
@@ -127,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--by", default="feature,tenant", help="comma-separated tag keys (default feature,tenant)"
     )
-    report.add_argument("--top", type=int, default=10, help="rows per table (default 10)")
+    report.add_argument("--top", type=_count, default=10, help="rows per table (default 10)")
     report.add_argument("--db", help="database URL")
     report.set_defaults(func=cmd_report)
 

@@ -61,6 +61,12 @@ def test_demo_then_report(tmp_path):
     db = "sqlite:///llmledger-demo.db"
     since = run("report", "--db", db, "--since", "2100-01-01", cwd=tmp_path)
     assert "no calls recorded in this range" in since.stdout
+    # A model without a price is unpriced in the table, not $0, and ranks below priced ones.
+    every = run("report", "--db", db, "--top", "50", cwd=tmp_path).stdout
+    rows = every.split("Top models")[1].split("\n\n")[0].splitlines()[3:]  # past the header
+    unpriced = [row.endswith(" unpriced") for row in rows]
+    assert any("acme-rerank-v2" in row and row.endswith(" unpriced") for row in rows), rows
+    assert unpriced == sorted(unpriced) and "$0 " not in every, rows
 
 
 def test_db_upgrade_is_idempotent(tmp_path):
@@ -71,7 +77,15 @@ def test_db_upgrade_is_idempotent(tmp_path):
         assert "schema up to date" in out.stdout
 
 
-@pytest.mark.parametrize("args", [["report", "--since", "yesterday"], ["nope"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--since", "yesterday"],
+        ["report", "--top", "-1"],
+        ["demo", "--calls", "0"],
+        ["nope"],
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(args):
     out = run(*args)
     assert out.returncode == 2

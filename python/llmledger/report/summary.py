@@ -25,9 +25,10 @@ class Summary:
     first: object
     last: object
     top_models: pl.DataFrame
-    """provider, model, calls, cost, share of cost; most expensive first."""
+    """provider, model, calls, cost (null where no call was priced), share of cost; most
+    expensive first, unpriced last."""
     by_tag: dict[str, pl.DataFrame]
-    """For each tag key: its values with calls, cost and share, most expensive first."""
+    """For each tag key: its values with calls, cost and share, as `top_models`."""
     unpriced_models: pl.DataFrame
     weekly: pl.DataFrame
     """week (Monday, UTC), calls, cost: where the spend moved over time."""
@@ -38,7 +39,9 @@ def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.D
         frame.group_by(keys)
         .agg(
             pl.len().alias("calls"),
-            pl.col("cost").sum().alias("cost"),
+            # Null, shown as unpriced, where no call has a cost: a sum of nulls is 0, and an
+            # unpriced model would read as free.
+            pl.when(pl.col("cost").count() > 0).then(pl.col("cost").sum()).alias("cost"),
             pl.col("cost").null_count().alias("unpriced"),
         )
         .sort(["cost", "calls"], descending=True, nulls_last=True)

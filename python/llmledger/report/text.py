@@ -36,7 +36,7 @@ def _table(frame: pl.DataFrame, keys: list[str]) -> list[str]:
         return "  ".join(
             c.rjust(w) if i in numeric else c.ljust(w)
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
+        ).rstrip()  # an unpriced row has no share
 
     return ["  " + line(header), "  " + line(["-" * w for w in widths])] + [
         "  " + line(r) for r in rows
