@@ -16,13 +16,14 @@ __all__ = ["calls"]
 def calls(
     since: dt.datetime | dt.date | str | None = None,
     until: dt.datetime | dt.date | str | None = None,
-    **tag_filters: Any,
+    **filters: Any,
 ) -> pl.DataFrame:
     """The recorded calls, one row each, oldest first, as a Polars frame.
 
     Pending rows are written first. `since` is inclusive, `until` exclusive (naive times are
-    UTC); keyword arguments filter on tag values (`calls(tenant="acme")`). `cost` is a Polars
-    Decimal in USD, null for unpriced calls.
+    UTC); keyword arguments filter on a column (`calls(provider="openai")`) or else a tag
+    (`calls(tenant="acme")`), None keeping the calls without it. `cost` is a Polars Decimal in
+    USD, null for unpriced calls.
     """
     flush()
-    return read_calls(state().engine, since=since, until=until, **tag_filters)
+    return read_calls(state().engine, since=since, until=until, **filters)

@@ -124,6 +124,30 @@ def test_tag_filters_compare_exact_strings(engine, tmp_path):
     assert ids(user_id="1") == []  # no row has the key
 
 
+def test_filters_on_columns_and_on_calls_without_a_tag(engine, tmp_path):
+    # As rollup(where=...): a column of the ledger, else a tag; None is "null" or "no such tag".
+    write(
+        engine,
+        tmp_path,
+        [
+            make_row(1, tags={"tenant": "acme"}),
+            make_row(2, provider="anthropic", http_status=None, tags={"feature": "chat"}),
+            make_row(3, tags={"tenant": "globex"}, status="error", http_status=500),
+        ],
+    )
+
+    def ids(**filters):
+        return [int(e[2:]) for e in read_calls(engine, **filters)["event_id"]]
+
+    assert ids(provider="openai") == [1, 3]
+    assert ids(provider="openai", tenant="globex") == [3]
+    assert ids(status="error") == [3]
+    assert ids(http_status=500) == [3]  # compared as a string, whatever the column's type
+    assert ids(http_status=None) == [2]
+    assert ids(tenant=None) == [2]
+    assert ids(tenant=None, provider="openai") == []
+
+
 def test_since_until_edges_at_the_microsecond(engine, tmp_path):
     write(engine, tmp_path, [make_row(n) for n in (0, 1, 2)])
 

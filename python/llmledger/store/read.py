@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, LargeBinary, Text, cast, select
+from sqlalchemy import Engine, LargeBinary, String, Text, cast, select
 
 from .schema import BUCKETS, COST_COLUMNS, calls
 
@@ -54,6 +54,8 @@ CALL_SCHEMA: dict[str, Any] = {
 """Column names and types of `read_calls`' frame (``tags`` aside, whose fields vary)."""
 
 _SELECTED = [name for name in CALL_SCHEMA if name != "at"]
+# Columns a keyword of `read_calls` filters on; any other keyword is a tag.
+_FILTER_COLUMNS = frozenset(calls.c.keys()) - {"tags", "raw_usage"}
 _ORDER = [*(name for name in CALL_SCHEMA if name != "raw_usage"), "tags", "raw_usage"]
 
 
@@ -80,12 +82,14 @@ def read_calls(
     engine: Engine,
     since: datetime | date | str | None = None,
     until: datetime | date | str | None = None,
-    **tag_filters: str,
+    **filters: Any,
 ) -> pl.DataFrame:
     """The ledger's calls from `since` (inclusive) to `until` (exclusive), oldest first.
 
     Times are datetimes (naive means UTC), dates (midnight UTC) or ISO 8601 strings. Each
-    keyword filters on a tag, compared as a string in SQL: ``read_calls(e, tenant="acme")``.
+    keyword filters on a column of the ledger (``provider="openai"``) or else a tag
+    (``tenant="acme"``), compared as a string in SQL, as ``rollup(where=...)`` does; None
+    keeps the calls where the column is null or that lack the tag.
 
     Columns: ``at`` (Datetime us, UTC), provider, model, the eight token buckets (Int64),
     ``cost`` and ``cost_*`` (Decimal(38, 12) USD, null when unpriced), pricing_mode,
@@ -101,13 +105,17 @@ def read_calls(
         query = query.where(calls.c.at_us >= to_us(since))
     if until is not None:
         query = query.where(calls.c.at_us < to_us(until))
-    for key, value in tag_filters.items():
-        tag = calls.c.tags[key].as_string()
-        if engine.dialect.name == "mysql":
+    for key, value in filters.items():
+        expr = calls.c[key] if key in _FILTER_COLUMNS else calls.c.tags[key].as_string()
+        if value is None:
+            query = query.where(expr.is_(None))
+        elif engine.dialect.name == "mysql":
             # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
-            query = query.where(cast(tag, LargeBinary) == str(value).encode())
+            query = query.where(cast(expr, LargeBinary) == str(value).encode())
         else:
-            query = query.where(tag == str(value))
+            # Numbers (http_status=500) compare as text too; strings as they are.
+            text = expr if isinstance(expr.type, String) else cast(expr, Text)
+            query = query.where(text == str(value))
     query = query.order_by(calls.c.at_us, calls.c.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
