@@ -31,7 +31,14 @@ class Summary:
     """For each tag key: its values with calls, cost and share, as `top_models`."""
     unpriced_models: pl.DataFrame
     weekly: pl.DataFrame
-    """week (Monday, UTC), calls, cost: where the spend moved over time."""
+    """week (Monday, UTC), calls, cost (null where no call was priced): where the spend moved
+    over time."""
+
+
+def _priced_sum() -> pl.Expr:
+    """A group's cost: null, shown as unpriced, where no call of it has one (a sum of nulls is
+    0, and an unpriced model or week would read as free)."""
+    return pl.when(pl.col("cost").count() > 0).then(pl.col("cost").sum()).alias("cost")
 
 
 def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.DataFrame:
@@ -39,9 +46,7 @@ def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.D
         frame.group_by(keys)
         .agg(
             pl.len().alias("calls"),
-            # Null, shown as unpriced, where no call has a cost: a sum of nulls is 0, and an
-            # unpriced model would read as free.
-            pl.when(pl.col("cost").count() > 0).then(pl.col("cost").sum()).alias("cost"),
+            _priced_sum(),
             pl.col("cost").null_count().alias("unpriced"),
         )
         .sort(["cost", "calls"], descending=True, nulls_last=True)
@@ -77,7 +82,7 @@ def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
         .len("calls")
         .sort("calls", descending=True),
         weekly=frame.group_by(pl.col("at").dt.truncate("1w").alias("week"))
-        .agg(pl.len().alias("calls"), pl.col("cost").sum().alias("cost"))
+        .agg(pl.len().alias("calls"), _priced_sum())
         .sort("week"),
     )
 

@@ -47,9 +47,9 @@ def _weekly(weekly: pl.DataFrame) -> list[str]:
     peak = max((c for c in weekly["cost"] if c is not None), default=0) or 1
     lines = []
     for r in weekly.iter_rows(named=True):
-        cost = r["cost"] or 0
-        bar = "#" * round(40 * cost / peak)
-        lines.append(f"  {r['week']:%Y-%m-%d}  {r['calls']:>8,}  {money(cost):>12}  {bar}")
+        bar = "#" * round(40 * (r["cost"] or 0) / peak)
+        line = f"  {r['week']:%Y-%m-%d}  {r['calls']:>8,}  {money(r['cost']):>12}  {bar}"
+        lines.append(line.rstrip())
     return lines
 
 
