@@ -209,8 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         from sqlalchemy.exc import OperationalError
 
+        from .pricing.overrides import OverridesError
         from .store import SchemaNotReadyError
 
+        if isinstance(error, OverridesError):
+            # A bad --overrides file: its message names the file and the entry at fault.
+            print(f"llmledger {args.command}: {error}", file=sys.stderr)
+            return 2
         if isinstance(error, SchemaNotReadyError):
             # No ledger tables, or older ones: the message names the URL and the fix.
             print(f"llmledger {args.command}: {error}", file=sys.stderr)

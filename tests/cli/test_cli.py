@@ -145,6 +145,14 @@ def test_a_database_without_the_ledger_is_one_line_naming_the_fix(database_url):
         assert out.stderr.count("\n") == 1
 
 
+def test_a_bad_overrides_file_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "prices.json"
+    out = run("prices", "explain", "openai", "gpt-4o", "--overrides", str(missing))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"llmledger prices: cannot read price overrides file {missing}:")
+    assert out.stderr.count("\n") == 1
+
+
 def test_reaggregate_refuses_a_tag_key_named_twice(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     out = run("reaggregate", "--db", url, "--rebuild", "--tags", "feature,tenant,feature")
