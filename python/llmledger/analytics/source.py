@@ -27,9 +27,9 @@ import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from ..store.engine import SQLITE_BUSY_TIMEOUT
-from ..store.schema import BUCKETS, calls
+from ..store.schema import BUCKETS, LEDGER_COLUMNS
 
-__all__ = ["LEDGER_COLUMNS", "TAG_PREFIX", "Query", "read_batches"]
+__all__ = ["TAG_PREFIX", "Query", "read_batches"]
 
 TAG_PREFIX = "tags."
 """Tag `k` comes back as the column `tags.k` (the name the kernels' frame layer uses)."""
@@ -39,8 +39,6 @@ _PARTITION_MIN_ROWS = 200_000  # below this a second connection costs more than 
 
 _INT_COLUMNS = frozenset({"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS})
 _FLOAT_COLUMNS = frozenset({"latency_ms"})
-LEDGER_COLUMNS = frozenset(calls.c.keys()) - {"tags", "raw_usage"}
-"""Columns of `llmledger_calls` a query may read or filter on (the rest are tags)."""
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from sqlalchemy.engine import URL
 
 from ..store import load_snapshot, make_engine
 from ..store.read import read_calls, to_us
-from ..store.schema import BUCKETS
+from ..store.schema import BUCKETS, LEDGER_COLUMNS
 from .frame import TIME_UNITS, Prepared, check_what_if
 from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
-from .source import LEDGER_COLUMNS, Query, read_batches
+from .source import Query, read_batches
 
 __all__ = ["PART_ROWS", "is_database", "reprice_engine", "rollup_engine"]
 

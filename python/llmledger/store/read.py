@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, LargeBinary, String, Text, cast, select
 
-from .schema import BUCKETS, COST_COLUMNS, calls
+from .schema import BUCKETS, COST_COLUMNS, LEDGER_COLUMNS, calls
 
 __all__ = ["CALL_SCHEMA", "read_calls", "to_us"]
 
@@ -54,8 +54,6 @@ CALL_SCHEMA: dict[str, Any] = {
 """Column names and types of `read_calls`' frame (``tags`` aside, whose fields vary)."""
 
 _SELECTED = [name for name in CALL_SCHEMA if name != "at"]
-# Columns a keyword of `read_calls` filters on; any other keyword is a tag.
-_FILTER_COLUMNS = frozenset(calls.c.keys()) - {"tags", "raw_usage"}
 _ORDER = [*(name for name in CALL_SCHEMA if name != "raw_usage"), "tags", "raw_usage"]
 
 
@@ -106,7 +104,7 @@ def read_calls(
     if until is not None:
         query = query.where(calls.c.at_us < to_us(until))
     for key, value in filters.items():
-        expr = calls.c[key] if key in _FILTER_COLUMNS else calls.c.tags[key].as_string()
+        expr = calls.c[key] if key in LEDGER_COLUMNS else calls.c.tags[key].as_string()
         if value is None:
             query = query.where(expr.is_(None))
         elif engine.dialect.name == "mysql":

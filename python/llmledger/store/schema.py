@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql
 
-__all__ = ["BUCKETS", "COST_COLUMNS", "calls", "metadata", "price_snapshots"]
+__all__ = ["BUCKETS", "COST_COLUMNS", "LEDGER_COLUMNS", "calls", "metadata", "price_snapshots"]
 
 BUCKETS = (
     "input_tokens",
@@ -84,6 +84,10 @@ calls = Table(
     Index("ix_llmledger_calls_provider_model", "provider", "model"),
     **_MYSQL_TABLE,
 )
+
+LEDGER_COLUMNS = frozenset(calls.c.keys()) - {"tags", "raw_usage"}
+"""Columns of `llmledger_calls` that reads select and filter on by name; any other name is a
+tag (a key of the JSON `tags`)."""
 
 price_snapshots = Table(
     "llmledger_price_snapshots",
