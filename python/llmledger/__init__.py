@@ -9,6 +9,13 @@ llmledger.calls()   # polars.DataFrame
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from os import PathLike
+from typing import Any
+
+from sqlalchemy import Engine
+
+from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
 from .capture import (
@@ -19,7 +26,7 @@ from .capture import (
     register_host,
     uninstrument,
 )
-from .config import configure, flush, shutdown
+from .config import DefaultTags, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls
 from .reaggregate import reaggregate
@@ -50,3 +57,31 @@ __all__ = [
     "track",
     "uninstrument",
 ]
+
+
+def configure(
+    database_url: str | Engine | None = None,
+    *,
+    default_tags: DefaultTags = None,
+    price_overrides: Mapping[str, Any] | str | PathLike[str] | None = None,
+    spool_path: str | PathLike[str] | None = None,
+    hosts: Mapping[str, str | tuple[str, str]] | None = None,
+) -> None:
+    """Sets where and how calls are recorded.
+
+    `database_url` is a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`,
+    `mysql+pymysql://...`) or an `Engine`; default `LLMLEDGER_DATABASE_URL`, else
+    `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
+    run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
+    `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
+    `spool_path` is where rows wait while the database is unreachable. `hosts` adds
+    OpenAI-compatible (or Anthropic- or Google-format) hosts to capture's registry:
+    `{"llm.internal:8000": "openai", ".gateway.example": ("acme", "anthropic")}`.
+    """
+    config.configure(
+        database_url,
+        default_tags=default_tags,
+        price_overrides=price_overrides,
+        spool_path=spool_path,
+    )
+    capture.configure(hosts=hosts)

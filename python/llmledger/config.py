@@ -1,5 +1,7 @@
 """Process-wide configuration: the database, the background writer, the pricer, default tags.
 
+The bottom of the recording path: capture and the recorder read the state through `state()`,
+and nothing here imports them (`llmledger.configure` also hands capture its hosts).
 `configure()` may be called again (tests, reconfiguration); the previous writer is flushed and
 closed first. Without a call, the first recorded call configures the defaults:
 `LLMLEDGER_DATABASE_URL`, else `sqlite:///llmledger.db`.
@@ -19,7 +21,6 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from . import capture
 from .pricing import Pricer, build_pricer
 from .store import ensure_schema, make_engine, save_snapshot
 from .store.writer import Writer
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "State",
     "configure",
+    "current_pricer",
     "flush",
     "resolve_database_url",
     "shutdown",
@@ -92,28 +94,21 @@ def configure(
     default_tags: DefaultTags = None,
     price_overrides: Mapping[str, Any] | str | PathLike[str] | None = None,
     spool_path: str | PathLike[str] | None = None,
-    hosts: Mapping[str, str | tuple[str, str]] | None = None,
-    openai_stream_usage: bool | None = None,
 ) -> None:
-    """Sets where and how calls are recorded.
+    """Sets where and how calls are recorded (`llmledger.configure`, less capture's hosts).
 
     `database_url` is a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`,
     `mysql+pymysql://...`) or an `Engine`; default `LLMLEDGER_DATABASE_URL`, else
     `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
     run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
     `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
-    `spool_path` is where rows wait while the database is unreachable. `hosts` adds
-    OpenAI-compatible (or Anthropic- or Google-format) hosts to capture's registry:
-    `{"llm.internal:8000": "openai", ".gateway.example": ("acme", "anthropic")}`.
-    `openai_stream_usage=True` asks OpenAI chat streams for their usage chunk
-    (`stream_options.include_usage`) when the app did not, so they are never estimated.
+    `spool_path` is where rows wait while the database is unreachable.
     """
     global _state
     if isinstance(default_tags, Mapping):
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
         raise TypeError("default_tags must be a mapping or a callable returning one")
-    capture.configure(hosts=hosts, openai_stream_usage=openai_stream_usage)
     pricer = build_pricer(price_overrides)
     engine = make_engine(
         database_url if isinstance(database_url, Engine) else resolve_database_url(database_url)
@@ -135,6 +130,13 @@ def state() -> State:
             if _state is None:
                 configure()
     return _state  # type: ignore[return-value]  # set by configure()
+
+
+def current_pricer() -> Pricer:
+    """The configured pricer (catalog plus configured overrides); the bare catalog's when
+    nothing is configured, so that reading prices never opens the default database."""
+    current = _state
+    return build_pricer() if current is None else current.pricer
 
 
 def flush(timeout: float | None = None) -> bool:

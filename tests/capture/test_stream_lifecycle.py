@@ -16,7 +16,7 @@ from fakeprovider import reply
 from fakeprovider.clients import make_client
 
 from llmledger._core import count_tokens, estimate_request_tokens
-from llmledger.capture import instrument, settings
+from llmledger.capture import instrument
 
 STREAMED_TEXT = "Hello there! How can I help you today?"
 
@@ -43,24 +43,7 @@ def test_stream_without_usage_is_estimated_not_zero(fake: Any, ledger: Any) -> N
     assert row.tokens["input_tokens"] > 0
 
 
-def test_include_usage_is_added_when_opted_in(fake: Any, ledger: Any) -> None:
-    fake.serve(reply("openai_chat_stream.sse"))
-    settings.openai_stream_usage = True
-    try:
-        with instrument(make_client("openai", fake.url), provider="openai") as client:
-            list(chat_stream(client))
-            sent = json.loads(fake.received[-1].body)
-            list(chat_stream(client, stream_options={"include_usage": False}))
-            sent_by_app = json.loads(fake.received[-1].body)
-    finally:
-        settings.openai_stream_usage = False
-    assert sent["stream_options"] == {"include_usage": True}
-    assert sent["messages"] == MESSAGES
-    assert sent_by_app["stream_options"] == {"include_usage": False}  # the app's choice stands
-    assert [r.usage_source for r in ledger.rows()] == ["stream_final", "stream_final"]
-
-
-def test_include_usage_is_not_added_by_default(fake: Any, ledger: Any) -> None:
+def test_the_request_is_sent_as_the_app_wrote_it(fake: Any, ledger: Any) -> None:
     fake.serve(reply("openai_chat_stream_no_usage.sse"))
     with instrument(make_client("openai", fake.url), provider="openai") as client:
         list(chat_stream(client))

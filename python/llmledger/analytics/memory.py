@@ -9,7 +9,8 @@ from typing import Any
 import polars as pl
 
 from .. import _core
-from ..pricing import Pricer, build_pricer, current_pricer, pricer_from_snapshot
+from ..config import current_pricer
+from ..pricing import Pricer, build_pricer, pricer_from_snapshot
 from ..store.read import to_us
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared, prepare, repricing

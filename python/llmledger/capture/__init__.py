@@ -13,7 +13,6 @@ from .transport import (
     async_httpx_client,
     configure,
     httpx_client,
-    settings,
 )
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "is_instrumented",
     "problems",
     "register_host",
-    "settings",
     "uninstrument",
     "unregister_host",
 ]

@@ -10,7 +10,6 @@ this wraps httpx2's transports.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,40 +26,18 @@ __all__ = [
     "configure",
     "httpx_client",
     "is_wired",
-    "settings",
     "unwire",
     "wire",
 ]
 
 
-class _Settings:
-    """Capture settings, set through `llmledger.configure`."""
-
-    __slots__ = ("openai_stream_usage",)
-
-    def __init__(self) -> None:
-        # Off by default: the extra final chunk has an empty `choices` list, which breaks
-        # app code that reads `chunk.choices[0]` unconditionally.
-        self.openai_stream_usage = False
-
-
-settings = _Settings()
-
-
-def configure(
-    *,
-    hosts: Mapping[str, str | tuple[str, Dialect]] | None = None,
-    openai_stream_usage: bool | None = None,
-) -> None:
+def configure(*, hosts: Mapping[str, str | tuple[str, Dialect]] | None = None) -> None:
     """Capture's part of `llmledger.configure`. `hosts` maps "host[:port]" (a leading dot for
     all subdomains) to a provider id, or to `(provider, dialect)` for a gateway that speaks
-    Anthropic's or Google's format; `openai_stream_usage` adds `stream_options.include_usage`
-    to OpenAI chat streams that do not set it, so they report exact usage."""
+    Anthropic's or Google's format."""
     for host, target in (hosts or {}).items():
         provider, dialect = (target, None) if isinstance(target, str) else target
         register_host(host, provider, dialect)
-    if openai_stream_usage is not None:
-        settings.openai_stream_usage = openai_stream_usage
 
 
 class _Router:
@@ -93,39 +70,14 @@ class _Router:
         return route(dialect or dialect_of(provider), provider, request.method, url.path)
 
 
-def _start(router: _Router, request: httpx2.Request) -> tuple[httpx2.Request, Exchange | None]:
+def _start(router: _Router, request: httpx2.Request) -> Exchange | None:
     """Recognise the call and open its exchange; on any failure the request goes unrecorded."""
     try:
         found = router(request)
-        if found is None:
-            return request, None
-        if settings.openai_stream_usage and found.dialect == "openai" and found.api == "chat":
-            request = _with_stream_usage(request)
-        return request, Exchange(found, request)
+        return None if found is None else Exchange(found, request)
     except Exception:  # capture must never break the call: log, count, pass it through
         report_problem("capture", "could not start capturing %s %s", request.method, request.url)
-        return request, None
-
-
-def _with_stream_usage(request: httpx2.Request) -> httpx2.Request:
-    """The request with `stream_options.include_usage` set, if it streams without it.
-    https://platform.openai.com/docs/api-reference/chat/create#chat-create-stream_options"""
-    body: Any = json.loads(request.content)
-    if not isinstance(body, dict) or body.get("stream") is not True:
-        return request
-    options = body.get("stream_options") or {}
-    if options.get("include_usage") is not None:  # the app chose; respect it
-        return request
-    body["stream_options"] = {**options, "include_usage": True}
-    headers = request.headers.copy()
-    del headers["content-length"]
-    return httpx2.Request(
-        request.method,
-        request.url,
-        headers=headers,
-        content=json.dumps(body, separators=(",", ":")).encode(),
-        extensions=request.extensions,
-    )
+        return None
 
 
 def _begin(exchange: Exchange, response: httpx2.Response) -> bool:
@@ -153,7 +105,7 @@ class TeeTransport(httpx2.BaseTransport):
         self._router = _Router(provider, dialect, fallback_provider)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        request, exchange = _start(self._router, request)
+        exchange = _start(self._router, request)
         response = self.inner.handle_request(request)
         if exchange is not None and _begin(exchange, response):
             response.stream = TeeStream(response.stream, exchange)  # type: ignore[arg-type]
@@ -178,7 +130,7 @@ class AsyncTeeTransport(httpx2.AsyncBaseTransport):
         self._router = _Router(provider, dialect, fallback_provider)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        request, exchange = _start(self._router, request)
+        exchange = _start(self._router, request)
         response = await self.inner.handle_async_request(request)
         if exchange is not None and _begin(exchange, response):
             response.stream = AsyncTeeStream(response.stream, exchange)  # type: ignore[arg-type]

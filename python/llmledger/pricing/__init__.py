@@ -19,7 +19,6 @@ __all__ = [
     "Pricer",
     "Resolution",
     "build_pricer",
-    "current_pricer",
     "from_pico",
     "pricer_from_snapshot",
     "to_pico",
@@ -48,10 +47,3 @@ def _default_pricer() -> Pricer:
 def pricer_from_snapshot(content: bytes) -> Pricer:
     """A pricer from a stored price snapshot's content, to explain or recompute old costs."""
     return Pricer.from_snapshot(content)
-
-
-def current_pricer() -> Pricer:
-    """The pricer of the current configuration (catalog plus configured overrides)."""
-    from ..config import state
-
-    return state().pricer

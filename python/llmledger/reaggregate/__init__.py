@@ -41,7 +41,7 @@ def reaggregate(
     catalog and overrides). The progress bar goes to `progress` (default stderr). One run
     at a time per database: `AlreadyRunning` if another holds it.
     """
-    from ..pricing import current_pricer
+    from ..config import current_pricer
     from ..store import ensure_schema, make_engine
 
     owned = make_engine(engine)
