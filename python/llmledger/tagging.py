@@ -113,7 +113,8 @@ def _enter(scoped: dict[str, str]) -> Token[dict[str, str]]:
 
 
 class tags:
-    """Scope tags to a block (`with`) or to every call of a function (decorator)."""
+    """Scope tags to a block (`with`) or to every call of a function (decorator). The scope
+    does not reach a thread pool's workers: hand them `bind_tags(fn)`."""
 
     __slots__ = ("_tags", "_tokens")
 
