@@ -3,6 +3,9 @@ database refuses: text is cut to its column and NUL and lone surrogates become U
 
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import llmledger
 from llmledger.config import state
 from llmledger.record.recorder import ledger_row
@@ -56,3 +59,43 @@ def test_ordinary_text_passes_through_unchanged(ledger):
     assert row["model"] is model  # no copy on the common path
     assert (row["provider"], row["provider_response_id"]) == ("openai", "chatcmpl-\N{ROBOT FACE}")
     assert row["cost_input"] is not None
+
+
+def wire_normalised(value, limit):
+    """The documented normalisation, written out independently."""
+    return "".join(
+        "\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value[:limit]
+    )
+
+
+WIRE_TEXT = st.text(st.characters(exclude_categories=()) | st.sampled_from(["\x00", "\udcff"]))
+
+
+def test_any_text_from_the_wire_is_stored_as_normalised(any_ledger):
+    pricer = state().pricer
+    stored = []
+
+    @settings(max_examples=50, deadline=None)
+    @given(
+        provider=WIRE_TEXT | st.integers(60, 70).map(lambda n: "P" * n),
+        model=WIRE_TEXT | st.integers(250, 400).map(lambda n: "\N{ROBOT FACE}" * n),
+        mode=WIRE_TEXT,
+        response_id=st.none() | WIRE_TEXT | st.integers(250, 300).map(lambda n: "r\x00" * n),
+    )
+    def check(provider, model, mode, response_id):
+        row = row_for(provider, model, pricing_mode=mode, response_id=response_id)
+        expected = {
+            "provider": wire_normalised(pricer.provider_id(provider), 64),
+            "model": wire_normalised(model, 255),
+            "pricing_mode": wire_normalised(mode, 32),
+            "provider_response_id": None
+            if response_id is None
+            else wire_normalised(response_id, 255),
+        }
+        state().writer.submit(row)
+        stored.append(row["event_id"])
+        (back,) = llmledger.calls(event_id=row["event_id"]).to_dicts()
+        assert {key: back[key] for key in expected} == expected
+
+    check()
+    assert sorted(llmledger.calls()["event_id"].to_list()) == sorted(stored)
