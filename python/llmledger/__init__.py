@@ -32,7 +32,7 @@ from .read import calls
 from .reaggregate import reaggregate
 from .record.call import Call, Quote
 from .record.recorder import quote, track
-from .tagging import tags
+from .tagging import bind_tags, tags
 
 __all__ = [
     "BUCKETS",
@@ -41,6 +41,7 @@ __all__ = [
     "PriceRule",
     "Quote",
     "async_httpx_client",
+    "bind_tags",
     "calls",
     "configure",
     "flush",

@@ -8,8 +8,19 @@
 
 Nested scopes merge (inner wins). A call's tags are, lowest precedence first: the configured
 `default_tags` (a dict, or a callable evaluated per call), the scope when the call started,
-then the tags passed explicitly. Values are stored as strings; keys that look like secrets
-have their values redacted; the number of tags and their sizes are capped.
+then the tags passed explicitly. Keys are non-empty strings of at most 64 characters without
+NUL or lone surrogates, else a TypeError or ValueError where they are given. Values are stored
+as `str(value)` (None drops the tag), cut to 256 characters, each NUL and lone surrogate (a
+file name decoded with `surrogateescape`) replaced by U+FFFD: a value from user data never
+makes a call unstorable. Keys that look like secrets have their values redacted; at most 32
+tags are kept.
+
+A scope lives in its thread or asyncio task. Work handed to a thread pool does not see it;
+`bind_tags(fn)` carries the tags in scope into it:
+
+    with llmledger.tags(tenant="acme"):
+        pool.submit(llmledger.bind_tags(summarise), doc)
+        await loop.run_in_executor(None, llmledger.bind_tags(summarise), doc)
 """
 
 from __future__ import annotations
@@ -21,13 +32,16 @@ import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
+
+from .record.limits import checked_text, storable
 
 __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_TAGS",
     "MAX_VALUE_LENGTH",
     "REDACTED",
+    "bind_tags",
     "clean_explicit",
     "current",
     "merge",
@@ -53,20 +67,22 @@ _SECRET_KEY = re.compile(
 _scope: ContextVar[dict[str, str]] = ContextVar("llmledger_tags", default={})  # noqa: B039 - never mutated
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _clean(raw: Mapping[str, Any], where: str) -> dict[str, str]:
-    """Tags as strings, secrets redacted, sizes capped. Raises on unusable keys, at the caller."""
+    """Tags as storable strings, secrets redacted, sizes capped. Raises on unusable keys, at
+    the caller; values are normalised (`limits.storable`), never refused."""
     out: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str) or not key:
             raise TypeError(f"{where}: tag keys must be non-empty strings, got {key!r}")
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValueError(f"{where}: tag key {key[:20]!r}... is over {MAX_KEY_LENGTH} chars")
+        checked_text(f"{where}: tag key", key, MAX_KEY_LENGTH)
         if value is None:
             continue
         text = REDACTED if _SECRET_KEY.search(key) else str(value)
-        out[key] = text[:MAX_VALUE_LENGTH]
+        out[key] = storable(text, MAX_VALUE_LENGTH)
     return out
 
 
@@ -97,7 +113,8 @@ def _enter(scoped: dict[str, str]) -> Token[dict[str, str]]:
 
 
 class tags:
-    """Scope tags to a block (`with`) or to every call of a function (decorator)."""
+    """Scope tags to a block (`with`) or to every call of a function (decorator). The scope
+    does not reach a thread pool's workers: hand them `bind_tags(fn)`."""
 
     __slots__ = ("_tags", "_tokens")
 
@@ -136,6 +153,30 @@ class tags:
                 _scope.reset(token)
 
         return wrapper  # type: ignore[return-value]
+
+
+def bind_tags(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, carrying the tags in scope now to wherever it runs: a `ThreadPoolExecutor`,
+    `loop.run_in_executor`, a thread of your own. Their workers do not see the caller's
+    `with tags(...)` (a scope lives in its thread or task).
+
+        with llmledger.tags(tenant="acme"):
+            futures = [pool.submit(llmledger.bind_tags(summarise), doc) for doc in docs]
+
+    Each call of the result runs `fn` with exactly the tags bound, whatever scope the worker
+    is in, and restores the worker's scope after. The result may run in many threads at once.
+    """
+    scoped = _scope.get()
+
+    @functools.wraps(fn)
+    def bound(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _scope.set(scoped)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _scope.reset(token)
+
+    return bound
 
 
 def clean_explicit(explicit: Mapping[str, Any] | None) -> dict[str, str]:

@@ -1,5 +1,6 @@
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -120,5 +121,83 @@ def test_secrets_redacted_and_sizes_capped(ledger):
 def test_bad_tag_keys_raise_where_called(ledger):
     with pytest.raises(TypeError, match="tag keys"):
         llmledger.track("openai", "gpt-4o", tags={1: "x"})
-    with pytest.raises(ValueError, match="over 64"):
+    with pytest.raises(ValueError, match="at most 64"):
         llmledger.tags(**{"k" * 65: "v"})
+
+
+def test_values_are_made_storable_keys_are_refused(any_ledger):
+    """A tag value from user data never makes a call unstorable: each NUL and lone surrogate
+    becomes U+FFFD, after the cut to 256 characters. A key is the app's own name: refused."""
+    name = b"report-\xff.pdf".decode("utf-8", "surrogateescape")  # "report-\udcff.pdf"
+    with llmledger.tags(file=name, half="\ud83d" + "y" * 300):
+        call = llmledger.track("openai", "gpt-4o", tags={"note": "a\x00b", "ok": "\N{ROBOT FACE}"})
+    expected = {
+        "file": "report-\ufffd.pdf",
+        "half": "\ufffd" + "y" * 255,
+        "note": "a\ufffdb",
+        "ok": "\N{ROBOT FACE}",
+    }
+    assert tags_of(call) == expected
+    (row,) = llmledger.calls().to_dicts()
+    assert row["tags"] == expected
+    for key in ["a\x00b", "file-\udcff"]:
+        with pytest.raises(ValueError, match="tag key holds a NUL character or a lone surrogate"):
+            llmledger.track("openai", "gpt-4o", tags={key: "v"})
+        with pytest.raises(ValueError, match="tag key holds a NUL"):
+            llmledger.tags(**{key: "v"})
+    assert llmledger.calls().height == 1
+
+
+def test_default_tags_are_made_storable_the_same_way(tmp_path):
+    llmledger.configure(f"sqlite:///{tmp_path / 'l.db'}", default_tags={"host": "box-\udcc3\x00"})
+    try:
+        assert tags_of(llmledger.track("openai", "gpt-4o")) == {"host": "box-\ufffd\ufffd"}
+        assert llmledger.calls()["tags"].to_list() == [{"host": "box-\ufffd\ufffd"}]
+        with pytest.raises(ValueError, match="default_tags: tag key holds a NUL"):
+            llmledger.configure(f"sqlite:///{tmp_path / 'l.db'}", default_tags={"\x00": "v"})
+    finally:
+        llmledger.shutdown()
+
+
+def tenant_now():
+    return dict(llmledger.tagging.current())
+
+
+def test_bind_tags_carries_the_scope_into_a_thread_pool(ledger):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        with llmledger.tags(tenant="acme", feature="summary"):
+            unbound = pool.submit(tenant_now).result()
+            bound = pool.submit(llmledger.bind_tags(tenant_now)).result()
+            record = llmledger.bind_tags(llmledger.track)
+            call = pool.submit(record, "openai", "gpt-4o", input_tokens=3).result()
+        # Bound in one scope, the function keeps it when run after the scope has closed.
+        assert unbound == {}
+        assert bound == tags_of(call) == {"tenant": "acme", "feature": "summary"}
+        # The worker's own scope is back after the bound call.
+        assert pool.submit(tenant_now).result() == {}
+    assert llmledger.calls()["tags"].to_list() == [{"feature": "summary", "tenant": "acme"}]
+
+
+def test_one_bound_function_runs_in_many_threads_at_once(ledger):
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()  # all eight run the same bound function at the same time
+        return llmledger.track("openai", "gpt-4o", input_tokens=i, tags={"i": i})
+
+    with llmledger.tags(job="batch"):
+        bound = llmledger.bind_tags(work)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        calls = list(pool.map(bound, range(8)))
+    assert [tags_of(c) for c in calls] == [{"job": "batch", "i": str(i)} for i in range(8)]
+
+
+def test_bind_tags_with_asyncio_run_in_executor(ledger):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with llmledger.tags(tenant="acme"):
+            unbound = await loop.run_in_executor(None, tenant_now)
+            bound = await loop.run_in_executor(None, llmledger.bind_tags(tenant_now))
+        return unbound, bound
+
+    assert asyncio.run(main()) == ({}, {"tenant": "acme"})

@@ -10,6 +10,7 @@ lookup and one call into the Rust core.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import re
@@ -27,6 +28,13 @@ __all__ = ["PriceRule", "Priced", "Pricer", "Resolution"]
 _US_PER_DAY = 86_400_000_000
 _EPOCH = dt.date(1970, 1, 1)
 _COMPACT_DATE = re.compile(r"-(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=-|:|$)")
+
+
+def _closest(name: str, known: list[str] | tuple[str, ...]) -> str | None:
+    # 0.75: catches a swapped or missing letter ("opneai", "bacth", "antropic") without
+    # suggesting "modal" for "local"; an exact match after case folding ("Batch") counts.
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return matches[0] if matches else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,9 @@ class Pricer:
         self.core = Catalog(json.dumps(core_json(spec)))
         self._models = spec["models"]
         self._providers = {p["id"]: p for p in spec["providers"]}
+        self._override_providers = {
+            self._models[i]["provider"] for i in spec["overrides"]["models"]
+        }
         self._modes = {m: i for i, m in enumerate(spec["modes"])}
         self._discounts: dict[str, int] = spec["overrides"]["discounts"]
         self._resolved: dict[tuple[str, str], Resolution | None] = {}
@@ -155,6 +166,22 @@ class Pricer:
             if p["match"] is not None and clauses.matches(p["match"], name):
                 return p["id"]
         return None
+
+    def knows_provider(self, provider: str) -> bool:
+        """Whether the catalog or an override names this provider."""
+        return (
+            self.canonical_provider(provider) is not None
+            or provider.lower().strip() in self._override_providers
+        )
+
+    def closest_provider(self, provider: str) -> str | None:
+        """The known provider id an unknown name most likely misspells, or None."""
+        names = [*self._providers, *(self._override_providers - {"*"})]
+        return _closest(provider.lower().strip(), names)
+
+    def closest_mode(self, mode: str) -> str | None:
+        """The pricing mode an unknown one most likely misspells, or None."""
+        return _closest(mode.lower().strip(), self.modes)
 
     def resolve(self, provider: str, model: str) -> Resolution | None:
         """The compiled model that prices `model` called through `provider`, or None."""

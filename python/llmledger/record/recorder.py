@@ -1,9 +1,10 @@
 """From usage to a ledger row: validate, tag, price, and hand to the background writer.
 
-`track()` is the public, validating entry point: bad input raises where the user called it.
-`ledger_row()` is what capture uses, with input it has already normalised, on the writer
-thread; capture contains and counts anything it raises (`llmledger.capture.sink`), so the
-app's call is never affected.
+`track()` is the public, validating entry point: bad input raises where the user called it,
+naming the field (the limits are in `llmledger.record.limits`). `ledger_row()` is what
+capture uses, on the writer thread, with values from the wire: it never refuses them, it makes
+them storable (`limits.storable`), and capture contains and counts anything it raises
+(`llmledger.capture.sink`), so the app's call is never affected.
 """
 
 from __future__ import annotations
@@ -20,7 +21,18 @@ from .. import tagging
 from ..config import State, state
 from ..pricing import Priced, Pricer
 from ..store.schema import BUCKETS, COST_COLUMNS
+from . import notices
 from .call import Call, Quote
+from .limits import (
+    MAX_LATENCY_MS,
+    MAX_TOKENS_PER_BUCKET,
+    MODEL_LENGTH,
+    PRICING_MODE_LENGTH,
+    PROVIDER_LENGTH,
+    RESPONSE_ID_LENGTH,
+    checked_text,
+    storable,
+)
 
 __all__ = ["ledger_row", "quote", "track"]
 
@@ -37,10 +49,14 @@ def _tokens(buckets: Mapping[str, Any]) -> tuple[int, ...]:
         index = _BUCKET_INDEX.get(name)
         if index is None:
             raise TypeError(f"unknown token bucket {name!r}; the buckets are {', '.join(BUCKETS)}")
-        if type(value) is not int or value < 0:
+        if type(value) is not int or not 0 <= value <= MAX_TOKENS_PER_BUCKET:
             # Slow path: an int subclass (an IntEnum member) counts as its int value.
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+            if value > MAX_TOKENS_PER_BUCKET:
+                raise ValueError(
+                    f"{name} is {value:,}; a bucket holds at most {MAX_TOKENS_PER_BUCKET:,} tokens"
+                )
             value = int(value)
         out[index] = value
     return tuple(out)
@@ -52,21 +68,43 @@ def _timestamp(at: dt.datetime | None) -> tuple[dt.datetime, int]:
         return _EPOCH + dt.timedelta(microseconds=ts_us), ts_us
     if not isinstance(at, dt.datetime):
         raise TypeError(f"at must be a datetime, got {type(at).__name__}")
-    at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
-    return at, (at - _EPOCH) // _US
+    try:
+        at = at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+    except OverflowError:  # an aware time whose UTC equivalent falls outside years 1-9999
+        raise ValueError(f"at must be from {_EPOCH.date()} UTC on, got {at.isoformat()}") from None
+    ts_us = (at - _EPOCH) // _US
+    # The event id counts milliseconds since the epoch in 12 hex digits: every time up to the
+    # year 9999 fits, none before the epoch does.
+    if ts_us < 0:
+        raise ValueError(f"at must be from {_EPOCH.date()} UTC on, got {at.isoformat()}")
+    return at, ts_us
 
 
-def _mode(pricing_mode: str) -> str:
-    if not isinstance(pricing_mode, str) or not pricing_mode or len(pricing_mode) > 32:
-        raise ValueError(f"pricing_mode must be a short non-empty string, got {pricing_mode!r}")
-    return pricing_mode
+def _latency(latency_ms: float | None) -> float | None:
+    if latency_ms is None:
+        return None
+    if isinstance(latency_ms, bool) or not isinstance(latency_ms, int | float):
+        raise TypeError(f"latency_ms must be a number or None, got {type(latency_ms).__name__}")
+    if not 0 <= latency_ms <= MAX_LATENCY_MS:  # NaN fails both comparisons
+        raise ValueError(f"latency_ms must be between 0 and {MAX_LATENCY_MS:g}, got {latency_ms!r}")
+    return float(latency_ms)
+
+
+def _provider(pricer: Pricer, provider: str) -> str:
+    """The provider id a row stores (the catalog's, else the name lower-cased), checked."""
+    if not isinstance(provider, str):
+        raise TypeError(f"provider must be a string, got {type(provider).__name__}")
+    return checked_text("provider", pricer.provider_id(provider), PROVIDER_LENGTH)
 
 
 def _price(
     pricer: Pricer, provider: str, model: str, ts_us: int, mode: str, tokens: tuple[int, ...]
-):
+) -> Priced | None:
+    if mode != "standard" and pricer.mode_index(mode) is None:
+        notices.unknown_mode(pricer, mode)
     resolution = pricer.resolve(provider, model)
     if resolution is None:
+        notices.unpriced(pricer, provider, model)
         return None
     return pricer.price(resolution, ts_us, mode, tokens)
 
@@ -93,12 +131,14 @@ def quote(
     pricing_mode: str = "standard",
     **buckets: int,
 ) -> Quote:
-    """Prices usage exactly as `track()` would, without recording anything."""
+    """Prices usage exactly as `track()` would, without recording anything. Raises as
+    `track()` does on the same arguments."""
     tokens = _tokens(buckets)
     at, ts_us = _timestamp(at)
-    mode = _mode(pricing_mode)
+    mode = checked_text("pricing_mode", pricing_mode, PRICING_MODE_LENGTH)
     pricer = state().pricer
-    provider = pricer.provider_id(provider)
+    provider = _provider(pricer, provider)
+    model = checked_text("model", model, MODEL_LENGTH)
     priced = _price(pricer, provider, model, ts_us, mode, tokens)
     return Quote(provider, model, at, mode, tokens, priced)
 
@@ -118,20 +158,27 @@ def track(
 
     Returns without waiting on the database: the row goes to a background writer. Buckets are
     disjoint (see the README): `input_tokens` excludes cached input, `output_tokens` excludes
-    reasoning. Bad input raises here (ValueError / TypeError naming the field).
+    reasoning. Bad input raises here, a ValueError or TypeError naming the field: a bucket
+    over `MAX_TOKENS_PER_BUCKET` (10^9); a provider (as stored: the catalog's id, else the
+    name lower-cased), model, response id or pricing mode that is empty, longer than its
+    column (64, 255, 255, 32 characters) or holds a NUL or a lone surrogate; `at` before
+    1970; a latency that is not a number from 0 to 10^12 ms. Tag values are stored as
+    strings, cut to 256 characters, NUL and lone surrogates replaced by U+FFFD (see
+    `llmledger.tags`). An unknown pricing mode or provider is logged, not refused.
     """
-    if not isinstance(provider, str) or not provider:
-        raise ValueError(f"provider must be a non-empty string, got {provider!r}")
-    if not isinstance(model, str) or not model:
-        raise ValueError(f"model must be a non-empty string, got {model!r}")
     tokens = _tokens(buckets)
     at_dt, ts_us = _timestamp(at)
     explicit = tagging.clean_explicit(tags)
-    mode = _mode(pricing_mode)
+    mode = checked_text("pricing_mode", pricing_mode, PRICING_MODE_LENGTH)
+    latency = _latency(latency_ms)
+    if provider_response_id is not None:
+        checked_text("provider_response_id", provider_response_id, RESPONSE_ID_LENGTH)
     st = state()
+    provider_id = _provider(st.pricer, provider)
+    checked_text("model", model, MODEL_LENGTH)
     row, priced = ledger_row(
         st,
-        provider,
+        provider_id,
         model,
         tokens,
         ts_us=ts_us,
@@ -139,7 +186,7 @@ def track(
         usage_source="manual",
         scoped_tags=tagging.snapshot(),
         explicit_tags=explicit,
-        latency_ms=latency_ms,
+        latency_ms=latency,
         provider_response_id=provider_response_id,
     )
     st.writer.submit(row)
@@ -155,7 +202,7 @@ def track(
         usage_source="manual",
         status="ok",
         http_status=None,
-        latency_ms=latency_ms,
+        latency_ms=latency,
         provider_response_id=provider_response_id,
     )
 
@@ -207,11 +254,21 @@ def ledger_row(
     status: str = "ok",
     raw_usage: Any = None,
 ) -> tuple[dict[str, Any], Priced | None]:
-    """Prices and tags one call whose input is already valid (`tokens` in bucket order): the
-    ledger row, and the price it got. `scoped_tags` is `tagging.snapshot()` taken when the call
-    started. Capture builds its rows with this on the writer thread, off the app's path."""
+    """Prices and tags one call (`tokens` in bucket order): the ledger row, and the price it
+    got. `scoped_tags` is `tagging.snapshot()` taken when the call started. Capture builds its
+    rows with this on the writer thread, off the app's path.
+
+    Text from the wire is made storable rather than refused (`limits.storable`): provider,
+    model, pricing mode and response id are cut to their columns' sizes, NUL characters and
+    lone surrogates replaced by U+FFFD. What `track()` passes has been checked already and
+    comes through unchanged.
+    """
     pricer = st.pricer
-    provider = pricer.provider_id(provider)
+    provider = storable(pricer.provider_id(provider), PROVIDER_LENGTH)
+    model = storable(model, MODEL_LENGTH)
+    pricing_mode = storable(pricing_mode, PRICING_MODE_LENGTH)
+    if provider_response_id is not None:
+        provider_response_id = storable(provider_response_id, RESPONSE_ID_LENGTH)
     if status == "error":
         priced = _FAILED
     else:  # ok, or a stream cut short: the provider bills the tokens it reported
