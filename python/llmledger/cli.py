@@ -6,12 +6,11 @@ import argparse
 import datetime as dt
 import difflib
 import sys
-import warnings
 from collections.abc import Sequence
 from importlib.metadata import version
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .report.commands import DEMO_FILE
 from .store.schema import BUCKETS
 
 if TYPE_CHECKING:
@@ -21,9 +20,6 @@ if TYPE_CHECKING:
     from .pricing import Pricer
 
 __all__ = ["main"]
-
-DEMO_FILE = "llmledger-demo.db"
-"""The demo's own ledger, in the working directory: re-created by each `llmledger demo`."""
 
 DB_HELP = (
     "the ledger's database: a SQLite file path (ledger.db), sqlite:///PATH, "
@@ -37,27 +33,6 @@ def _database(args: argparse.Namespace) -> URL:
     from .store.urls import ledger_url
 
     return ledger_url(resolve_database_url(args.db))
-
-
-def _missing_ledger(args: argparse.Namespace, url: URL) -> str | None:
-    """Why a command that only reads has nothing to read: a SQLite file that does not exist.
-    Checked before connecting, since opening a SQLite file creates it, and an empty file left
-    behind by a report would then pass for a ledger."""
-    from .config import DEFAULT_DATABASE_URL
-    from .store.urls import ledger_url, sqlite_file
-
-    path = sqlite_file(url)
-    if path is None or path.exists():
-        return None
-    if url == ledger_url(DEFAULT_DATABASE_URL) and Path(DEMO_FILE).exists():
-        return (
-            f"no ledger at {path}; the demo's is {DEMO_FILE}: "
-            f"llmledger {args.command} --db {DEMO_FILE}"
-        )
-    return (
-        f"no ledger at {path}: no such file (recording into it creates it, "
-        f"as does `llmledger db upgrade --db {path}`)"
-    )
 
 
 def _when(text: str) -> dt.datetime:
@@ -76,82 +51,15 @@ def _count(text: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import llmledger
+    from .report.commands import run_demo
 
-    from .report import demo
-    from .store.urls import hide_password, ledger_url
-
-    given = args.db or DEMO_FILE
-    url = ledger_url(given)
-    if args.db is None:
-        for suffix in ("", "-wal", "-shm", "-journal"):  # the demo's own file: start empty
-            Path(DEMO_FILE + suffix).unlink(missing_ok=True)
-    elif not args.force and _holds_calls(url):
-        print(
-            f"llmledger demo: {hide_password(url)} already holds calls; the demo would add "
-            f"{args.calls:,} synthetic ones to them. Leave out --db (the demo records into its "
-            f"own {DEMO_FILE}), or add --force to add them anyway.",
-            file=sys.stderr,
-        )
-        return 1
-    llmledger.configure(url)
-    demo.generate(args.calls, seed=args.seed)
-    llmledger.flush()
-    llmledger.shutdown()
-    print(f"recorded {args.calls:,} calls in {hide_password(url)}\n")
-    args.db, args.since, args.until = url, None, None
-    code = cmd_report(args)
-    print(f"\nto report on it again: llmledger report --db {hide_password(given)}")
-    return code
-
-
-def _holds_calls(url: URL) -> bool:
-    """Whether the database at `url` has a ledger with calls in it, without creating a file."""
-    from sqlalchemy import select
-
-    from .store import make_engine
-    from .store.engine import current_revision
-    from .store.schema import calls
-    from .store.urls import sqlite_file
-
-    path = sqlite_file(url)
-    if path is not None and not path.exists():
-        return False
-    engine = make_engine(url)
-    try:
-        if current_revision(engine) is None:
-            return False
-        with engine.connect() as connection:
-            return connection.execute(select(calls.c.id).limit(1)).first() is not None
-    finally:
-        engine.dispose()
+    return run_demo(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import render, summarize
-    from .store import make_engine
-    from .store.engine import require_ledger
-    from .store.read import read_calls
+    from .report.commands import run_report
 
-    url = _database(args)
-    if problem := _missing_ledger(args, url):
-        print(f"llmledger {args.command}: {problem}", file=sys.stderr)
-        return 1
-    engine = make_engine(url)
-    require_ledger(engine)
-    frame = read_calls(engine, since=args.since, until=args.until)
-    engine.dispose()
-    by = [k.strip() for k in args.by.split(",") if k.strip()]
-    # What rollup() warns of (a tag key no call in the window has: a typo?) is one line each.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        summary = summarize(frame, by, top=args.top)
-    for message in dict.fromkeys(
-        " ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)
-    ):
-        print(f"llmledger {args.command}: {message}", file=sys.stderr)
-    print(render(summary))
-    return 0
+    return run_report(args, _database(args))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -193,9 +101,10 @@ def _did_you_mean(name: str, known: Sequence[str]) -> str:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
+    from .report.commands import missing_ledger
 
     url = _database(args)
-    if problem := _missing_ledger(args, url):
+    if problem := missing_ledger(args.command, url):
         print(f"llmledger {args.command}: {problem}", file=sys.stderr)
         return 1
     lines, ok = diagnose(url)
