@@ -49,9 +49,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from .demo import generate
 
-    given = args.db or DEMO_FILE
+    own_file = args.db is None
+    args.db = given = args.db or DEMO_FILE  # also the database a connection error names
     url = ledger_url(given)
-    if args.db is None:
+    if own_file:
         for suffix in ("", "-wal", "-shm", "-journal"):  # the demo's own file: start empty
             Path(DEMO_FILE + suffix).unlink(missing_ok=True)
     elif not args.force and _holds_calls(url):

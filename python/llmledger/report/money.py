@@ -25,6 +25,8 @@ def usd(amount: Decimal | None) -> str:
     if size and size < _CENT:
         # Two significant digits: quantize to the exponent of the second one.
         small = size.quantize(Decimal(1).scaleb(size.adjusted() - 1), ROUND_HALF_UP)
+        if small.adjusted() > size.adjusted():  # 0.000999 became 0.00100: two digits, not 3
+            small = small.quantize(Decimal(1).scaleb(small.adjusted() - 1))
         if small < _CENT:
             return f"{sign}${small:f}"
         size = small  # 0.0099.. rounded up to a cent: printed as one
