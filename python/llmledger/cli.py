@@ -141,22 +141,23 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         formatter_class=text,
         help="record a synthetic quarter of calls, then report on it",
-        description="Records a realistic synthetic quarter of calls through the same track() "
-        "path apps use, then prints the report.\n"
-        f"By default into its own SQLite file, {DEMO_FILE}, re-created each time. With --db it "
-        "records into that\ndatabase instead, and refuses one that already holds calls unless "
-        "--force is given.",
+        description="Records a realistic synthetic quarter of calls through the same track()\n"
+        "path apps use, then prints the report. By default into its own SQLite file,\n"
+        f"{DEMO_FILE}, re-created each time. With --db it records into that database\n"
+        "instead, and refuses one that already holds calls unless --force is given.",
         epilog="examples:\n"
         "  llmledger demo\n"
         "  llmledger report --db llmledger-demo.db --by feature,tenant\n"
         "  llmledger demo --calls 100000 --db postgresql://me@localhost/scratch",
     )
     demo.add_argument(
-        "--calls", type=_count, default=40_000, help="number of calls (default 40,000)"
+        "--calls", type=_count, default=40_000, metavar="N", help="number of calls (default 40,000)"
     )
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (default 7)")
     demo.add_argument(
-        "--db", help=f"record into this database instead of {DEMO_FILE} (see llmledger --help)"
+        "--db",
+        metavar="DATABASE",
+        help=f"record into this database instead of {DEMO_FILE} (see llmledger --help)",
     )
     demo.add_argument(
         "--force",
@@ -165,33 +166,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--by",
+        metavar="KEYS",
         default="feature,tenant,user_id",
         help="tag keys to break spend down by (default feature,tenant,user_id)",
     )
-    demo.add_argument("--top", type=_count, default=8, help="rows per table (default 8)")
+    demo.add_argument(
+        "--top", type=_count, default=8, metavar="N", help="rows per table (default 8)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser(
         "report",
         formatter_class=text,
         help="spend, calls, tokens, unpriced share, top models and tags",
-        description="Total spend, calls and tokens, the unpriced share (calls no price covers: "
-        "cost unknown, not zero),\ntop models, spend by week, and the top values of each tag "
-        "key in --by. Only reads the ledger.",
+        description="Total spend, calls and tokens, the unpriced share (calls no price covers:\n"
+        "cost unknown, not zero), top models, spend by week, and the top values of each\n"
+        "tag key in --by. Only reads the ledger.",
         epilog="examples:\n"
         "  llmledger report --db ledger.db\n"
         "  llmledger report --since 2026-11-01 --until 2026-12-01 --by feature,tenant,user_id\n"
         "  LLMLEDGER_DATABASE_URL=postgresql://me@db/app llmledger report --top 20",
     )
     report.add_argument(
-        "--since", type=_when, help="from this ISO date/time (UTC unless given), inclusive"
+        "--since",
+        type=_when,
+        metavar="WHEN",
+        help="from this ISO date/time (UTC unless given), inclusive",
     )
-    report.add_argument("--until", type=_when, help="to this ISO date/time, exclusive")
     report.add_argument(
-        "--by", default="feature,tenant", help="comma-separated tag keys (default feature,tenant)"
+        "--until", type=_when, metavar="WHEN", help="to this ISO date/time, exclusive"
     )
-    report.add_argument("--top", type=_count, default=10, help="rows per table (default 10)")
-    report.add_argument("--db", help=DB_HELP)
+    report.add_argument(
+        "--by",
+        default="feature,tenant",
+        metavar="KEYS",
+        help="comma-separated tag keys (default feature,tenant)",
+    )
+    report.add_argument(
+        "--top", type=_count, default=10, metavar="N", help="rows per table (default 10)"
+    )
+    report.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     report.set_defaults(func=cmd_report)
 
     prices = sub.add_parser("prices", help="inspect the price catalog")
@@ -200,10 +214,10 @@ def _parser() -> argparse.ArgumentParser:
         "explain",
         formatter_class=text,
         help="which price rule applies to a model, its rates, and the cost of given usage",
-        description="Shows the catalog entry or override that prices PROVIDER MODEL at --at in "
-        "--mode, the rates in force,\nand the exact cost of the given token counts. Exits 1 "
-        "when the model cannot be priced, 2 for a provider\nor mode the catalog (and "
-        "--overrides) does not know.",
+        description="Shows the catalog entry or override that prices PROVIDER MODEL at --at in\n"
+        "--mode, the rates in force, and the exact cost of the given token counts.\n"
+        "Exits 1 when the model cannot be priced, 2 for a provider or mode the catalog\n"
+        "(and --overrides) does not know.",
         epilog="examples:\n"
         "  llmledger prices explain openai gpt-4o --input-tokens 1000 --output-tokens 500\n"
         "  llmledger prices explain anthropic claude-sonnet-4-5 --mode batch --at 2026-10-01\n"
@@ -216,14 +230,18 @@ def _parser() -> argparse.ArgumentParser:
         "model", help="model name as the provider reports it, e.g. gpt-4o-2024-08-06"
     )
     explain.add_argument(
-        "--at", type=_when, help="time of the call (default now), ISO, UTC unless given"
+        "--at",
+        type=_when,
+        metavar="WHEN",
+        help="time of the call (default now), ISO, UTC unless given",
     )
     explain.add_argument(
         "--mode",
+        metavar="MODE",
         default="standard",
         help="pricing mode (default standard): batch, flex, priority... as in the catalog",
     )
-    explain.add_argument("--overrides", help="price overrides file (JSON or TOML)")
+    explain.add_argument("--overrides", metavar="FILE", help="price overrides file (JSON or TOML)")
     for bucket in BUCKETS:
         explain.add_argument(
             f"--{bucket.replace('_', '-')}",
@@ -243,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Runs the ledger's migrations (needed once on PostgreSQL and "
         "MySQL; SQLite files are created automatically). Touches only the ledger's own tables.",
     )
-    upgrade.add_argument("--db", help=DB_HELP)
+    upgrade.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     doctor = sub.add_parser(
@@ -253,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
         "catalog in use and the ledger's size, and whether rows wait in the spool. Exits 1 "
         "on a problem. Only reads.",
     )
-    doctor.add_argument("--db", help=DB_HELP)
+    doctor.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     doctor.set_defaults(func=cmd_doctor)
 
     from .reaggregate import add_parser as add_reaggregate

@@ -29,7 +29,7 @@ def test_help_names_the_database_forms_and_shows_examples(capsys):
     assert "--db postgresql://user@host/db PostgreSQL through psycopg (or postgres://)" in top
     assert "Start with `llmledger demo`, then `llmledger report --db llmledger-demo.db`" in top
     for command in (["report"], ["doctor"], ["db", "upgrade"]):
-        assert "--db DB the ledger's database: a SQLite file path (ledger.db)" in _help(
+        assert "--db DATABASE the ledger's database: a SQLite file path (ledger.db)" in _help(
             capsys, *command
         )
     report = _help(capsys, "report")
