@@ -220,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
         "(and --overrides) does not know.",
         epilog="examples:\n"
         "  llmledger prices explain openai gpt-4o --input-tokens 1000 --output-tokens 500\n"
-        "  llmledger prices explain anthropic claude-sonnet-4-5 --mode batch --at 2026-10-01\n"
+        "  llmledger prices explain openai gpt-4o-mini --mode batch --at 2026-11-02\n"
         "  llmledger prices explain acme my-finetune --overrides prices.toml",
     )
     explain.add_argument(

@@ -83,8 +83,17 @@ def test_a_provider_of_the_overrides_is_known(tmp_path, capsys):
 
 def test_a_mode_the_model_has_no_rates_for_is_said(capsys):
     args = ["prices", "explain", "google", "gemini-2.5-flash", "--mode", "flex"]
-    assert main(args) == 0
+    assert main([*args, "--at", "2026-11-02"]) == 0
     assert (
-        "  note        no flex rates for this model in the catalog: its flex calls are "
-        "priced at the rates above"
+        "  note        the catalog has no flex rates for this model on 2026-11-02: its flex "
+        "calls are priced at the rates above"
     ) in capsys.readouterr().out.splitlines()
+    # gpt-4o's batch rates start on 2026-10-14 in the catalog.
+    batch = ["prices", "explain", "openai", "gpt-4o", "--mode", "batch", "--at"]
+    assert main([*batch, "2026-10-13"]) == 0
+    assert "  note        the catalog has no batch rates for this model on 2026-10-13: its " in (
+        capsys.readouterr().out
+    )
+    assert main([*batch, "2026-10-14"]) == 0
+    out = capsys.readouterr().out
+    assert "  batch rates replacing them:" in out and "note" not in out

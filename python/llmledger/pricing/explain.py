@@ -85,11 +85,11 @@ def explain(
             if pricer.spec["modes"][variant["mode"]] == mode:
                 lines += [f"  {mode} rates replacing them:", *_rates(variant["rates"])]
     elif mode != "standard":
-        # A mode the catalog knows, but not for this model: say so, or the standard rates
-        # above would read as this mode's.
+        # A mode the catalog knows, but not for this model (or not yet, a variant has its
+        # own start date): say so, or the standard rates above would read as this mode's.
         lines.append(
-            f"  note        no {mode} rates for this model in the catalog: its {mode} calls "
-            "are priced at the rates above"
+            f"  note        the catalog has no {mode} rates for this model on {at:%Y-%m-%d}: "
+            f"its {mode} calls are priced at the rates above"
         )
     if rule.tier is not None:
         lines.append(
