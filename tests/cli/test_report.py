@@ -97,7 +97,7 @@ def test_the_reports_sums_are_rollups_exact_to_the_picodollar(tmp_path):
         frame = llmledger.calls()
     finally:
         llmledger.shutdown()
-    summary = summarize(frame, by=["tenant"])
+    summary = summarize(frame, by=["tenant", "pricing_mode"])
     assert summary.cost == Decimal("7.41938505")
     assert (summary.calls, summary.unpriced_calls, summary.failed_calls) == (5, 2, 0)
     assert summary.by_tag["tenant"].select("tenant", "calls", "cost").rows() == [
@@ -105,6 +105,10 @@ def test_the_reports_sums_are_rollups_exact_to_the_picodollar(tmp_path):
         ("mid", 1, Decimal("0.18518505")),
         ("small", 1, Decimal("0.0042")),
         ("(untagged)", 2, None),
+    ]
+    # A key naming a column groups by it (it once read every call as untagged).
+    assert summary.by_tag["pricing_mode"].select("pricing_mode", "calls", "cost").rows() == [
+        ("standard", 5, Decimal("7.41938505"))
     ]
     assert summary.weekly.rows() == [
         ("2026-11-02", 3, Decimal("7.41938505")),

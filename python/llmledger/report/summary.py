@@ -74,7 +74,10 @@ def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
     ok_calls, unpriced = ok.row(0) if ok.height else (0, 0)
     total = everything["cost"]
     by_tag = {
-        key: _top(ledger, [key], total, top).with_columns(pl.col(key).fill_null(UNTAGGED))
+        # As text: a key may name a column (`--by http_status`) as well as a tag.
+        key: _top(ledger, [key], total, top).with_columns(
+            pl.col(key).cast(pl.String).fill_null(UNTAGGED)
+        )
         for key in by
     }
     return Summary(
