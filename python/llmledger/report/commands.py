@@ -19,6 +19,9 @@ from ..store.urls import hide_password, ledger_url, sqlite_file
 
 __all__ = ["DEMO_FILE", "missing_ledger", "run_demo", "run_report"]
 
+# Warnings meant for a program's developers, not for the user reading a report.
+_FOR_DEVS = (DeprecationWarning, PendingDeprecationWarning, ResourceWarning, ImportWarning)
+
 DEMO_FILE = "llmledger-demo.db"
 """The demo's own ledger, in the working directory: re-created by each `llmledger demo`."""
 
@@ -117,7 +120,7 @@ def run_report(args: argparse.Namespace, url: URL) -> int:
         warnings.simplefilter("always")
         summary = summarize(frame, by, top=args.top)
     for message in dict.fromkeys(
-        " ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)
+        " ".join(str(w.message).split()) for w in caught if not issubclass(w.category, _FOR_DEVS)
     ):
         print(f"llmledger {args.command}: {message}", file=sys.stderr)
     print(render(summary))
