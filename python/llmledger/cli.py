@@ -4,25 +4,35 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
+import difflib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from .report.commands import DEMO_FILE
 from .store.schema import BUCKETS
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
     from sqlalchemy.exc import OperationalError
+
+    from .pricing import Pricer
 
 __all__ = ["main"]
 
-DEMO_DATABASE = "sqlite:///llmledger-demo.db"
+DB_HELP = (
+    "the ledger's database: a SQLite file path (ledger.db), sqlite:///PATH, "
+    "postgresql://USER:PASSWORD@HOST/DB or mysql://USER:PASSWORD@HOST/DB "
+    "(default: $LLMLEDGER_DATABASE_URL, else llmledger.db)"
+)
 
 
-def _database(args: argparse.Namespace) -> str:
+def _database(args: argparse.Namespace) -> URL:
     from .config import resolve_database_url
+    from .store.urls import ledger_url
 
-    return resolve_database_url(args.db)
+    return ledger_url(resolve_database_url(args.db))
 
 
 def _when(text: str) -> dt.datetime:
@@ -41,33 +51,15 @@ def _count(text: str) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import llmledger
+    from .report.commands import run_demo
 
-    from .report import demo
-
-    url = args.db or DEMO_DATABASE
-    if args.db is None and os.path.exists("llmledger-demo.db"):
-        os.remove("llmledger-demo.db")  # the demo's own file: start from an empty ledger
-    llmledger.configure(url)
-    demo.generate(args.calls, seed=args.seed)
-    llmledger.flush()
-    print(f"recorded {args.calls:,} calls in {url}\n")
-    args.db, args.since, args.until = url, None, None
-    return cmd_report(args)
+    return run_demo(args)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import render, summarize
-    from .store import make_engine
-    from .store.engine import require_ledger
-    from .store.read import read_calls
+    from .report.commands import run_report
 
-    engine = make_engine(_database(args))
-    require_ledger(engine)
-    frame = read_calls(engine, since=args.since, until=args.until)
-    by = [k.strip() for k in args.by.split(",") if k.strip()]
-    print(render(summarize(frame, by, top=args.top)))
-    return 0
+    return run_report(args, _database(args))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -75,16 +67,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from .pricing.explain import explain
 
     pricer = build_pricer(args.overrides)
+    if problem := _unknown_name(pricer, args.provider, args.mode):
+        print(f"llmledger prices: {problem}", file=sys.stderr)
+        return 2
     buckets = {b: getattr(args, b) for b in BUCKETS}
     text, priced = explain(pricer, args.provider, args.model, args.at, args.mode, buckets)
     print(text)
     return 0 if priced else 1
 
 
+def _unknown_name(pricer: Pricer, provider: str, mode: str) -> str | None:
+    """A provider or pricing mode the catalog and overrides do not know (a typo, likely):
+    named with its nearest known name, rather than explained away as unpriced or standard."""
+    overridden = {pricer.spec["models"][i]["provider"] for i in pricer.spec["overrides"]["models"]}
+    if not ({"*", provider.lower()} & overridden or pricer.canonical_provider(provider)):
+        known = [p["id"] for p in pricer.spec["providers"]] + sorted(overridden)
+        return (
+            f"unknown provider {provider!r}{_did_you_mean(provider.lower(), known)} "
+            f"({pricer.source} has {len(known)} providers; --overrides can price any other)"
+        )
+    if mode not in pricer.modes:
+        return (
+            f"unknown pricing mode {mode!r}{_did_you_mean(mode, pricer.modes)} "
+            f"(the catalog's modes: {', '.join(pricer.modes)})"
+        )
+    return None
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f": did you mean {close[0]}?" if close else ""
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
+    from .report.commands import missing_ledger
 
-    lines, ok = diagnose(_database(args))
+    url = _database(args)
+    if problem := missing_ledger(args.command, url):
+        print(f"llmledger {args.command}: {problem}", file=sys.stderr)
+        return 1
+    lines, ok = diagnose(url)
     print("llmledger doctor\n" + "\n".join(lines))
     return 0 if ok else 1
 
@@ -99,56 +122,106 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    text = argparse.RawDescriptionHelpFormatter  # keeps the examples' lines as written
     parser = argparse.ArgumentParser(
         prog="llmledger",
+        formatter_class=text,
         description="A ledger of what your app's LLM calls cost, in your own database.",
-        epilog="Database: --db URL, else LLMLEDGER_DATABASE_URL, else sqlite:///llmledger.db.",
+        epilog="Start with `llmledger demo`, then `llmledger report --db llmledger-demo.db`.\n"
+        "Database of every command: --db, else $LLMLEDGER_DATABASE_URL, else llmledger.db.\n"
+        "  --db ledger.db                      a SQLite file (sqlite:///ledger.db)\n"
+        "  --db postgresql://user@host/db      PostgreSQL through psycopg (or postgres://)\n"
+        "  --db mysql://user@host/db           MySQL/MariaDB through PyMySQL\n"
+        "Run `llmledger COMMAND --help` for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"llmledger {version('llmledger')}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
         "demo",
+        formatter_class=text,
         help="record a synthetic quarter of calls, then report on it",
-        description="Fills a SQLite ledger (llmledger-demo.db, recreated) with a realistic "
-        "synthetic quarter through the same track() path apps use, then prints the report.",
+        description="Records a realistic synthetic quarter of calls through the same track()\n"
+        "path apps use, then prints the report. By default into its own SQLite file,\n"
+        f"{DEMO_FILE}, re-created each time. With --db it records into that database\n"
+        "instead, and refuses one that already holds calls unless --force is given.",
+        epilog="examples:\n"
+        "  llmledger demo\n"
+        "  llmledger report --db llmledger-demo.db --by feature,tenant\n"
+        "  llmledger demo --calls 100000 --db postgresql://me@localhost/scratch",
     )
     demo.add_argument(
-        "--calls", type=_count, default=40_000, help="number of calls (default 40,000)"
+        "--calls", type=_count, default=40_000, metavar="N", help="number of calls (default 40,000)"
     )
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--db", help="record into this database instead of llmledger-demo.db")
+    demo.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (default 7)")
     demo.add_argument(
-        "--by", default="feature,tenant,user_id", help="tag keys to break spend down by"
+        "--db",
+        metavar="DATABASE",
+        help=f"record into this database instead of {DEMO_FILE} (see llmledger --help)",
     )
-    demo.add_argument("--top", type=_count, default=8, help="rows per table (default 8)")
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="with --db: add the demo's calls even where the database already holds calls",
+    )
+    demo.add_argument(
+        "--by",
+        metavar="KEYS",
+        default="feature,tenant,user_id",
+        help="tag keys to break spend down by (default feature,tenant,user_id)",
+    )
+    demo.add_argument(
+        "--top", type=_count, default=8, metavar="N", help="rows per table (default 8)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     report = sub.add_parser(
         "report",
+        formatter_class=text,
         help="spend, calls, tokens, unpriced share, top models and tags",
-        description="Total spend, calls and tokens, the unpriced share, top models, "
-        "and the top values of each tag key in --by.",
+        description="Total spend, calls and tokens, the unpriced share (calls no price covers:\n"
+        "cost unknown, not zero), top models, spend by week, and the top values of each\n"
+        "tag key in --by. Only reads the ledger.",
+        epilog="examples:\n"
+        "  llmledger report --db ledger.db\n"
+        "  llmledger report --since 2026-11-01 --until 2026-12-01 --by feature,tenant,user_id\n"
+        "  LLMLEDGER_DATABASE_URL=postgresql://me@db/app llmledger report --top 20",
     )
     report.add_argument(
-        "--since", type=_when, help="from this ISO date/time (UTC unless given), inclusive"
+        "--since",
+        type=_when,
+        metavar="WHEN",
+        help="from this ISO date/time (UTC unless given), inclusive",
     )
-    report.add_argument("--until", type=_when, help="to this ISO date/time, exclusive")
     report.add_argument(
-        "--by", default="feature,tenant", help="comma-separated tag keys (default feature,tenant)"
+        "--until", type=_when, metavar="WHEN", help="to this ISO date/time, exclusive"
     )
-    report.add_argument("--top", type=_count, default=10, help="rows per table (default 10)")
-    report.add_argument("--db", help="database URL")
+    report.add_argument(
+        "--by",
+        default="feature,tenant",
+        metavar="KEYS",
+        help="comma-separated tag keys (default feature,tenant)",
+    )
+    report.add_argument(
+        "--top", type=_count, default=10, metavar="N", help="rows per table (default 10)"
+    )
+    report.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     report.set_defaults(func=cmd_report)
 
     prices = sub.add_parser("prices", help="inspect the price catalog")
     prices_sub = prices.add_subparsers(dest="prices_command", required=True, metavar="COMMAND")
     explain = prices_sub.add_parser(
         "explain",
+        formatter_class=text,
         help="which price rule applies to a model, its rates, and the cost of given usage",
-        description="Shows the catalog entry or override that prices PROVIDER MODEL "
-        "at --at in --mode, "
-        "the rates in force, and the exact cost of the given token counts. Exits 1 when the model "
-        "cannot be priced.",
+        description="Shows the catalog entry or override that prices PROVIDER MODEL at --at in\n"
+        "--mode, the rates in force, and the exact cost of the given token counts.\n"
+        "Exits 1 when the model cannot be priced, 2 for a provider or mode the catalog\n"
+        "(and --overrides) does not know.",
+        epilog="examples:\n"
+        "  llmledger prices explain openai gpt-4o --input-tokens 1000 --output-tokens 500\n"
+        "  llmledger prices explain openai gpt-4o-mini --mode batch --at 2026-11-02\n"
+        "  llmledger prices explain acme my-finetune --overrides prices.toml",
     )
     explain.add_argument(
         "provider", help="provider id: openai, anthropic, google (or gemini), deepseek..."
@@ -157,15 +230,26 @@ def _parser() -> argparse.ArgumentParser:
         "model", help="model name as the provider reports it, e.g. gpt-4o-2024-08-06"
     )
     explain.add_argument(
-        "--at", type=_when, help="time of the call (default now), ISO, UTC unless given"
+        "--at",
+        type=_when,
+        metavar="WHEN",
+        help="time of the call (default now), ISO, UTC unless given",
     )
     explain.add_argument(
-        "--mode", default="standard", help="pricing mode: standard, batch, flex, priority..."
+        "--mode",
+        metavar="MODE",
+        default="standard",
+        help="pricing mode (default standard): batch, flex, priority... as in the catalog",
     )
-    explain.add_argument("--overrides", help="price overrides file (JSON or TOML)")
+    explain.add_argument("--overrides", metavar="FILE", help="price overrides file (JSON or TOML)")
     for bucket in BUCKETS:
         explain.add_argument(
-            f"--{bucket.replace('_', '-')}", dest=bucket, type=int, default=0, metavar="N"
+            f"--{bucket.replace('_', '-')}",
+            dest=bucket,
+            type=int,
+            default=0,
+            metavar="N",
+            help=f"{bucket.removesuffix('_tokens').replace('_', ' ')} tokens to price",
         )
     explain.set_defaults(func=cmd_explain)
 
@@ -175,9 +259,9 @@ def _parser() -> argparse.ArgumentParser:
         "upgrade",
         help="create or migrate the ledger's tables",
         description="Runs the ledger's migrations (needed once on PostgreSQL and "
-        "MySQL; SQLite files are created automatically).",
+        "MySQL; SQLite files are created automatically). Touches only the ledger's own tables.",
     )
-    upgrade.add_argument("--db", help="database URL")
+    upgrade.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     doctor = sub.add_parser(
@@ -185,9 +269,9 @@ def _parser() -> argparse.ArgumentParser:
         help="check the database, schema, price catalog and spool",
         description="Checks that the database is reachable and migrated, shows the price "
         "catalog in use and the ledger's size, and whether rows wait in the spool. Exits 1 "
-        "on a problem.",
+        "on a problem. Only reads.",
     )
-    doctor.add_argument("--db", help="database URL")
+    doctor.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     doctor.set_defaults(func=cmd_doctor)
 
     from .reaggregate import add_parser as add_reaggregate
@@ -211,7 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from .pricing.overrides import OverridesError
         from .store import SchemaNotReadyError
+        from .store.urls import UnusableDatabaseURL
 
+        if isinstance(error, UnusableDatabaseURL):
+            # --db or LLMLEDGER_DATABASE_URL names nothing llmledger can open (password hidden).
+            print(f"llmledger {args.command}: {error}", file=sys.stderr)
+            return 2
         if isinstance(error, OverridesError):
             # A bad --overrides file: its message names the file and the entry at fault.
             print(f"llmledger {args.command}: {error}", file=sys.stderr)
@@ -229,9 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _database_problem(args: argparse.Namespace, error: OperationalError) -> str:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(_database(args)).render_as_string(hide_password=True)
+    url = _database(args).render_as_string(hide_password=True)
     reason = " ".join(str(error.orig).split())
     return f"database {url}: {reason} (`llmledger doctor` checks the connection and schema)"
 

@@ -44,7 +44,8 @@ def diagnose(url: str) -> tuple[list[str], bool]:
             count, unpriced, last = conn.execute(
                 sa.select(
                     sa.func.count(),
-                    sa.func.count().filter(calls.c.cost.is_(None) & (calls.c.status == "ok")),
+                    # COUNT(CASE ...): MariaDB has no aggregate FILTER clause.
+                    sa.func.count(sa.case((calls.c.cost.is_(None) & (calls.c.status == "ok"), 1))),
                     sa.func.max(calls.c.at_us),
                 )
             ).one()

@@ -206,7 +206,7 @@ def test_unpriced_calls_are_backfilled_once_a_price_exists(engine):
     assert second.backfilled_cost == Decimal("0.00675")
     assert second.snapshot_id == pricer.snapshot_id
     assert second.unpriced_calls == 0 and second.days == 2
-    assert "backfilled 3 unpriced calls at $0.006750000000" in str(second)
+    assert "backfilled 3 unpriced calls at $0.0068 with snapshot" in str(second)
     with engine.connect() as connection:
         assert (
             connection.execute(select(func.count()).where(calls.c.cost.is_(None))).scalar_one() == 3

@@ -84,6 +84,13 @@ def explain(
         for variant in entry["variants"]:
             if pricer.spec["modes"][variant["mode"]] == mode:
                 lines += [f"  {mode} rates replacing them:", *_rates(variant["rates"])]
+    elif mode != "standard":
+        # A mode the catalog knows, but not for this model (or not yet, a variant has its
+        # own start date): say so, or the standard rates above would read as this mode's.
+        lines.append(
+            f"  note        the catalog has no {mode} rates for this model on {at:%Y-%m-%d}: "
+            f"its {mode} calls are priced at the rates above"
+        )
     if rule.tier is not None:
         lines.append(
             f"  tier        total input above {rule.tier:,} tokens: every token at the tier rate"

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, sel
 
 from ..pricing import Pricer
 from ..progress import Progress
+from ..report.money import usd
 from ..store import save_snapshot
 from ..store.schema import BUCKETS, calls
 from .backfill import DAY_US, price_unpriced
@@ -68,7 +69,7 @@ class Summary:
         if self.backfilled_calls:
             line += (
                 f"; backfilled {self.backfilled_calls:,} unpriced calls at "
-                f"${self.backfilled_cost} with snapshot {str(self.snapshot_id)[:12]} "
+                f"{usd(self.backfilled_cost)} with snapshot {str(self.snapshot_id)[:12]} "
                 "(recorded costs unchanged, see llmledger_backfill)"
             )
         return line + f"; {self.unpriced_calls:,} calls unpriced"

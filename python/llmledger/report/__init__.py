@@ -1,6 +1,7 @@
 """Reports over the ledger: the terminal report and the synthetic demo that feeds it."""
 
+from .money import usd
 from .summary import Summary, summarize
 from .text import render
 
-__all__ = ["Summary", "render", "summarize"]
+__all__ = ["Summary", "render", "summarize", "usd"]

@@ -1,4 +1,10 @@
-"""The figures of a spend report, computed with Polars from the ledger's rows."""
+"""The figures of a spend report, every sum taken by `llmledger.rollup()`.
+
+The report adds no money itself: totals, top models, top tag values and weeks are rollups of
+one prepared ledger, so "a group none of whose calls was priced has no cost (not $0)" and the
+exact Decimal sums are the rollup's, the same as an application gets from `rollup()`. What is
+left here is choosing, ordering and naming rows.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,15 @@ from decimal import Decimal
 
 import polars as pl
 
-from .._core import BUCKETS
+from ..analytics import Prepared, prepare, rollup
+from ..store.schema import BUCKETS
 
-__all__ = ["Summary", "summarize"]
+__all__ = ["UNTAGGED", "Summary", "summarize"]
+
+UNTAGGED = "(untagged)"
+"""The label of the calls without a tag, in that tag's table."""
+
+_WEEK = "(report week)"  # a column added for the weekly rollup: no tag key's name
 
 
 @dataclass(frozen=True)
@@ -17,9 +29,10 @@ class Summary:
     """Spend, calls and tokens of a slice of the ledger, with its top contributors."""
 
     calls: int
-    cost: Decimal
-    """Sum of priced calls, USD (exact)."""
+    cost: Decimal | None
+    """Sum of priced calls, USD (exact); None when no call was priced."""
     unpriced_calls: int
+    """Successful calls without a price (failed calls are counted apart)."""
     failed_calls: int
     tokens: dict[str, int]
     first: object
@@ -28,65 +41,77 @@ class Summary:
     """provider, model, calls, cost (null where no call was priced), share of cost; most
     expensive first, unpriced last."""
     by_tag: dict[str, pl.DataFrame]
-    """For each tag key: its values with calls, cost and share, as `top_models`."""
+    """For each tag key: its values (`(untagged)` for calls without it) with calls, cost and
+    share, as `top_models`."""
     unpriced_models: pl.DataFrame
+    """provider, model, calls: the successful calls no price covers, most first."""
     weekly: pl.DataFrame
-    """week (Monday, UTC), calls, cost (null where no call was priced): where the spend moved
-    over time."""
+    """week (Monday, UTC, as YYYY-MM-DD), calls, cost (null where no call was priced): where
+    the spend moved over time."""
 
 
-def _priced_sum() -> pl.Expr:
-    """A group's cost: null, shown as unpriced, where no call of it has one (a sum of nulls is
-    0, and an unpriced model or week would read as free)."""
-    return pl.when(pl.col("cost").count() > 0).then(pl.col("cost").sum()).alias("cost")
-
-
-def _top(frame: pl.DataFrame, keys: list[str], total: Decimal, top: int) -> pl.DataFrame:
+def _top(ledger: Prepared, keys: list[str], total: Decimal | None, top: int) -> pl.DataFrame:
     grouped = (
-        frame.group_by(keys)
-        .agg(
-            pl.len().alias("calls"),
-            _priced_sum(),
-            pl.col("cost").null_count().alias("unpriced"),
-        )
-        .sort(["cost", "calls"], descending=True, nulls_last=True)
+        rollup(ledger, by=keys)
+        .select(*keys, "calls", "cost", "unpriced_calls")
+        .sort(["cost", "calls"], descending=True, nulls_last=True, maintain_order=True)
         .head(top)
     )
-    share = [None if not total or c is None else float(c / total) for c in grouped["cost"]]
-    return grouped.with_columns(pl.Series("share", share, dtype=pl.Float64))
+    share = [None if not total or c is None else c / total for c in grouped["cost"]]
+    return grouped.with_columns(pl.Series("share", share, dtype=pl.Decimal(38, 12)))
 
 
 def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
-    """A summary of `frame` (shaped like `llmledger.calls()`), with top values per tag in `by`."""
-    total = frame["cost"].sum() or Decimal(0)
-    by_tag = {}
-    for key in by:
-        tagged = frame.with_columns(
-            pl.col("tags").struct.field(key).fill_null("(untagged)").alias(key)
-            if key in _tag_keys(frame)
-            else pl.lit("(untagged)").alias(key)
+    """A summary of `frame` (shaped like `llmledger.calls()`), with top values per tag in `by`.
+    Warnings `rollup()` gives (a tag key no call has) pass through to the caller."""
+    if frame.is_empty():
+        return _empty(by)
+    # A week as text: the rollup groups by strings, numbers and time buckets up to a month.
+    week = pl.col("at").dt.truncate("1w").dt.strftime("%Y-%m-%d").alias(_WEEK)
+    ledger = prepare(frame.with_columns(week))
+    everything = rollup(ledger).row(0, named=True)
+    ok = rollup(ledger, where={"status": "ok"}).select("calls", "unpriced_calls")
+    ok_calls, unpriced = ok.row(0) if ok.height else (0, 0)
+    total = everything["cost"]
+    by_tag = {
+        # As text: a key may name a column (`--by http_status`) as well as a tag.
+        key: _top(ledger, [key], total, top).with_columns(
+            pl.col(key).cast(pl.String).fill_null(UNTAGGED)
         )
-        by_tag[key] = _top(tagged, [key], total, top)
-    unpriced = frame.filter(pl.col("cost").is_null() & (pl.col("status") == "ok"))
+        for key in by
+    }
     return Summary(
-        calls=frame.height,
+        calls=everything["calls"],
         cost=total,
-        unpriced_calls=unpriced.height,
-        failed_calls=frame.filter(pl.col("status") != "ok").height,
-        tokens={b: int(frame[b].sum()) for b in BUCKETS},
+        unpriced_calls=unpriced,
+        failed_calls=everything["calls"] - ok_calls,
+        tokens={b: everything[b] for b in BUCKETS},
         first=frame["at"].min(),
         last=frame["at"].max(),
-        top_models=_top(frame, ["provider", "model"], total, top),
+        top_models=_top(ledger, ["provider", "model"], total, top),
         by_tag=by_tag,
-        unpriced_models=unpriced.group_by("provider", "model")
-        .len("calls")
-        .sort("calls", descending=True),
-        weekly=frame.group_by(pl.col("at").dt.truncate("1w").alias("week"))
-        .agg(pl.len().alias("calls"), _priced_sum())
+        unpriced_models=rollup(ledger, by=["provider", "model"], where={"status": "ok"})
+        .filter(pl.col("unpriced_calls") > 0)
+        .select("provider", "model", calls="unpriced_calls")
+        .sort("calls", descending=True, maintain_order=True),
+        weekly=rollup(ledger, by=[_WEEK])
+        .select(pl.col(_WEEK).alias("week"), "calls", "cost")
         .sort("week"),
     )
 
 
-def _tag_keys(frame: pl.DataFrame) -> set[str]:
-    dtype = frame.schema["tags"]
-    return {f.name for f in dtype.fields} if isinstance(dtype, pl.Struct) else set()
+def _empty(by: list[str]) -> Summary:
+    nothing = pl.DataFrame()
+    return Summary(
+        calls=0,
+        cost=None,
+        unpriced_calls=0,
+        failed_calls=0,
+        tokens=dict.fromkeys(BUCKETS, 0),
+        first=None,
+        last=None,
+        top_models=nothing,
+        by_tag=dict.fromkeys(by, nothing),
+        unpriced_models=nothing,
+        weekly=nothing,
+    )

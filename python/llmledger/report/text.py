@@ -6,23 +6,15 @@ from decimal import Decimal
 
 import polars as pl
 
+from .money import usd
 from .summary import Summary
 
-__all__ = ["money", "render"]
-
-
-def money(usd: Decimal | None) -> str:
-    """USD for a human: cents above a dollar, more digits below, `unpriced` for None."""
-    if usd is None:
-        return "unpriced"
-    if abs(usd) >= 1:
-        return f"${usd:,.2f}"
-    return f"${usd:,.6f}".rstrip("0").rstrip(".") if usd else "$0"
+__all__ = ["render"]
 
 
 def _table(frame: pl.DataFrame, keys: list[str]) -> list[str]:
     rows = [
-        [*(str(r[k]) for k in keys), f"{r['calls']:,}", money(r["cost"]), _share(r["share"])]
+        [*(str(r[k]) for k in keys), f"{r['calls']:,}", usd(r["cost"]), _share(r["share"])]
         for r in frame.iter_rows(named=True)
     ]
     header = [*keys, "calls", "cost", "share"]
@@ -48,12 +40,12 @@ def _weekly(weekly: pl.DataFrame) -> list[str]:
     lines = []
     for r in weekly.iter_rows(named=True):
         bar = "#" * round(40 * (r["cost"] or 0) / peak)
-        line = f"  {r['week']:%Y-%m-%d}  {r['calls']:>8,}  {money(r['cost']):>12}  {bar}"
+        line = f"  {r['week']}  {r['calls']:>8,}  {usd(r['cost']):>12}  {bar}"
         lines.append(line.rstrip())
     return lines
 
 
-def _share(share: float | None) -> str:
+def _share(share: Decimal | None) -> str:
     return "" if share is None else f"{share:.1%}"
 
 
@@ -64,7 +56,7 @@ def render(s: Summary, title: str = "llmledger report") -> str:
     out = [
         title,
         f"  period      {s.first:%Y-%m-%d %H:%M} .. {s.last:%Y-%m-%d %H:%M} UTC",
-        f"  spend       {money(s.cost)}  over {s.calls:,} calls",
+        f"  spend       {usd(s.cost)}  over {s.calls:,} calls",
         f"  unpriced    {s.unpriced_calls:,} calls ({s.unpriced_calls / s.calls:.1%}): "
         "cost unknown, not zero",
         f"  failed      {s.failed_calls:,} calls",

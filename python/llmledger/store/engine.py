@@ -15,11 +15,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
 from .schema import metadata
+from .urls import ledger_url
 
 __all__ = [
     "VERSION_TABLE",
@@ -63,7 +64,7 @@ def make_engine(url_or_engine: str | URL | Engine) -> Engine:
     """
     if isinstance(url_or_engine, Engine):
         return url_or_engine
-    url = make_url(url_or_engine)
+    url = ledger_url(url_or_engine)  # a bare path, postgres://, mysql://: see store.urls
     if url.get_backend_name() != "sqlite":
         timeout = _unless_in_url(url, connect_timeout=CONNECT_TIMEOUT)
         return create_engine(url, pool_pre_ping=True, connect_args=timeout)
