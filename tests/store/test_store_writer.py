@@ -17,7 +17,7 @@ from tcp_proxy import TcpProxy, free_port
 
 from llmledger.store import Writer, make_engine, upgrade
 from llmledger.store.schema import BUCKETS
-from llmledger.store.spool import Spool, dumps_rows
+from llmledger.store.spool import Spool, encode_rows
 
 EV = [make_row(n)["event_id"] for n in range(20)]
 
@@ -76,6 +76,7 @@ def test_batches_are_written_and_duplicates_kept_once(engine, tmp_path):
         "rejected": 0,
         "outages": 0,
         "errors": 0,
+        "lost": 0,
     }
     assert not (tmp_path / "spool.jsonl").exists()
 
@@ -103,6 +104,7 @@ def test_outage_spools_then_replays_each_row_once(engine, database_url, tmp_path
             "rejected": 0,
             "outages": 1,
             "errors": 0,
+            "lost": 0,
         }
         assert len(outage_warnings(caplog)) == 1  # once per outage, not per batch
         assert str(spool) in outage_warnings(caplog)[0]
@@ -171,7 +173,11 @@ def test_interrupted_replay_neither_loses_nor_duplicates(engine, tmp_path):
     assert event_ids(engine) == EV[1:7]
     assert writer.stats()["replayed"] == 5  # 1 and 2 were sent again; the database kept one
     assert writer.stats()["rejected"] == 1
-    assert (tmp_path / "spool.rejected.jsonl").read_bytes() == torn + b"\n"
+    # Set aside with its reason; the torn text is kept for a person to read.
+    rejects = (tmp_path / "spool.rejected.jsonl").read_bytes().splitlines()
+    [entry] = [json.loads(line) for line in rejects]
+    assert entry["reason"] == "not a row"
+    assert entry["line"].encode() == torn
     assert sorted(p.name for p in tmp_path.iterdir() if "spool" in p.name) == [
         "spool.lock",
         "spool.rejected.jsonl",
@@ -181,7 +187,7 @@ def test_interrupted_replay_neither_loses_nor_duplicates(engine, tmp_path):
 def test_append_after_a_torn_line_keeps_the_next_row(engine, tmp_path):
     spool = Spool(tmp_path / "spool.jsonl")
     spool.path.write_bytes(b'{"event_id": "torn')  # a crash mid-append, no newline
-    spool.append(dumps_rows([make_row(1)]))
+    spool.append(encode_rows([make_row(1)]))
     assert spool.path.read_bytes().splitlines()[0] == b'{"event_id": "torn'
     writer = Writer(engine, spool_path=spool.path)
     assert writer.flush(timeout=30)
@@ -204,7 +210,9 @@ def test_a_refused_row_does_not_poison_its_batch(engine, tmp_path, caplog):
     assert len(refused) == 1
     assert bad["event_id"] in refused[0].getMessage()
     rejects = (tmp_path / "spool.rejected.jsonl").read_text().splitlines()
-    assert [json.loads(line)["event_id"] for line in rejects] == [bad["event_id"]]
+    [entry] = [json.loads(line) for line in rejects]
+    assert entry["row"] == bad
+    assert "usage_source" in entry["reason"]  # the database's own words
 
 
 @contextlib.contextmanager
@@ -283,8 +291,19 @@ def test_default_spool_path_sits_beside_sqlite_or_in_the_working_directory(tmp_p
     monkeypatch.chdir(tmp_path)
     sqlite_engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'app.db'}")
     assert default_spool_path(sqlite_engine) == tmp_path / "data" / "llmledger-spool-app.db.jsonl"
-    server = make_engine("postgresql+psycopg://u:p@127.0.0.1:1/x")
-    assert default_spool_path(server) == tmp_path / "llmledger-spool.jsonl"
+    # A server database: a spool of its own in the working directory, named after it.
+    server = default_spool_path(make_engine("postgresql+psycopg://u:secret@db.example:5432/x"))
+    assert server.parent == tmp_path
+    assert server.name.startswith("llmledger-spool-postgresql-db.example-x-")
+    assert "secret" not in server.name
+    same = "postgresql+psycopg2://u:other@db.example:5432/x"  # another driver and password
+    assert default_spool_path(same) == server
+    for other in (
+        "postgresql+psycopg://u:secret@db.example:5432/y",
+        "postgresql+psycopg://u:secret@db2.example:5432/x",
+        "mysql+pymysql://u:secret@db.example:5432/x",
+    ):
+        assert default_spool_path(other) != server, other
     assert default_spool_path(make_engine("sqlite://")) == tmp_path / "llmledger-spool.jsonl"
 
 
