@@ -1,4 +1,5 @@
-"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor."""
+"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
+spool."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
 
-    lines, ok = diagnose(_database(args))
+    lines, ok = diagnose(_database(args), spool_path=args.spool)
     print("llmledger doctor\n" + "\n".join(lines))
     return 0 if ok else 1
 
@@ -184,15 +185,18 @@ def _parser() -> argparse.ArgumentParser:
         "doctor",
         help="check the database, schema, price catalog and spool",
         description="Checks that the database is reachable and migrated, shows the price "
-        "catalog in use and the ledger's size, and whether rows wait in the spool. Exits 1 "
-        "on a problem.",
+        "catalog in use and the ledger's size, how many rows wait in the spool and how many "
+        "were set aside as rejected. Exits 1 on a problem.",
     )
     doctor.add_argument("--db", help="database URL")
+    doctor.add_argument("--spool", help="spool file, if the app sets one (configure(spool_path))")
     doctor.set_defaults(func=cmd_doctor)
 
+    from .cli_spool import add_parser as add_spool
     from .reaggregate import add_parser as add_reaggregate
 
     add_reaggregate(sub)
+    add_spool(sub)
     return parser
 
 
