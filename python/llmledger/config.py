@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .pricing import Pricer, build_pricer
-from .store import ensure_schema, make_engine, save_snapshot
+from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
 from .store.failures import describe
 from .store.writer import Writer
 from .tagging import resolve_defaults
@@ -60,6 +60,13 @@ class State:
     writer: Writer
     pricer: Pricer
     default_tags: DefaultTags
+    owns_engine: bool = True  # made here from a URL, not the app's own Engine
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer, and close the connections made here."""
+        self.writer.close()
+        if self.owns_engine:
+            self.engine.dispose()
 
 
 @dataclass
@@ -118,13 +125,20 @@ def configure(
     engine = make_engine(
         database_url if isinstance(database_url, Engine) else resolve_database_url(database_url)
     )
-    preparation = _Preparation(engine, pricer, schema_checked=_check_schema_unless_down(engine))
+    owns_engine = not isinstance(database_url, Engine)
+    try:
+        schema_checked = _check_schema_unless_down(engine)
+    except SchemaNotReadyError:  # no ledger tables there: close what was opened, then say so
+        if owns_engine:
+            engine.dispose()
+        raise
+    preparation = _Preparation(engine, pricer, schema_checked)
     writer = Writer(engine, spool_path=spool_path, prepare=preparation)
-    new = State(engine, writer, pricer, default_tags)
+    new = State(engine, writer, pricer, default_tags, owns_engine)
     with _state_lock:
         old, _state = _state, new
     if old is not None:
-        old.writer.close()
+        old.close()
 
 
 def _check_schema_unless_down(engine: Engine) -> bool:
@@ -175,7 +189,7 @@ def shutdown() -> None:
     with _state_lock:
         old, _state = _state, None
     if old is not None:
-        old.writer.close()
+        old.close()
 
 
 atexit.register(shutdown)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
     InterfaceError,
+    ProgrammingError,
     SQLAlchemyError,
     StatementError,
 )
@@ -51,9 +52,9 @@ _PG_UNAVAILABLE = {"08", "25", "40", "42", "53", "55", "57", "58"}
 # 22 data exception, 23 integrity constraint, 54 program limit (a value too large to index).
 _PG_REFUSED = {"22", "23", "54"}
 # MySQL/MariaDB: 4025 CHECK failed (MariaDB's JSON columns), 3819 CHECK failed (MySQL),
-# 3140 invalid JSON, 1300 invalid character string; the rest of a row's faults arrive as
-# DataError or IntegrityError already.
-_MYSQL_REFUSED = {4025, 3819, 3140, 1300}
+# 3140 invalid JSON, 1300 invalid character string, 1364 a NOT NULL column without a value;
+# the rest of a row's faults arrive as DataError or IntegrityError already.
+_MYSQL_REFUSED = {4025, 3819, 3140, 1300, 1364}
 # Too many connections, access denied, unknown database, shutdown, command denied, unknown
 # column or table, lock wait timeout, deadlock, read-only server, disk or table full, out of
 # memory, connection killed or aborted, statement time limits; 2000-2999 are the client's
@@ -112,7 +113,10 @@ def _classify_driver_error(exc: DBAPIError) -> Failure:
         # MySQL"); the server's own ProgrammingErrors carry an error number.
         return Failure.REFUSED
     if sqlstate is None and hasattr(orig, "pgconn"):
-        # psycopg without a server's code: the client lost or never had its connection.
+        # psycopg without a server's code: it could not adapt a value ("cannot adapt type"),
+        # or it lost (or never had) its connection.
+        if isinstance(exc, ProgrammingError):
+            return Failure.REFUSED
         return Failure.UNAVAILABLE
     return Failure.UNEXPLAINED
 

@@ -16,8 +16,10 @@ class Inbox:
 
     `queue.Queue` wakes the writer thread on every row; each wake-up makes the app's thread
     hand the GIL over and wait to get it back, tens of microseconds per recorded call. Here a
-    row is a `deque.append` (atomic, no lock); the writer is woken only when a batch is full
-    or a flush or stop is asked, and otherwise polls every `poll` seconds.
+    row is a `deque.append` (atomic, no lock); the writer is woken only by the first row of a
+    batch (so a call waits `poll` seconds at most before it is written, not twice that), when
+    a batch is full, or when a flush or stop is asked, and otherwise polls every `poll`
+    seconds.
     """
 
     def __init__(self, maxsize: int, wake_at: int, poll: float) -> None:
@@ -28,6 +30,7 @@ class Inbox:
         self._poll = poll if poll > 0 else None
         self._items: deque[Any] = deque()
         self._wake = threading.Event()
+        self._idle = False  # the writer waits for the first row of its next batch
 
     def put_nowait(self, item: Any) -> None:
         """Add a row (or a row maker); `queue.Full` when `maxsize` rows wait."""
@@ -35,7 +38,8 @@ class Inbox:
         if len(items) >= self.maxsize:
             raise queue.Full
         items.append(item)
-        if len(items) == self._wake_at:
+        if self._idle or len(items) == self._wake_at:
+            self._idle = False  # one wake-up per batch, not one per row
             self._wake.set()
 
     def put_marker(self, marker: Any) -> None:
@@ -59,6 +63,14 @@ class Inbox:
                 wait = left if wait is None else min(wait, left)
             self._wake.wait(wait)
             self._wake.clear()
+
+    def get_first(self, timeout: float | None = None) -> Any:
+        """`get` for the first item of a batch: the next row wakes the writer at once."""
+        self._idle = True
+        try:
+            return self.get(timeout)
+        finally:
+            self._idle = False
 
     def get_nowait(self) -> Any:
         try:

@@ -255,7 +255,7 @@ class Writer:
             try:
                 # Rows in the spool (this run's or an earlier one's) are retried when idle.
                 idle_retry = self.retry_interval if self.spool.pending() else None
-                item = self._queue.get(timeout=idle_retry)
+                item = self._queue.get_first(timeout=idle_retry)
             except queue.Empty:  # idle while rows wait in the spool: try the database again
                 self._guarded(self._replay)
                 continue
