@@ -50,8 +50,8 @@ def cmd_spool_replay(args: argparse.Namespace) -> int:
     from .config import resolve_database_url
     from .store import ensure_schema, make_engine
     from .store.resubmit import resubmit_rejected
-    from .store.spool import Spool
-    from .store.writer import Writer, default_spool_path
+    from .store.spool import Spool, default_spool_path
+    from .store.writer import Writer
 
     engine = make_engine(resolve_database_url(args.db))
     ensure_schema(engine)  # the tables must be there; raises SchemaNotReadyError naming the fix

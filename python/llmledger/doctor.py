@@ -12,8 +12,7 @@ from .pricing import build_pricer
 from .store import make_engine
 from .store.engine import current_revision, head_revision
 from .store.schema import calls, price_snapshots
-from .store.spool import Spool
-from .store.writer import default_spool_path
+from .store.spool import Spool, default_spool_path
 
 __all__ = ["diagnose"]
 

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 
 import llmledger
 from llmledger.store import SchemaNotReadyError, make_engine
-from llmledger.store.spool import Spool
-from llmledger.store.writer import default_spool_path
+from llmledger.store.spool import Spool, default_spool_path
 
 
 def stored(url: str, event_ids: list[str]) -> Counter[str]:

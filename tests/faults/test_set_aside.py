@@ -98,7 +98,7 @@ def test_spool_help_explains_the_spool_and_the_rejected_file():
 
 def test_doctor_counts_the_spool_of_a_database_that_is_down(tmp_path):
     url = "postgresql+psycopg://u:secret@127.0.0.1:9/ledger"
-    from llmledger.store.writer import default_spool_path
+    from llmledger.store.spool import default_spool_path
 
     path = tmp_path / default_spool_path(url).name
     path.write_bytes(encode_rows([make_row(1), make_row(2)]))

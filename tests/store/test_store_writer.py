@@ -255,7 +255,7 @@ def test_close_writes_the_queue_and_later_rows_wait_in_the_spool(engine, tmp_pat
 
 
 def test_default_spool_path_sits_beside_sqlite_or_in_the_working_directory(tmp_path, monkeypatch):
-    from llmledger.store.writer import default_spool_path
+    from llmledger.store.spool import default_spool_path
 
     monkeypatch.chdir(tmp_path)
     sqlite_engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'app.db'}")

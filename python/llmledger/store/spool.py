@@ -22,22 +22,58 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import glob
+import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, make_url
+from sqlalchemy.engine import URL
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; the thread lock still serialises this process.
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Rejected", "Spool", "encode_rejected", "encode_row", "encode_rows"]
+__all__ = [
+    "Rejected",
+    "Spool",
+    "default_spool_path",
+    "encode_rejected",
+    "encode_row",
+    "encode_rows",
+]
 
 Row = dict[str, Any]
+
+
+def default_spool_path(database: Engine | URL | str) -> Path:
+    """Where rows wait for a database (an Engine or its URL) when no spool path is given.
+
+    Next to a SQLite file, named after it. For a server database, in the working directory,
+    named after the database: ``llmledger-spool-<backend>-<host>-<database>-<hash>.jsonl``,
+    the hash taken over the URL without its password (and driver), so two apps started in one
+    folder on two databases never replay into each other's. The password is never part of
+    the name. In-memory SQLite: ``llmledger-spool.jsonl`` in the working directory.
+    """
+    url = database.url if isinstance(database, Engine) else make_url(database)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return Path.cwd() / "llmledger-spool.jsonl"
+        database = Path(url.database).resolve()
+        return database.with_name(f"llmledger-spool-{database.name}.jsonl")
+    query = sorted(url.query.items())  # ?host=/socket/dir or ?options= name the database too
+    identity = f"{backend}://{url.username}@{url.host}:{url.port}/{url.database}?{query}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    parts = (url.host or "local", url.database or "")
+    readable = "-".join(re.sub(r"[^A-Za-z0-9.]+", "_", part)[:40] for part in parts)
+    return Path.cwd() / f"llmledger-spool-{backend}-{readable}-{digest}.jsonl"
 
 
 def encode_row(row: Row) -> bytes:

@@ -14,27 +14,23 @@ row holds, and nothing in the spool, can stop the thread: it outlives any except
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import queue
-import re
 import threading
 import time
 import weakref
-from collections import Counter
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, make_url
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine
 
-from .failures import describe
 from .inbox import Inbox
-from .inserter import Inserted, Inserter
-from .spool import Spool, encode_rejected, encode_row, encode_rows
+from .inserter import Inserter
+from .keeper import Keeper
+from .spool import Spool, default_spool_path, encode_rows
 
 __all__ = ["Writer", "default_spool_path"]
 
@@ -45,31 +41,6 @@ Row = dict[str, Any]
 # its own errors (the writer logs and counts any that escape).
 RowMaker = Callable[[], Row | None]
 _STOP = object()
-_STATS = ("written", "spooled", "replayed", "rejected", "outages", "errors", "lost")
-
-
-def default_spool_path(database: Engine | URL | str) -> Path:
-    """Where rows wait for a database (an Engine or its URL) when no spool path is given.
-
-    Next to a SQLite file, named after it. For a server database, in the working directory,
-    named after the database: ``llmledger-spool-<backend>-<host>-<database>-<hash>.jsonl``,
-    the hash taken over the URL without its password (and driver), so two apps started in one
-    folder on two databases never replay into each other's. The password is never part of
-    the name. In-memory SQLite: ``llmledger-spool.jsonl`` in the working directory.
-    """
-    url = database.url if isinstance(database, Engine) else make_url(database)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        if url.database in (None, "", ":memory:"):
-            return Path.cwd() / "llmledger-spool.jsonl"
-        database = Path(url.database).resolve()
-        return database.with_name(f"llmledger-spool-{database.name}.jsonl")
-    query = sorted(url.query.items())  # ?host=/socket/dir or ?options= name the database too
-    identity = f"{backend}://{url.username}@{url.host}:{url.port}/{url.database}?{query}"
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    parts = (url.host or "local", url.database or "")
-    readable = "-".join(re.sub(r"[^A-Za-z0-9.]+", "_", part)[:40] for part in parts)
-    return Path.cwd() / f"llmledger-spool-{backend}-{readable}-{digest}.jsonl"
 
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
@@ -120,13 +91,10 @@ class Writer:
         self._prepare = prepare
         self._queue = Inbox(max_queue, batch_size, flush_interval)
         self._inserter = Inserter(engine, batch_size)
-        self._counts: Counter[str] = Counter()
-        self._counts_lock = threading.Lock()
+        self._keeper = Keeper(self.spool)
         self._thread_lock = threading.Lock()
-        self._unavailable = False  # between the first failed write of an outage and recovery
         self._overflowing = False  # between the first full-queue spill and the next write
         self._last_replay = 0.0  # monotonic time of the last replay attempt
-        self._unexplained: set[str] = set()  # event_ids already logged as retried later
         self._closed = False
         self._start()
         _writers.add(self)
@@ -145,10 +113,8 @@ class Writer:
         # write, and the parent's pooled connections are not the child's to use.
         self.engine.dispose(close=False)
         self._queue = Inbox(self._queue.maxsize, self.batch_size, self.flush_interval)
-        self._counts = Counter()
-        self._counts_lock = threading.Lock()
+        self._keeper.after_fork()
         self._thread_lock = threading.Lock()
-        self.spool.after_fork()
         if not self._closed:
             self._start()
 
@@ -184,7 +150,7 @@ class Writer:
                 if not self._overflowing:
                     self._overflowing = True
                     log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
-        self._spool_rows(self._rows_of([item]))
+        self._keeper.spool_rows(self._rows_of([item]))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row submitted before this call is written, spooled or set aside.
@@ -197,10 +163,10 @@ class Writer:
         if self._closed:
             return True  # close() wrote or spooled everything
         self._ensure_thread()
-        lost = self._counts["lost"]
+        lost = self._keeper.lost()
         done = threading.Event()
         self._queue.put_marker(done)
-        return done.wait(timeout) and self._counts["lost"] == lost
+        return done.wait(timeout) and self._keeper.lost() == lost
 
     def close(self, timeout: float | None = None) -> None:
         """Write what is queued, then stop the thread. Later rows go to the spool."""
@@ -225,7 +191,7 @@ class Writer:
                 leftover.append(item)
         rows = self._rows_of(leftover)
         if rows:
-            self._spool_rows(rows)
+            self._keeper.spool_rows(rows)
 
     def queued(self) -> int:
         """Rows (and flush requests) waiting in the queue, approximately: for monitoring."""
@@ -241,12 +207,7 @@ class Writer:
         ``outages``: times the database became unavailable; ``errors``: failed insert
         statements; ``lost``: rows that could be neither written, spooled nor set aside.
         """
-        with self._counts_lock:
-            return {key: self._counts[key] for key in _STATS}
-
-    def _count(self, key: str, n: int = 1) -> None:
-        with self._counts_lock:
-            self._counts[key] += n
+        return self._keeper.stats()
 
     # -- the writer thread ----------------------------------------------------------------
 
@@ -283,10 +244,10 @@ class Writer:
         # A bug of this module must not end recording for the life of the process (an
         # uncaught OverflowError once did): log it, keep the rows in hand, go on.
         except Exception:
-            self._count("errors")
+            self._keeper.count("errors")
             log.exception("llmledger: the writer failed; its rows in hand go to the spool")
             if fallback:
-                self._spool_rows(list(fallback))
+                self._keeper.spool_rows(list(fallback))
 
     def _take(self, item: Any, batch: list[Row], waiters: list[threading.Event]) -> bool:
         if type(item) is dict:
@@ -309,7 +270,7 @@ class Writer:
             try:
                 row = item()  # type: ignore[operator]
             except Exception:  # a bug in a row maker must not stop the writer thread
-                self._count("errors")
+                self._keeper.count("errors")
                 log.exception("llmledger: could not build a row to write")
                 continue
             if row is not None:
@@ -319,7 +280,7 @@ class Writer:
     def _write(self, batch: list[Row], flushing: bool) -> None:
         """Insert fresh rows (spooling what cannot go in now), then replay the spool when
         the database just came back, a flush asks, or `retry_interval` has passed."""
-        was_unavailable = self._unavailable
+        was_unavailable = self._keeper.unavailable
         available = self._write_new(batch) if batch else True
         due = time.monotonic() - self._last_replay >= self.retry_interval
         if available and (flushing or was_unavailable or due) and self.spool.pending():
@@ -328,13 +289,13 @@ class Writer:
     def _write_new(self, batch: list[Row]) -> bool:
         """True if the database took the batch (or refused only some rows' content)."""
         if not self._ready():
-            self._spool_rows(batch)
+            self._keeper.spool_rows(batch)
             return False
         result = self._inserter.insert(batch)
-        self._count("written", result.written)
-        self._settle(result)
+        self._keeper.count("written", result.written)
+        self._keeper.settle(result)
         if result.kept:
-            self._spool_rows(result.kept)
+            self._keeper.spool_rows(result.kept)
         if result.unavailable is not None:
             return False
         self._overflowing = False
@@ -349,31 +310,10 @@ class Writer:
         # What the database raises when it cannot be used, or SchemaNotReadyError while the
         # ledger's tables are missing: either way rows wait in the spool and this is retried.
         except Exception as exc:
-            self._mark_unavailable(exc)
+            self._keeper.mark_unavailable(exc)
             return False
         self._prepare = None
         return True
-
-    def _settle(self, result: Inserted) -> None:
-        """Count and log what an insert did not write; set refused rows aside."""
-        self._count("errors", result.failed_statements)
-        for row, exc in result.refused:
-            self._reject(row, describe(exc))
-        for row, exc in result.unexplained:
-            event_id = str(row.get("event_id"))
-            if event_id not in self._unexplained:  # once per row, not every retry
-                self._unexplained.add(event_id)
-                log.warning(
-                    "llmledger: could not write row event_id=%s (%s); it waits in %s",
-                    event_id,
-                    describe(exc),
-                    self.spool.path,
-                )
-        if result.unavailable is not None:
-            self._mark_unavailable(result.unavailable)
-        elif result.written and self._unavailable:
-            self._unavailable = False
-            log.info("llmledger: database available again")
 
     def _replay(self) -> None:
         self._last_replay = time.monotonic()
@@ -383,7 +323,7 @@ class Writer:
             files = self.spool.claim()
         except OSError as exc:  # spool folder unreadable or gone
             log.error("llmledger: cannot read the spool %s: %s", self.spool.path, exc)
-            self._count("errors")
+            self._keeper.count("errors")
             return
         replayed = 0
         for path in files:
@@ -392,9 +332,9 @@ class Writer:
             except FileNotFoundError:  # another process sharing the spool replayed it first
                 continue
             result = self._inserter.insert(rows)
-            self._count("replayed", result.written)
+            self._keeper.count("replayed", result.written)
             replayed += result.written
-            self._settle(result)
+            self._keeper.settle(result)
             if result.unavailable is not None and not (result.written or result.refused):
                 return  # nothing went in: leave the file whole for the next try
             if result.kept:
@@ -402,62 +342,9 @@ class Writer:
                 # crash in between leaves them twice (kept once by event_id), never lost.
                 self.spool.append(encode_rows(result.kept))
             for line in bad_lines:  # once the file is done, so a retried file moves them once
-                self._reject_line(line)
+                self._keeper.reject_line(line)
             path.unlink(missing_ok=True)  # missing: another process finished it too
             if result.unavailable is not None:
                 return
         if replayed:
             log.info("llmledger: replayed %d spooled rows", replayed)
-
-    def _mark_unavailable(self, exc: BaseException) -> None:
-        if not self._unavailable:
-            self._unavailable = True
-            self._count("outages")
-            log.warning(
-                "llmledger: database unavailable (%s); spooling rows to %s until it is back",
-                describe(exc),
-                self.spool.path,
-            )
-
-    def _spool_rows(self, rows: list[Row]) -> None:
-        """Append rows to the spool, one line each; a row JSON cannot hold is set aside
-        alone, and a spool the disk refuses loses the rows (counted, each one logged)."""
-        lines = []
-        for row in rows:
-            try:
-                lines.append(encode_row(row))
-            except (TypeError, ValueError, RecursionError) as exc:  # a value JSON cannot hold
-                self._reject(row, f"cannot be spooled: {describe(exc)}")
-        if not lines:
-            return
-        try:
-            self.spool.append(b"".join(lines))
-        except OSError as exc:  # disk full or spool folder unwritable: nowhere to keep them
-            self._count("lost", len(lines))
-            log.error(
-                "llmledger: could not spool %d rows to %s (%s); lost event_ids: %s",
-                len(lines),
-                self.spool.path,
-                exc,
-                ", ".join(str(row.get("event_id")) for row in rows),
-            )
-            return
-        self._count("spooled", len(lines))
-
-    def _reject(self, row: Row, reason: str) -> None:
-        self._count("rejected")
-        try:
-            self.spool.append(encode_rejected(reason, row=row), rejects=True)
-            kept = f"set aside in {self.spool.rejects_path}"
-        except OSError as exc:  # disk full or folder unwritable
-            self._count("lost")
-            kept = f"LOST, the rejected file cannot be written: {exc}"
-        log.error("llmledger: row event_id=%s refused (%s); %s", row.get("event_id"), reason, kept)
-
-    def _reject_line(self, line: bytes) -> None:
-        self._count("rejected")
-        try:
-            self.spool.append(encode_rejected("not a row", line=line), rejects=True)
-        except OSError as exc:  # disk full or folder unwritable
-            log.error("llmledger: could not keep a spool line that is not a row: %s", exc)
-        log.error("llmledger: spool line is not a row, set aside: %.200r", line)
