@@ -138,22 +138,24 @@ def test_a_dead_writer_thread_never_hangs_flush_close_or_calls(tmp_path, caplog)
         def end_the_thread():
             raise SystemExit  # what no `except Exception` catches: the thread ends
 
+        in_hand = llmledger.track("openai", "gpt-4o", input_tokens=1)  # same batch
         writer.submit_later(end_the_thread)
         thread.join(timeout=10)
         assert not thread.is_alive()
-        first = llmledger.track("openai", "gpt-4o", input_tokens=1)
+        first = llmledger.track("openai", "gpt-4o", input_tokens=2)
         assert llmledger.flush(timeout=10)  # starts a new writer thread, then writes
         assert "the writer thread had stopped" in caplog.text
-        assert llmledger.calls()["event_id"].to_list() == [first.event_id]
+        # The row in hand when the thread ended went to the spool, and from there in.
+        assert sorted(llmledger.calls()["event_id"]) == sorted([in_hand.event_id, first.event_id])
 
         writer.submit_later(end_the_thread)
         writer._thread.join(timeout=10)
-        second = llmledger.track("openai", "gpt-4o", input_tokens=2)
+        second = llmledger.track("openai", "gpt-4o", input_tokens=3)
     finally:
         llmledger.shutdown()  # close(): the queue is written, no marker is called as a row
     assert "not callable" not in caplog.text
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
-    assert event_ids(engine) == sorted([first.event_id, second.event_id])
+    assert event_ids(engine) == sorted([in_hand.event_id, first.event_id, second.event_id])
     engine.dispose()
 
 

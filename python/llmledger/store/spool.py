@@ -166,7 +166,10 @@ class Spool:
 
     def pending(self) -> bool:
         """Whether rows are waiting: a spool or an unfinished replay file exists."""
-        return self.path.exists() or bool(glob.glob(self._replaying_glob))
+        try:
+            return self.path.exists() or bool(glob.glob(self._replaying_glob))
+        except OSError:  # a folder we may not read: say yes, and let a replay report why
+            return True
 
     def claim(self) -> list[Path]:
         """Move the spool aside for replay; all replay files, oldest first.

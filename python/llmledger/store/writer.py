@@ -212,29 +212,44 @@ class Writer:
     # -- the writer thread ----------------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            try:
-                # Rows in the spool (this run's or an earlier one's) are retried when idle.
-                idle_retry = self.retry_interval if self.spool.pending() else None
-                item = self._queue.get_first(timeout=idle_retry)
-            except queue.Empty:  # idle while rows wait in the spool: try the database again
-                self._guarded(self._replay)
-                continue
-            batch: list[Row] = []
-            waiters: list[threading.Event] = []
-            stop = self._take(item, batch, waiters)
-            deadline = time.monotonic() + self.flush_interval
-            while not stop and not waiters and len(batch) < self.batch_size:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:  # the interval is over: write what we have
-                    break
-                stop = self._take(item, batch, waiters)
-            self._guarded(self._write, batch, bool(waiters), fallback=batch)
+        batch: list[Row] = []
+        waiters: list[threading.Event] = []
+        try:
+            while True:
+                batch, waiters = [], []
+                if self._next_batch(batch, waiters):
+                    return
+        except BaseException:
+            # The thread ends (SystemExit raised in a row maker): the rows in hand go to
+            # the spool and their flushes are released; the next flush() starts a thread.
+            self._keeper.spool_rows(batch)
             for waiter in waiters:
                 waiter.set()
-            if stop:
-                return
+            raise
+
+    def _next_batch(self, batch: list[Row], waiters: list[threading.Event]) -> bool:
+        """Collect one batch and write it; True once asked to stop."""
+        try:
+            # Rows in the spool (this run's or an earlier one's) are retried when idle.
+            idle_retry = self.retry_interval if self.spool.pending() else None
+            item = self._queue.get_first(timeout=idle_retry)
+        except queue.Empty:  # idle while rows wait in the spool: try the database again
+            self._guarded(self._replay)
+            return False
+        stop = self._take(item, batch, waiters)
+        deadline = time.monotonic() + self.flush_interval
+        while not stop and not waiters and len(batch) < self.batch_size:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:  # the interval is over: write what we have
+                break
+            stop = self._take(item, batch, waiters)
+        self._guarded(self._write, batch, bool(waiters), fallback=batch)
+        for waiter in waiters:
+            waiter.set()
+        waiters.clear()
+        batch.clear()
+        return stop
 
     def _guarded(
         self, work: Callable[..., None], *args: Any, fallback: list[Row] | None = None
