@@ -108,15 +108,12 @@ def _classify_driver_error(exc: DBAPIError) -> Failure:
         return Failure.UNAVAILABLE
     if isinstance(exc, (IntegrityError, DataError)):
         return Failure.REFUSED
-    if _is_pymysql_error(orig) and mysql_code is None and type(orig).__name__ == "ProgrammingError":
-        # PyMySQL refusing to send a value it cannot write ("nan can not be used with
-        # MySQL"); the server's own ProgrammingErrors carry an error number.
+    if isinstance(exc, ProgrammingError) and (sqlite_code, sqlstate, mysql_code) == (None,) * 3:
+        # The driver refusing to send a value ("type 'object' is not supported", "cannot
+        # adapt type", "nan can not be used with MySQL"); a server's own carry its code.
         return Failure.REFUSED
     if sqlstate is None and hasattr(orig, "pgconn"):
-        # psycopg without a server's code: it could not adapt a value ("cannot adapt type"),
-        # or it lost (or never had) its connection.
-        if isinstance(exc, ProgrammingError):
-            return Failure.REFUSED
+        # psycopg without a server's code: it lost (or never had) its connection.
         return Failure.UNAVAILABLE
     return Failure.UNEXPLAINED
 
