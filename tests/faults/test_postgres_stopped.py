@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +13,8 @@ import sqlalchemy as sa
 import llmledger
 from llmledger.store import SchemaNotReadyError, make_engine
 from llmledger.store.spool import Spool, default_spool_path
+
+MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 
 
 def stored(url: str, event_ids: list[str]) -> Counter[str]:
@@ -97,3 +101,40 @@ def test_a_server_without_the_ledger_still_refuses_at_configure(running, unconfi
     admin.dispose()
     with pytest.raises(SchemaNotReadyError, match="llmledger db upgrade"):
         llmledger.configure(sa.make_url(running.url).set(database="bare"))
+
+
+def test_instrumented_calls_with_the_server_down_at_start_land_later(
+    running, tmp_path, monkeypatch, unconfigured
+):
+    # Once lost: the first instrumented call configured the ledger, which raised inside
+    # capture, and flush() still said True.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakeprovider
+    from fakeprovider import FakeProvider, reply
+    from fakeprovider.clients import make_client
+
+    running.stop()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMLEDGER_DATABASE_URL", running.url)
+    fake = FakeProvider().start()
+    try:
+        fake.serve(reply("openai_chat.json"))
+        with llmledger.instrument(make_client("openai", fake.url)) as client:
+            for _ in range(3):
+                client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    finally:
+        fake.stop()
+    assert llmledger.flush(timeout=30)
+    spool = Spool(default_spool_path(running.url))
+    assert spool.waiting() == 3
+    running.start()
+    assert llmledger.flush(timeout=30)
+    assert spool.waiting() == 0
+    engine = make_engine(running.url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT model, cost FROM llmledger_calls WHERE provider_response_id = :id"),
+            {"id": "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"},
+        ).all()
+    engine.dispose()
+    # Three calls, each once, priced as their fixture says (see tests/capture/capture_cases).
+    assert rows == [("gpt-4o-mini-2024-07-18", 336_900_000)] * 3
