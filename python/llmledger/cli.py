@@ -1,4 +1,5 @@
-"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor."""
+"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
+spool."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if problem := missing_ledger(args.command, url):
         print(f"llmledger {args.command}: {problem}", file=sys.stderr)
         return 1
-    lines, ok = diagnose(url)
+    lines, ok = diagnose(url, spool_path=args.spool)
     print("llmledger doctor\n" + "\n".join(lines))
     return 0 if ok else 1
 
@@ -268,15 +269,20 @@ def _parser() -> argparse.ArgumentParser:
         "doctor",
         help="check the database, schema, price catalog and spool",
         description="Checks that the database is reachable and migrated, shows the price "
-        "catalog in use and the ledger's size, and whether rows wait in the spool. Exits 1 "
-        "on a problem. Only reads.",
+        "catalog in use and the ledger's size, how many rows wait in the spool and how many "
+        "were set aside as rejected. Exits 1 on a problem. Only reads.",
     )
     doctor.add_argument("--db", metavar="DATABASE", help=DB_HELP)
+    doctor.add_argument(
+        "--spool", metavar="PATH", help="spool file, if the app sets one (configure(spool_path))"
+    )
     doctor.set_defaults(func=cmd_doctor)
 
+    from .cli_spool import add_parser as add_spool
     from .reaggregate import add_parser as add_reaggregate
 
     add_reaggregate(sub)
+    add_spool(sub)
     return parser
 
 

@@ -14,15 +14,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from .pricing import Pricer, build_pricer
-from .store import ensure_schema, make_engine, save_snapshot
+from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
+from .store.failures import describe
 from .store.writer import Writer
 from .tagging import resolve_defaults
 
@@ -59,28 +60,34 @@ class State:
     writer: Writer
     pricer: Pricer
     default_tags: DefaultTags
-    snapshot_saved: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    owns_engine: bool = True  # made here from a URL, not the app's own Engine
 
-    def save_snapshot(self) -> None:
-        """Stores the price snapshot once; a database outage postpones it to the next flush."""
-        if self.snapshot_saved:
-            return
-        with self.lock:
-            if self.snapshot_saved:
-                return
-            try:
-                with self.engine.begin() as conn:
-                    save_snapshot(
-                        conn,
-                        self.pricer.snapshot_id,
-                        self.pricer.source,
-                        self.pricer.snapshot_content,
-                    )
-            except OperationalError:
-                log.warning("llmledger: database unavailable; price snapshot saved later")
-                return
-            self.snapshot_saved = True
+    def close(self) -> None:
+        """Write what is queued, stop the writer, and close the connections made here."""
+        self.writer.close()
+        if self.owns_engine:
+            self.engine.dispose()
+
+
+@dataclass
+class _Preparation:
+    """What the writer does before its first write (see `Writer`'s `prepare`): check the
+    schema, if the database did not answer at `configure()`, and store the price snapshot.
+    Raises what the database raises, or `SchemaNotReadyError`; the writer keeps rows in the
+    spool and calls again until it succeeds."""
+
+    engine: Engine
+    pricer: Pricer
+    schema_checked: bool
+
+    def __call__(self) -> None:
+        if not self.schema_checked:
+            ensure_schema(self.engine)
+            self.schema_checked = True
+        with self.engine.begin() as conn:
+            save_snapshot(
+                conn, self.pricer.snapshot_id, self.pricer.source, self.pricer.snapshot_content
+            )
 
 
 _state: State | None = None
@@ -102,7 +109,12 @@ def configure(
     `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
     run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
     `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
-    `spool_path` is where rows wait while the database is unreachable.
+    `spool_path` is where rows wait while the database is unavailable (default: beside a
+    SQLite file, else a file named after the database in the working directory).
+
+    A database that does not answer now is an outage like any later one, not an error:
+    calls are spooled and written once it answers, and the schema is checked then. A
+    database that answers without the ledger's tables raises `SchemaNotReadyError` here.
     """
     global _state
     if isinstance(default_tags, Mapping):
@@ -113,14 +125,37 @@ def configure(
     engine = make_engine(
         database_url if isinstance(database_url, Engine) else resolve_database_url(database_url)
     )
-    ensure_schema(engine)
-    writer = Writer(engine, spool_path=spool_path)
-    new = State(engine, writer, pricer, default_tags)
+    owns_engine = not isinstance(database_url, Engine)
+    try:
+        schema_checked = _check_schema_unless_down(engine)
+    except SchemaNotReadyError:  # no ledger tables there: close what was opened, then say so
+        if owns_engine:
+            engine.dispose()
+        raise
+    preparation = _Preparation(engine, pricer, schema_checked)
+    writer = Writer(engine, spool_path=spool_path, prepare=preparation)
+    new = State(engine, writer, pricer, default_tags, owns_engine)
     with _state_lock:
         old, _state = _state, new
     if old is not None:
-        old.writer.close()
-    new.save_snapshot()
+        old.close()
+
+
+def _check_schema_unless_down(engine: Engine) -> bool:
+    """`ensure_schema` now, so a reachable database without the ledger's tables raises
+    `SchemaNotReadyError` where the user called us. A database that does not answer is an
+    outage like any later one: calls are spooled, and the writer checks the schema when it
+    answers. True if the schema was checked."""
+    try:
+        ensure_schema(engine)
+    except (OperationalError, InterfaceError) as exc:  # down, unreachable, locked
+        log.warning(
+            "llmledger: database %s unavailable at start (%s); calls are spooled until it answers",
+            engine.url.render_as_string(hide_password=True),
+            describe(exc),
+        )
+        return False
+    return True
 
 
 def state() -> State:
@@ -140,10 +175,11 @@ def current_pricer() -> Pricer:
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Writes every call recorded so far; True when all reached the database (or the spool)."""
+    """Writes every call recorded so far; True when all reached the database, the spool (the
+    database being unavailable) or the rejected file. False when `timeout` seconds passed
+    first, or when a call could be kept nowhere (see `Writer.flush`)."""
     if _state is None:
         return True
-    _state.save_snapshot()
     return _state.writer.flush(timeout)
 
 
@@ -153,7 +189,7 @@ def shutdown() -> None:
     with _state_lock:
         old, _state = _state, None
     if old is not None:
-        old.writer.close()
+        old.close()
 
 
 atexit.register(shutdown)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import polars as pl
@@ -12,6 +13,12 @@ from .store.read import read_calls
 
 __all__ = ["calls"]
 
+log = logging.getLogger("llmledger")
+
+# Seconds `calls()` waits for pending rows before reading without them: a writer held up by
+# a locked or unreachable database must not hold up a read (SQLite waits 30 s for a lock).
+FLUSH_BEFORE_READ = 35.0
+
 
 def calls(
     since: dt.datetime | dt.date | str | None = None,
@@ -20,10 +27,12 @@ def calls(
 ) -> pl.DataFrame:
     """The recorded calls, one row each, oldest first, as a Polars frame.
 
-    Pending rows are written first. `since` is inclusive, `until` exclusive (naive times are
-    UTC); keyword arguments filter on a column (`calls(provider="openai")`) or else a tag
-    (`calls(tenant="acme")`), None keeping the calls without it. `cost` is a Polars Decimal in
+    Pending rows are written first (waiting `FLUSH_BEFORE_READ` seconds at most). `since` is
+    inclusive, `until` exclusive (naive times are UTC); keyword arguments filter on a column
+    (`calls(provider="openai")`) or else a tag (`calls(tenant="acme")`), None keeping the
+    calls without it. `cost` is a Polars Decimal in
     USD, null for unpriced calls.
     """
-    flush()
+    if not flush(timeout=FLUSH_BEFORE_READ):
+        log.warning("llmledger: calls() reads before every pending row could be written")
     return read_calls(state().engine, since=since, until=until, **filters)

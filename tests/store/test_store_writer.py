@@ -12,45 +12,14 @@ import time
 from pathlib import Path
 
 from ledger_rows import event_ids, make_row
-from sqlalchemy import make_url, text
-from tcp_proxy import TcpProxy, free_port
+from outage import Outage
+from sqlalchemy import text
 
-from llmledger.store import Writer, make_engine, upgrade
+from llmledger.store import Writer, make_engine
 from llmledger.store.schema import BUCKETS
-from llmledger.store.spool import Spool, dumps_rows
+from llmledger.store.spool import Spool, encode_rows
 
 EV = [make_row(n)["event_id"] for n in range(20)]
-
-
-class Outage:
-    """A URL to the test database that is unavailable until `recover()`.
-
-    Servers: a port where nothing listens, until a forwarder to the real server starts there
-    (`fail()` stops it again, cutting open connections). SQLite: a file in a folder that
-    does not exist yet ("unable to open database file").
-    """
-
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        url = make_url(database_url)
-        self.proxy = None
-        if url.get_backend_name() == "sqlite":
-            self.sqlite_file = tmp_path / "not-yet" / "ledger.db"
-            self.url = f"sqlite:///{self.sqlite_file}"
-        else:
-            self.proxy = TcpProxy((url.host, url.port), free_port())
-            self.url = url.set(port=self.proxy.port).render_as_string(hide_password=False)
-
-    def recover(self) -> None:
-        if self.proxy is not None:
-            self.proxy.start()
-            return
-        self.sqlite_file.parent.mkdir()
-        engine = make_engine(self.url)
-        upgrade(engine)
-        engine.dispose()
-
-    def fail(self) -> None:
-        self.proxy.stop()
 
 
 def outage_warnings(caplog) -> list[str]:
@@ -76,6 +45,7 @@ def test_batches_are_written_and_duplicates_kept_once(engine, tmp_path):
         "rejected": 0,
         "outages": 0,
         "errors": 0,
+        "lost": 0,
     }
     assert not (tmp_path / "spool.jsonl").exists()
 
@@ -103,6 +73,7 @@ def test_outage_spools_then_replays_each_row_once(engine, database_url, tmp_path
             "rejected": 0,
             "outages": 1,
             "errors": 0,
+            "lost": 0,
         }
         assert len(outage_warnings(caplog)) == 1  # once per outage, not per batch
         assert str(spool) in outage_warnings(caplog)[0]
@@ -171,7 +142,11 @@ def test_interrupted_replay_neither_loses_nor_duplicates(engine, tmp_path):
     assert event_ids(engine) == EV[1:7]
     assert writer.stats()["replayed"] == 5  # 1 and 2 were sent again; the database kept one
     assert writer.stats()["rejected"] == 1
-    assert (tmp_path / "spool.rejected.jsonl").read_bytes() == torn + b"\n"
+    # Set aside with its reason; the torn text is kept for a person to read.
+    rejects = (tmp_path / "spool.rejected.jsonl").read_bytes().splitlines()
+    [entry] = [json.loads(line) for line in rejects]
+    assert entry["reason"] == "not a row"
+    assert entry["line"].encode() == torn
     assert sorted(p.name for p in tmp_path.iterdir() if "spool" in p.name) == [
         "spool.lock",
         "spool.rejected.jsonl",
@@ -181,7 +156,7 @@ def test_interrupted_replay_neither_loses_nor_duplicates(engine, tmp_path):
 def test_append_after_a_torn_line_keeps_the_next_row(engine, tmp_path):
     spool = Spool(tmp_path / "spool.jsonl")
     spool.path.write_bytes(b'{"event_id": "torn')  # a crash mid-append, no newline
-    spool.append(dumps_rows([make_row(1)]))
+    spool.append(encode_rows([make_row(1)]))
     assert spool.path.read_bytes().splitlines()[0] == b'{"event_id": "torn'
     writer = Writer(engine, spool_path=spool.path)
     assert writer.flush(timeout=30)
@@ -204,7 +179,9 @@ def test_a_refused_row_does_not_poison_its_batch(engine, tmp_path, caplog):
     assert len(refused) == 1
     assert bad["event_id"] in refused[0].getMessage()
     rejects = (tmp_path / "spool.rejected.jsonl").read_text().splitlines()
-    assert [json.loads(line)["event_id"] for line in rejects] == [bad["event_id"]]
+    [entry] = [json.loads(line) for line in rejects]
+    assert entry["row"] == bad
+    assert "usage_source" in entry["reason"]  # the database's own words
 
 
 @contextlib.contextmanager
@@ -278,13 +255,24 @@ def test_close_writes_the_queue_and_later_rows_wait_in_the_spool(engine, tmp_pat
 
 
 def test_default_spool_path_sits_beside_sqlite_or_in_the_working_directory(tmp_path, monkeypatch):
-    from llmledger.store.writer import default_spool_path
+    from llmledger.store.spool import default_spool_path
 
     monkeypatch.chdir(tmp_path)
     sqlite_engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'app.db'}")
     assert default_spool_path(sqlite_engine) == tmp_path / "data" / "llmledger-spool-app.db.jsonl"
-    server = make_engine("postgresql+psycopg://u:p@127.0.0.1:1/x")
-    assert default_spool_path(server) == tmp_path / "llmledger-spool.jsonl"
+    # A server database: a spool of its own in the working directory, named after it.
+    server = default_spool_path(make_engine("postgresql+psycopg://u:secret@db.example:5432/x"))
+    assert server.parent == tmp_path
+    assert server.name.startswith("llmledger-spool-postgresql-db.example-x-")
+    assert "secret" not in server.name
+    same = "postgresql+psycopg2://u:other@db.example:5432/x"  # another driver and password
+    assert default_spool_path(same) == server
+    for other in (
+        "postgresql+psycopg://u:secret@db.example:5432/y",
+        "postgresql+psycopg://u:secret@db2.example:5432/x",
+        "mysql+pymysql://u:secret@db.example:5432/x",
+    ):
+        assert default_spool_path(other) != server, other
     assert default_spool_path(make_engine("sqlite://")) == tmp_path / "llmledger-spool.jsonl"
 
 
