@@ -47,7 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="the ledger's database, as for every command "
         "(default: $LLMLEDGER_DATABASE_URL, else llmledger.db)",
     )
-    replay.add_argument("--spool", metavar="PATH", help="spool file (default: the database's default spool)")
+    replay.add_argument(
+        "--spool", metavar="PATH", help="spool file (default: the database's default spool)"
+    )
     replay.set_defaults(func=cmd_spool_replay)
 
 
