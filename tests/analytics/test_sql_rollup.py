@@ -4,6 +4,7 @@ on SQLite, PostgreSQL and MariaDB."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import polars as pl
 import pytest
@@ -103,8 +104,12 @@ def test_bad_arguments_fail_before_anything_is_read(engine, monkeypatch):
     for by in (None, ["model"]):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             reprice(engine, as_mode="bacth", catalog=pricer, by=by)
-        with pytest.raises(ValueError, match=r"^as_model 'gpt-4o-mnii' is priced by no provider"):
-            reprice(engine, as_model="gpt-4o-mnii", catalog=pricer, by=by)
+        with pytest.raises(
+            ValueError, match=r"^as_model 'openai/gpt-4o-mnii' is priced by neither"
+        ):
+            reprice(engine, as_model="openai/gpt-4o-mnii", catalog=pricer, by=by)
+        with pytest.raises(ValueError, match=r"^since \(2026-01-02\) must be before until"):
+            reprice(engine, since="2026-01-02", until="2026-01-02", catalog=pricer, by=by)
     with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):
         rollup(engine, by=["feature"], bucket="week")
     with pytest.raises(ValueError, match=r"^by names 'feature' more than once$"):
@@ -119,9 +124,16 @@ def test_empty_window_gives_an_empty_frame(engine):
 
 def test_a_tag_no_call_has_is_null_on_both_paths(engine):
     # `calls()` for a window without calls has no tags at all; no row has the tag `project`.
+    # Said in a window with tagged calls; not in an empty one, where nothing is known.
+    absent = r"^no call in the window has the tag 'project'; the tags there are feature, "
     for case in (dict(since="2030-01-01"), dict(since="2026-01-03")):
-        memory = rollup(read_calls(engine, **case), by=["feature", "project"])
-        from_sql = rollup(engine, by=["feature", "project"], **case)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            memory = rollup(read_calls(engine, **case), by=["feature", "project"])
+            from_sql = rollup(engine, by=["feature", "project"], **case)
+        assert [re.match(absent, str(w.message)) is not None for w in said] == (
+            [] if case["since"] == "2030-01-01" else [True, True]
+        )
         _same(from_sql, memory, ["feature", "project"])
         assert from_sql["project"].is_null().all()
 

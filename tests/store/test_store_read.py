@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from ledger_rows import T0, make_row
 
+from llmledger import UnknownTagWarning
 from llmledger.store import Writer
 from llmledger.store.read import CALL_SCHEMA, read_calls
 from llmledger.store.schema import COST_COLUMNS
@@ -121,7 +122,8 @@ def test_tag_filters_compare_exact_strings(engine, tmp_path):
     assert ids(feature="chat") == [1, 2, 4, 5]
     assert ids(feature="chat", tenant="acme") == [2]
     assert ids(tenant="nobody") == []
-    assert ids(user_id="1") == []  # no row has the key
+    with pytest.warns(UnknownTagWarning, match=r"^no call in the window has the tag 'user_id';"):
+        assert ids(user_id="1") == []  # no row has the key
 
 
 def test_filters_on_columns_and_on_calls_without_a_tag(engine, tmp_path):
