@@ -34,6 +34,18 @@ TIME_UNITS = ("hour", "day", "month")
 _MIN_US = -(2**63)
 
 
+# The calls recorded unpriced that the nightly job priced later, for Arrow and for Polars
+# (Arrow has no filter for the string views Polars exports).
+_LATER = pc.is_null(pc.field("cost")) & pc.is_valid(pc.field("backfilled_cost"))
+_LATER_POLARS = pl.col("cost").is_null() & pl.col("backfilled_cost").is_not_null()
+
+
+def _priced_later(rows: pa.Table) -> pa.Table:
+    """`rows` (those `_LATER` keeps) with the later price as their cost."""
+    at = rows.schema.get_field_index("cost")
+    return rows.set_column(at, "cost", rows["backfilled_cost"]).drop_columns("backfilled_cost")
+
+
 class Prepared:
     """A ledger frame handed to the Rust core, its key columns encoded on first use."""
 
@@ -65,7 +77,12 @@ class Prepared:
         # Through a pyarrow table at Polars' newest Arrow level: each chunk becomes a batch, no
         # copy. Handed over directly, a frame of several chunks (a concatenation, a frame read
         # in parts) is first rechunked by Polars' export, a copy of the whole ledger.
-        self._hand_over(frame.select(columns).to_arrow(compat_level=pl.CompatLevel.newest()))
+        newest = pl.CompatLevel.newest()
+        selected = frame.select(columns)
+        later = None
+        if "backfilled_cost" in schema:
+            later = _priced_later(selected.filter(_LATER_POLARS).to_arrow(compat_level=newest))
+        self._hand_over(selected.to_arrow(compat_level=newest), later)
         self.top_level = frozenset(schema) - {"tags"}
         # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
         # costs, so several rollups of one prepared ledger re-price it once.
@@ -89,30 +106,38 @@ class Prepared:
         prepared.repricings = {}
         return prepared
 
-    def _hand_over(self, table: pa.Table) -> None:
-        """Gives `table` to the core with each call's cost: recorded, else backfilled."""
+    def _hand_over(self, table: pa.Table, later: pa.Table | None = None) -> None:
+        """Gives `table` to the core with each call's cost: recorded, else backfilled; and
+        `later` (the calls priced later, as `_priced_later` gives them; found here if not
+        given) as `backfilled`."""
         self.backfilled: Prepared | None = None
         if "backfilled_cost" in table.column_names:
-            recorded, backfilled = table["cost"], table.column("backfilled_cost")
-            later = pc.and_(pc.is_null(recorded), pc.is_valid(backfilled))
-            if pc.any(later).as_py():
-                # The calls priced later, with that price as their cost.
-                rows = table.filter(later)
-                rows = rows.set_column(
-                    rows.schema.get_field_index("cost"), "cost", rows["backfilled_cost"]
-                )
-                self.backfilled = Prepared._of_table(
-                    rows.drop_columns("backfilled_cost"), self.tags, self.time_column
-                )
+            recorded, backfilled = table["cost"], table["backfilled_cost"]
+            if later is None:
+                later = _priced_later(table.filter(_LATER))
+            if later.num_rows:
+                self.backfilled = Prepared._of_table(later, self.tags, self.time_column)
             cost = pc.coalesce(recorded, backfilled)
             table = table.set_column(table.schema.get_field_index("cost"), "cost", cost)
         self.ledger = _core.Ledger(table)
+        self.integer_columns = frozenset(
+            f.name for f in table.schema if pa.types.is_integer(f.type)
+        )
 
     def column(self, key: str) -> str | None:
         """The core's column for a key: a top-level column, else a tag (None if no row has it)."""
         if key in self.top_level:
             return key
         return f"tags.{key}" if key in self.tags else None
+
+    def filter_value(self, column: str, value: str | int) -> str | int | None:
+        """`value` as the core compares it with `column`'s values, matching as the SQL
+        filters do (`llmledger.store.filters`): as text. None when no value can match (the
+        text of no integer, for an integer column)."""
+        text = str(value)
+        if column not in self.integer_columns:
+            return text
+        return int(text) if text.lstrip("-").isdigit() and str(int(text)) == text else None
 
     def with_keys(self, keys: Sequence[str]) -> Prepared:
         """This ledger, with each of `keys` that is neither a column nor a tag of it added as a

@@ -71,11 +71,17 @@ def rollup_frame(
     filters = []
     for key, value in where.items():
         column = prepared.column(key)
-        if column is not None:
-            filters.append((column, value))
-        elif value is not None:
-            # A tag no row has is null everywhere: no row matches a value.
+        if value is None:
+            if column is not None:
+                filters.append((column, None))
+            continue
+        # A tag no row has is null everywhere: no row matches a value; nor does a text that
+        # is no number match a number.
+        matched = None if column is None else prepared.filter_value(column, value)
+        if matched is None:
             until_us = _MIN_US
+        else:
+            filters.append((column, matched))
     rates = None
     if reprice is not None:
         rates = repricing(prepared, pricer_for("current" if reprice is True else reprice))
