@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from .. import _core
 from ..pricing import Pricer, Resolution
 
-__all__ = ["TIME_UNITS", "Prepared", "check_what_if", "prepare", "repricing"]
+__all__ = ["TIME_UNITS", "Prepared", "call_cost", "check_what_if", "prepare", "repricing"]
 
 TIME_UNITS = ("hour", "day", "month")
 """Names that, in `by`, mean a time bucket rather than a column."""
@@ -38,6 +38,13 @@ _MIN_US = -(2**63)
 # (Arrow has no filter for the string views Polars exports).
 _LATER = pc.is_null(pc.field("cost")) & pc.is_valid(pc.field("backfilled_cost"))
 _LATER_POLARS = pl.col("cost").is_null() & pl.col("backfilled_cost").is_not_null()
+
+
+def call_cost(columns: Sequence[str]) -> pl.Expr:
+    """Each call's cost in a frame with `columns`: recorded, else backfilled."""
+    if "backfilled_cost" in columns:
+        return pl.coalesce("cost", "backfilled_cost")
+    return pl.col("cost")
 
 
 def _priced_later(rows: pa.Table) -> pa.Table:

@@ -14,7 +14,7 @@ from ..config import current_pricer
 from ..pricing import Pricer, build_pricer, pricer_from_snapshot
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import BUCKETS
-from .frame import TIME_UNITS, Prepared, prepare, repricing
+from .frame import TIME_UNITS, Prepared, call_cost, prepare, repricing
 
 __all__ = ["merge_parts", "output_keys", "pricer_for", "reprice_frame", "rollup_frame"]
 
@@ -184,11 +184,9 @@ def reprice_frame(
         raise ValueError("re-pricing per call needs the calls themselves; give `by` for totals")
     repriced = pl.DataFrame(prepared.ledger.reprice(rates, time_column=prepared.time_column))
     frame = prepared.frame.hstack(repriced)
-    # The call's cost: recorded, else backfilled (as the rollups count it).
-    cost = pl.col("cost")
-    if "backfilled_cost" in frame.columns:
-        cost = pl.coalesce(cost, "backfilled_cost")
-    frame = frame.with_columns(cost_difference=pl.col("repriced_cost") - cost)
+    frame = frame.with_columns(
+        cost_difference=pl.col("repriced_cost") - call_cost(prepared.frame.columns)
+    )
     at = pl.col(prepared.time_column)
     if prepared.time_column == "at":
         at = at.dt.epoch("us")
