@@ -208,23 +208,14 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
     repriced = "repriced_cost" in frame.columns
     counts = [*_COUNTS, *(["repriced_unpriced_calls"] if repriced else [])]
     money = ["cost", "backfilled_cost", *(["repriced_cost"] if repriced else [])]
-    sums = [pl.col(c).sum() for c in (*counts, *money)]
+    # Money stays null where every part's is: the core decided which groups were priced.
+    sums = [pl.col(c).sum() for c in counts]
+    sums += [pl.when(pl.col(c).is_not_null().any()).then(pl.col(c).sum()).alias(c) for c in money]
     pooled = pl.col("latency_ms_values").list.explode(keep_nulls=False, empty_as_null=False)
     if keys:
         merged = frame.group_by(keys, maintain_order=True).agg(*sums, pooled)
     else:
         merged = frame.select(*sums, pooled.implode())
-    # A sum over nulls is 0; a group none of whose calls were priced has no cost.
-    priced = [
-        pl.when(pl.col("unpriced_calls") < pl.col("calls")).then(pl.col("cost")).alias("cost")
-    ]
-    if repriced:
-        priced.append(
-            pl.when(pl.col("repriced_unpriced_calls") < pl.col("calls"))
-            .then(pl.col("repriced_cost"))
-            .alias("repriced_cost")
-        )
-    merged = merged.with_columns(priced)
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
     stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))
