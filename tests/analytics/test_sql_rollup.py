@@ -341,3 +341,28 @@ def test_backfilled_calls_count_alike_on_both_paths_and_in_parts(engine, in_part
         keys = ([case["bucket"]] if "bucket" in case else []) + case["by"]
         _same(rollup(engine, **case), rollup(memory, **case), keys)
     assert in_parts and min(in_parts) > 1
+
+
+ODD_KEYS = ["a.b", "a b", "it's", 'say "hi"', "back\\slash", "ü-客", "$.x", "a[0]"]
+ODD_VALUES = ["x", "O'Brien \\ %s :w1", 'q"uote', "\\'", "tab\tnl\n", "ü", "", "0"]
+
+
+def test_any_tag_key_and_value_filters_and_groups_alike(engine):
+    # Keys are JSON path labels in SQL: quotes, backslashes, dots and non-ASCII letters
+    # (stored escaped) must name the key itself, on every database and both paths.
+    rows = random_rows(2 * len(ODD_KEYS), seed=61, first_event=30_000)
+    for i, (key, value) in enumerate(zip(ODD_KEYS, ODD_VALUES, strict=True)):
+        rows[2 * i]["tags"] = {key: value}
+        rows[2 * i + 1]["tags"] = {key: value + " "}  # a near miss
+    insert_rows(engine, rows)
+    memory = read_calls(engine)
+    for key, value in zip(ODD_KEYS, ODD_VALUES, strict=True):
+        assert read_calls(engine, **{key: value})["event_id"].to_list() == [
+            rows[2 * ODD_KEYS.index(key)]["event_id"]
+        ]
+        for source in (engine, memory):
+            assert rollup(source, where={key: value})["calls"].to_list() == [1], (key, source)
+            grouped = rollup(source, by=[key])
+            assert sorted(grouped.select(key, "calls").rows(), key=str) == sorted(
+                [(None, 600 + 2 * len(ODD_KEYS) - 2), (value, 1), (value + " ", 1)], key=str
+            ), key

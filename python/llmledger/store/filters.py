@@ -84,7 +84,14 @@ def tag_sql(dialect: str, key: str) -> str:
     """SQL for the value of tag `key` as text (NULL when the call lacks it)."""
     if dialect == "postgresql":
         return "(tags ->> " + literal(key, dialect) + ")"
-    path = literal('$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"', dialect)
+    if dialect == "sqlite" and '"' in key:
+        # SQLite before 3.45 ends a quoted path label at the first '"', escaped or not.
+        return (
+            f"(SELECT CAST(value AS TEXT) FROM json_each(tags) WHERE key = {literal(key, dialect)})"
+        )
+    # SQLite and MariaDB match a path's label against the key as stored, and the ledger stores
+    # tags as `json.dumps` writes them (non-ASCII escaped): the label is written the same way.
+    path = literal("$." + json.dumps(key), dialect)
     if dialect == "mysql":
         return f"JSON_UNQUOTE(JSON_EXTRACT(tags, {path}))"
     # CAST: json_extract returns a JSON number as an integer; tags compare and group as text.
