@@ -32,6 +32,7 @@ from .read import calls
 from .reaggregate import reaggregate
 from .record.call import Call, Quote
 from .record.recorder import quote, track
+from .store.filters import UnknownTagWarning
 from .tagging import bind_tags, tags
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OverridesError",
     "PriceRule",
     "Quote",
+    "UnknownTagWarning",
     "async_httpx_client",
     "bind_tags",
     "calls",

@@ -30,8 +30,11 @@ def calls(
     Pending rows are written first (waiting `FLUSH_BEFORE_READ` seconds at most). `since` is
     inclusive, `until` exclusive (naive times are UTC); keyword arguments filter on a column
     (`calls(provider="openai")`) or else a tag (`calls(tenant="acme")`), None keeping the
-    calls without it. `cost` is a Polars Decimal in
-    USD, null for unpriced calls.
+    calls without it; a tag no call of the window has gives an `llmledger.UnknownTagWarning`
+    naming the tags that exist, and `since` at or after `until` a `ValueError`. `cost` is a
+    Polars Decimal in USD, null for unpriced calls; `backfilled_cost` (and its rule,
+    `backfilled_price_*`) is the price `llmledger reaggregate` found later for a call recorded
+    unpriced, so a call's cost is `cost`, else `backfilled_cost`.
     """
     if not flush(timeout=FLUSH_BEFORE_READ):
         log.warning("llmledger: calls() reads before every pending row could be written")

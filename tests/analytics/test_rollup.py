@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from llmledger import analytics
+from llmledger import UnknownTagWarning, analytics
 
 from . import reference
 from .ledgers import D0, frame, pricer, ts, utc
@@ -122,7 +122,7 @@ def test_what_if_batch_and_what_if_another_model():
     ledger = frame([row(ts(D0), tok=tokens(1000, 100)), row(ts(D0), model="zz", tok=tokens(1000))])
     batch = analytics.reprice(ledger, catalog=p, as_mode="batch", by=["model"])
     assert batch["repriced_cost"].to_list() == [usd(500_000_000 + 400_000_000), None]
-    as_t = analytics.reprice(ledger, catalog=p, as_model="t", by=["model"])
+    as_t = analytics.reprice(ledger, catalog=p, as_model="p0/t", by=["model"])
     # Every call priced as t, the unknown model's too.
     assert as_t["repriced_cost"].to_list() == [usd(1_000 * 2_000_000), usd(1_000 * 2_000_000)]
 
@@ -145,7 +145,8 @@ def test_tags_group_and_filter_with_missing_and_unicode_values():
     }
     only = analytics.rollup(ledger, by=["tenant"], where={"feature": "chat"})
     assert dict(only.select("tenant", "calls").iter_rows()) == {None: 1, "ümlaut-客户-🚀": 2}
-    assert analytics.rollup(ledger, by=["tenant"], where={"project": "x"}).height == 0
+    with pytest.warns(UnknownTagWarning, match=r"^no call in the window has the tag 'project';"):
+        assert analytics.rollup(ledger, by=["tenant"], where={"project": "x"}).height == 0
     assert analytics.rollup(ledger, by=["feature"], where={"tenant": "nobody"}).height == 0
 
 
@@ -221,11 +222,15 @@ def test_a_frame_of_several_chunks_rolls_up_like_one():
 
 def test_a_tag_no_row_has_groups_every_call_under_null():
     # As SQL reads it: a frame's tags struct holds only the tags its rows have.
+    # It is said, as a key no call has is most often a typo.
     f = frame([row(1, feature="a", cost=1), row(2, feature="b", cost=2)])
-    out = analytics.rollup(f, by=["feature", "project"])
+    absent = r"^no call in the window has the tag 'project'; the tags there are feature, tenant$"
+    with pytest.warns(UnknownTagWarning, match=absent):
+        out = analytics.rollup(f, by=["feature", "project"])
     assert out.select("feature", "project", "calls").rows() == [("a", None, 1), ("b", None, 1)]
     assert out.schema["project"] == pl.String
-    per_group = analytics.reprice(f, by=["project"], catalog=pricer(MODELS))
+    with pytest.warns(UnknownTagWarning, match=absent):
+        per_group = analytics.reprice(f, by=["project"], catalog=pricer(MODELS))
     assert per_group.select("project", "calls", "cost").rows() == [(None, 2, usd(3))]
 
 
@@ -289,11 +294,11 @@ def test_bad_arguments_are_errors_where_called():
         analytics.reprice(f, as_mode="standard", by=["model"], catalog=pricer(MODELS)).height == 1
     )
     # A misspelt what-if model would leave every call unpriced; a known one prices them.
-    message = r"^as_model 'mm' is priced by no provider of this catalog or its overrides; "
+    message = r"^as_model 'p0/mm' is priced by neither this catalog nor its overrides$"
     for by in (None, ["model"]):
         with pytest.raises(ValueError, match=message):
-            analytics.reprice(f, as_model="mm", by=by, catalog=pricer(MODELS))
-    priced = analytics.reprice(f, as_model="t", catalog=pricer(MODELS))["repriced_cost"]
+            analytics.reprice(f, as_model="p0/mm", by=by, catalog=pricer(MODELS))
+    priced = analytics.reprice(f, as_model="p0/t", catalog=pricer(MODELS))["repriced_cost"]
     assert priced.to_list() == [usd(0)]  # no tokens, priced: zero, not null
     with pytest.raises(
         TypeError, match=r"^by names columns, tags or time units as strings, not 3$"

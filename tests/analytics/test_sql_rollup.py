@@ -3,19 +3,27 @@ on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
+import io
 import re
+import warnings
+from decimal import Decimal
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from sqlalchemy import func, select
 
+from llmledger import UnknownTagWarning
 from llmledger.analytics import memory as memory_module
 from llmledger.analytics import reprice, rollup
 from llmledger.analytics import source as source_module
 from llmledger.analytics import sql as sql_module
 from llmledger.pricing import build_pricer
+from llmledger.reaggregate import reaggregate
+from llmledger.reaggregate.tables import backfill
 from llmledger.store import make_engine, upgrade
 from llmledger.store.read import read_calls
+from llmledger.store.schema import BUCKETS
 
 from .sql_rows import D0, DAY_US, insert_rows, random_rows
 
@@ -103,8 +111,12 @@ def test_bad_arguments_fail_before_anything_is_read(engine, monkeypatch):
     for by in (None, ["model"]):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             reprice(engine, as_mode="bacth", catalog=pricer, by=by)
-        with pytest.raises(ValueError, match=r"^as_model 'gpt-4o-mnii' is priced by no provider"):
-            reprice(engine, as_model="gpt-4o-mnii", catalog=pricer, by=by)
+        with pytest.raises(
+            ValueError, match=r"^as_model 'openai/gpt-4o-mnii' is priced by neither"
+        ):
+            reprice(engine, as_model="openai/gpt-4o-mnii", catalog=pricer, by=by)
+        with pytest.raises(ValueError, match=r"^since \(2026-01-02\) must be before until"):
+            reprice(engine, since="2026-01-02", until="2026-01-02", catalog=pricer, by=by)
     with pytest.raises(ValueError, match=r"^bucket must be one of hour, day, month, not 'week'$"):
         rollup(engine, by=["feature"], bucket="week")
     with pytest.raises(ValueError, match=r"^by names 'feature' more than once$"):
@@ -119,9 +131,16 @@ def test_empty_window_gives_an_empty_frame(engine):
 
 def test_a_tag_no_call_has_is_null_on_both_paths(engine):
     # `calls()` for a window without calls has no tags at all; no row has the tag `project`.
+    # Said in a window with tagged calls; not in an empty one, where nothing is known.
+    absent = r"^no call in the window has the tag 'project'; the tags there are feature, "
     for case in (dict(since="2030-01-01"), dict(since="2026-01-03")):
-        memory = rollup(read_calls(engine, **case), by=["feature", "project"])
-        from_sql = rollup(engine, by=["feature", "project"], **case)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            memory = rollup(read_calls(engine, **case), by=["feature", "project"])
+            from_sql = rollup(engine, by=["feature", "project"], **case)
+        assert [re.match(absent, str(w.message)) is not None for w in said] == (
+            [] if case["since"] == "2030-01-01" else [True, True]
+        )
         _same(from_sql, memory, ["feature", "project"])
         assert from_sql["project"].is_null().all()
 
@@ -214,3 +233,138 @@ def test_repricing_in_parts_gives_the_one_part_result(engine, in_parts):
 def test_a_total_in_parts_gives_the_one_part_total(engine, in_parts):
     assert_frame_equal(rollup(engine), rollup(read_calls(engine)), check_exact=True)
     assert in_parts and in_parts[0] > 1
+
+
+def test_calls_and_rollup_keep_the_same_calls_for_the_same_filters(engine):
+    # One where-builder: a number compares as text, a value that is no number matches nothing
+    # (rather than failing on PostgreSQL), trailing spaces count, None is "missing".
+    failed = random_rows(3, seed=41, first_event=20_000)
+    for row, status in zip(failed, (500, 500, 429), strict=True):
+        row.update(status="error", http_status=status, tags={"tenant": "acme "})
+    insert_rows(engine, failed)
+    expected = [
+        ({"http_status": 500}, 2),
+        ({"http_status": "500"}, 2),
+        ({"http_status": "5xx"}, 0),
+        ({"tenant": "acme "}, 3),
+        ({"tenant": "acme ", "http_status": None}, 0),
+        ({"status": "error", "provider": failed[0]["provider"]}, 1),
+    ]
+    for where, count in expected:
+        assert read_calls(engine, **where).height == count, where
+        assert rollup(engine, where=where)["calls"].sum() == count, where
+        assert rollup(read_calls(engine), where=where)["calls"].sum() == count, where
+
+
+TYPO = (
+    r"^no call in the window has the tag '{}' \(did you mean '{}'\?\); "
+    r"the tags there are feature, tenant, user_id$"
+)
+
+
+def test_a_misspelt_tag_is_said_with_the_tags_that_exist(engine):
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("featur", "feature")):
+        grouped = rollup(engine, by=["featur"])
+    assert grouped.select("featur", "calls").rows() == [(None, 600)]
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("tennant", "tenant")):
+        assert rollup(engine, by=["feature"], where={"tennant": "acme"}).height == 0
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("tennant", "tenant")):
+        assert read_calls(engine, tennant="acme").height == 0
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("tennant", "tenant")):
+        assert read_calls(engine, tennant=None).height == 600
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("usr_id", "user_id")):
+        reprice(engine, by=["usr_id"], catalog=build_pricer(OVERRIDES))
+    with pytest.warns(UnknownTagWarning, match=TYPO.format("featur", "feature")):
+        rollup(read_calls(engine), by=["featur"])
+    # Names that exist say nothing, even where no call matches.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rollup(engine, by=["feature"], where={"tenant": "nobody"}).height == 0
+        assert read_calls(engine, tenant="nobody").height == 0
+        assert rollup(engine, by=["tenant"], where={"feature": None}).height > 0
+
+
+def test_a_window_must_run_forwards(engine):
+    # An empty window's empty answer would look real.
+    for since, until in (("2026-01-03", "2026-01-02"), ("2026-01-02", "2026-01-02")):
+        message = rf"^since \({since}\) must be before until \({until}\)$"
+        with pytest.raises(ValueError, match=message):
+            read_calls(engine, since=since, until=until)
+        for source in (engine, read_calls(engine)):
+            with pytest.raises(ValueError, match=message):
+                rollup(source, by=["feature"], since=since, until=until)
+            with pytest.raises(ValueError, match=message):
+                reprice(source, since=since, until=until, catalog=build_pricer(OVERRIDES))
+
+
+def test_as_model_prices_every_call_as_that_providers_model(database_url):
+    # "What if all of this had run on gpt-4o-mini": every call, whoever served it.
+    engine = make_engine(database_url)
+    upgrade(engine)
+    rows = random_rows(3, seed=51)
+    models = [("openai", "gpt-4o"), ("anthropic", "claude-3-5-sonnet-20241022")]
+    models.append(("acme-gateway", "house-model"))
+    for n, (row, (provider, model)) in enumerate(zip(rows, models, strict=True)):
+        row.update({b: 0 for b in BUCKETS}, provider=provider, model=model, at_us=D0 * DAY_US + n)
+        row.update(input_tokens=1000, output_tokens=100, pricing_mode="standard")
+    insert_rows(engine, rows)
+    # gpt-4o-mini: 1000 x $0.15/Mtok + 100 x $0.60/Mtok = $0.00021.
+    per_call = reprice(engine, as_model="openai/gpt-4o-mini")
+    assert per_call["repriced_cost"].to_list() == [Decimal("0.00021")] * 3
+    grouped = reprice(engine, as_model="openai/gpt-4o-mini", by=["provider"]).sort("provider")
+    assert grouped.select("provider", "repriced_cost", "repriced_unpriced_calls").rows() == [
+        ("acme-gateway", Decimal("0.00021"), 0),
+        ("anthropic", Decimal("0.00021"), 0),
+        ("openai", Decimal("0.00021"), 0),
+    ]
+    # A bare name is ambiguous: several providers sell gpt-4o-mini, at their own prices.
+    bare = r"^as_model 'gpt-4o-mini' names no provider: give it as provider/model, e\.g\. "
+    with pytest.raises(ValueError, match=bare + r".*\bopenai/gpt-4o-mini\b"):
+        reprice(engine, as_model="gpt-4o-mini")
+    with pytest.raises(ValueError, match=r"no provider is called 'opneai' \(did you mean 'openai'"):
+        reprice(engine, as_model="opneai/gpt-4o-mini", by=["model"])
+    engine.dispose()
+
+
+def test_backfilled_calls_count_alike_on_both_paths_and_in_parts(engine, in_parts, monkeypatch):
+    # Read in concurrent partitions too: their conditions name the ledger's columns bare.
+    monkeypatch.setattr(source_module, "_PARTITION_MIN_ROWS", 10)
+    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    with engine.connect() as connection:
+        backfilled, cost = connection.execute(select(func.count(), func.sum(backfill.c.cost))).one()
+    memory = read_calls(engine)
+    house = memory.filter(pl.col("model") == "house-model")
+    assert backfilled == house.height > 0 and house["cost"].is_null().all()
+    total = rollup(engine)
+    assert total.select("calls", "unpriced_calls").rows() == [(600, 0)]
+    assert total["backfilled_cost"].to_list() == [Decimal(int(cost)).scaleb(-12)]
+    assert total["cost"].to_list() == [memory["cost"].sum() + memory["backfilled_cost"].sum()]
+    for case in CASES:
+        keys = ([case["bucket"]] if "bucket" in case else []) + case["by"]
+        _same(rollup(engine, **case), rollup(memory, **case), keys)
+    assert in_parts and min(in_parts) > 1
+
+
+ODD_KEYS = ["a.b", "a b", "it's", 'say "hi"', "back\\slash", "ü-客", "$.x", "a[0]"]
+ODD_VALUES = ["x", "O'Brien \\ %s :w1", 'q"uote', "\\'", "tab\tnl\n", "ü", "", "0"]
+
+
+def test_any_tag_key_and_value_filters_and_groups_alike(engine):
+    # Keys are JSON path labels in SQL: quotes, backslashes, dots and non-ASCII letters
+    # (stored escaped) must name the key itself, on every database and both paths.
+    rows = random_rows(2 * len(ODD_KEYS), seed=61, first_event=30_000)
+    for i, (key, value) in enumerate(zip(ODD_KEYS, ODD_VALUES, strict=True)):
+        rows[2 * i]["tags"] = {key: value}
+        rows[2 * i + 1]["tags"] = {key: value + " "}  # a near miss
+    insert_rows(engine, rows)
+    memory = read_calls(engine)
+    for key, value in zip(ODD_KEYS, ODD_VALUES, strict=True):
+        assert read_calls(engine, **{key: value})["event_id"].to_list() == [
+            rows[2 * ODD_KEYS.index(key)]["event_id"]
+        ]
+        for source in (engine, memory):
+            assert rollup(source, where={key: value})["calls"].to_list() == [1], (key, source)
+            grouped = rollup(source, by=[key])
+            assert sorted(grouped.select(key, "calls").rows(), key=str) == sorted(
+                [(None, 600 + 2 * len(ODD_KEYS) - 2), (value, 1), (value + " ", 1)], key=str
+            ), key

@@ -7,16 +7,19 @@ import datetime as dt
 import io
 from decimal import Decimal
 
+import polars as pl
 import pytest
 from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
 from sqlalchemy import func, select
 
+from llmledger.analytics import reprice, rollup
 from llmledger.pricing import build_pricer
 from llmledger.reaggregate import AlreadyRunning, Summary, reaggregate
 from llmledger.reaggregate.job import run_job
 from llmledger.reaggregate.lock import one_run_at_a_time
 from llmledger.reaggregate.tables import backfill, daily_rollup, state
 from llmledger.store import make_engine, upgrade
+from llmledger.store.read import read_calls
 from llmledger.store.schema import BUCKETS, calls, price_snapshots
 
 HOUSE = {
@@ -304,3 +307,48 @@ def test_a_second_run_at_once_stops_before_touching_anything(engine):
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(state)).scalar_one() == 0
     assert run(engine).new_calls == 30  # the lock is free again once that run ends
+
+
+def test_backfilled_costs_count_in_calls_and_rollups(engine):
+    # The recorded rows keep their NULL cost; every read shows the later price beside it.
+    gpt = {**house_call(3, 1), "provider": "openai", "model": "gpt-4o", "cost": 4_500_000_000}
+    insert_rows(engine, [house_call(1, 0), house_call(2, 0), gpt])
+    before = rollup(read_calls(engine), by=["model"]).sort("model")
+    assert before.select("model", "unpriced_calls", "cost", "backfilled_cost").rows() == [
+        ("gpt-4o", 0, Decimal("0.0045"), Decimal(0)),
+        ("house-model", 2, None, Decimal(0)),
+    ]
+    pricer = build_pricer(HOUSE)
+    run(engine, pricer=pricer)
+
+    frame = read_calls(engine)
+    assert frame["cost"].to_list() == [None, None, Decimal("0.0045")]
+    assert frame["backfilled_cost"].to_list() == [Decimal("0.00225"), Decimal("0.00225"), None]
+    rule = frame.select(
+        "backfilled_price_snapshot_id", "backfilled_price_source", "backfilled_price_model"
+    ).rows()
+    assert rule == [(pricer.snapshot_id, "override", "house-model")] * 2 + [(None, None, None)]
+    assert frame["price_model"].to_list() == [None, None, None]  # the recorded rule: none
+
+    for source in (engine, frame):
+        by_model = rollup(source, by=["model"]).sort("model")
+        assert by_model.select("model", "unpriced_calls", "cost", "backfilled_cost").rows() == [
+            ("gpt-4o", 0, Decimal("0.0045"), Decimal(0)),
+            ("house-model", 0, Decimal("0.0045"), Decimal("0.0045")),
+        ]
+        total = rollup(source, by=["tenant"], where={"feature": "chat"})
+        assert total.select("calls", "unpriced_calls", "cost", "backfilled_cost").rows() == [
+            (3, 0, Decimal("0.009"), Decimal("0.0045"))
+        ]
+        by_day = rollup(source, bucket="day").sort("day")
+        assert by_day.select("cost", "backfilled_cost").rows() == [
+            (Decimal("0.0045"), Decimal("0.0045")),
+            (Decimal("0.0045"), Decimal(0)),
+        ]
+        # Against the backfill's own catalog the backfilled calls differ by nothing.
+        what_if = reprice(source, catalog=pricer, by=["model"]).sort("model")
+        assert what_if.filter(pl.col("model") == "house-model")["cost_difference"].to_list() == [
+            Decimal(0)
+        ]
+    per_call = reprice(engine, catalog=pricer)
+    assert per_call["cost_difference"].to_list()[:2] == [Decimal(0), Decimal(0)]

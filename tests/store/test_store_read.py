@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 from ledger_rows import T0, make_row
 
+from llmledger import UnknownTagWarning
 from llmledger.store import Writer
+from llmledger.store.filters import conditions, tag_sql
 from llmledger.store.read import CALL_SCHEMA, read_calls
 from llmledger.store.schema import COST_COLUMNS
 
@@ -121,7 +123,8 @@ def test_tag_filters_compare_exact_strings(engine, tmp_path):
     assert ids(feature="chat") == [1, 2, 4, 5]
     assert ids(feature="chat", tenant="acme") == [2]
     assert ids(tenant="nobody") == []
-    assert ids(user_id="1") == []  # no row has the key
+    with pytest.warns(UnknownTagWarning, match=r"^no call in the window has the tag 'user_id';"):
+        assert ids(user_id="1") == []  # no row has the key
 
 
 def test_filters_on_columns_and_on_calls_without_a_tag(engine, tmp_path):
@@ -182,3 +185,38 @@ def test_rows_without_tags_give_a_struct_without_fields(engine, tmp_path):
     assert frame["tags"].dtype == pl.Struct([])
     assert frame["tags"].to_list() == [{}, {}]
     assert frame["cost"].to_list() == [Decimal("2.7025"), Decimal("2.705")]
+
+
+def test_one_where_builder_writes_each_dialect():
+    # What calls() and rollup(engine) both put in their WHERE, values as literals.
+    where = {"tenant": "it's", "http_status": 500, "feature": None}
+    assert conditions("sqlite", 1, 2, where) == [
+        "at_us >= 1",
+        "at_us < 2",
+        "CAST(json_extract(tags, '$.\"tenant\"') AS TEXT) = 'it''s'",
+        "CAST(http_status AS TEXT) = '500'",
+        "CAST(json_extract(tags, '$.\"feature\"') AS TEXT) IS NULL",
+    ]
+    assert conditions("postgresql", None, None, where) == [
+        "(tags ->> 'tenant') = 'it''s'",
+        "CAST(http_status AS TEXT) = '500'",
+        "(tags ->> 'feature') IS NULL",
+    ]
+    assert conditions("mysql", None, 2, {"tenant": "a\\b", "http_status": 500}) == [
+        "at_us < 2",
+        "CAST(JSON_UNQUOTE(JSON_EXTRACT(tags, '$.\"tenant\"')) AS BINARY)"
+        " = CAST('a\\\\b' AS BINARY)",
+        "CAST(http_status AS BINARY) = CAST('500' AS BINARY)",
+    ]
+    # Labels as the ledger stores keys (json.dumps: non-ASCII escaped).
+    assert tag_sql("mysql", "ü") == "JSON_UNQUOTE(JSON_EXTRACT(tags, '$.\"\\\\u00fc\"'))"
+    assert tag_sql("sqlite", 'a"b') == (
+        "(SELECT CAST(value AS TEXT) FROM json_each(tags) WHERE key = 'a\"b')"
+    )
+
+
+def test_since_at_or_after_until_is_an_error(engine):
+    with pytest.raises(ValueError, match=r"^since \(2026-11-28\) must be before until"):
+        read_calls(engine, since="2026-11-28", until=date(2026, 11, 27))
+    with pytest.raises(ValueError, match=r"^since \(2026-11-27\) must be before until"):
+        read_calls(engine, since="2026-11-27", until=AT0.replace(hour=0, microsecond=0))

@@ -41,13 +41,20 @@ def rollup(
     (`hour`, `day`, `month`, in `tz`: `"UTC"`, an offset like `"+05:30"` or an IANA zone); one
     name alone is one key, and a name given twice is a `ValueError`. `bucket` (`hour`, `day` or
     `month`) adds a time bucket as the first key. `since` is inclusive, `until` exclusive.
-    `where` keeps rows whose column or tag equals the value. `reprice` (`True`/`"current"`, a
-    `Pricer` or snapshot content) adds the cost under that catalog.
+    `where` keeps rows whose column or tag equals the value (compared as text; None keeps
+    those without it), as `llmledger.calls()` filters. `reprice` (`True`/`"current"`, a
+    `Pricer` or snapshot content) adds the cost under that catalog. `since` at or after
+    `until` is a `ValueError`; a tag in `by` or `where` that no call of the window has gives
+    an `llmledger.UnknownTagWarning` naming the tags that do exist.
 
-    Columns: the keys (named as given), `calls`, `unpriced_calls`, `cost` (Decimal USD, exact;
-    null when no call of the group was priced), one Int64 sum per token bucket, with `reprice`
-    also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced minus
-    recorded), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
+    A call's cost is what was recorded, else what `llmledger reaggregate` priced it at later
+    (kept in `llmledger_backfill`; the recorded row is never changed).
+
+    Columns: the keys (named as given), `calls`, `unpriced_calls` (calls with neither),
+    `cost` (Decimal USD, exact; null when no call of the group was priced), `backfilled_cost`
+    (how much of `cost` the backfill priced; 0 if none), one Int64 sum per token bucket, with
+    `reprice` also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced
+    minus cost), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
     Rows come in the order of each group's first call among those rolled up.
     """
     by = _keys(by)
@@ -74,11 +81,14 @@ def reprice(
 
     Re-prices every call against `catalog` (`"current"`, a `Pricer` or a stored snapshot's
     content; with `overrides`, the catalog plus those overrides), optionally as if it had
-    used pricing mode `as_mode` (`standard` or a mode of the catalog, else a `ValueError`) or
-    model `as_model` (same provider; a name no provider prices is a `ValueError`). Calls whose
-    model has no price come out with a null `repriced_cost`, never zero. Without `by`: the
-    calls with `repriced_cost` and `cost_difference` added; with `by`: a rollup (see
-    `rollup`), its time buckets in `tz`.
+    used pricing mode `as_mode` (`standard` or a mode of the catalog, else a `ValueError`),
+    or as if it had been made to `as_model`, named with its provider (`"openai/gpt-4o-mini"`):
+    every call, whoever served it, priced as that provider's model. A bare model name is a
+    `ValueError` listing the providers that price it, and so is a model no provider prices.
+    Calls whose model has no price come out with a null `repriced_cost`, never zero. Without
+    `by`: the calls with `repriced_cost` and `cost_difference` (re-priced minus the recorded,
+    else backfilled, cost) added; with `by`: a rollup (see `rollup`), its time buckets in
+    `tz`.
     """
     if by is not None:
         by = _keys(by)

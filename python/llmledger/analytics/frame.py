@@ -6,25 +6,51 @@ column `tags.<key>`. The core encodes key columns to dictionary codes once per `
 reuses them, so preparing a frame once and running several rollups on it pays the encoding
 once. Model names are resolved to catalog entries once per distinct (provider, model), never
 per row.
+
+A call's cost is what was recorded, else what the nightly job priced it at later
+(`backfilled_cost`, when the ledger has that column): the kernels see that one `cost`, so a
+call priced by the backfill counts as priced everywhere, and the calls it priced are kept
+apart (`Prepared.backfilled`) for a rollup to say how much of its cost they are.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import _core
-from ..pricing import Pricer
+from ..pricing import Pricer, Resolution
 
-__all__ = ["TIME_UNITS", "Prepared", "check_what_if", "prepare", "repricing"]
+__all__ = ["TIME_UNITS", "Prepared", "call_cost", "check_what_if", "prepare", "repricing"]
 
 TIME_UNITS = ("hour", "day", "month")
 """Names that, in `by`, mean a time bucket rather than a column."""
 
 _MIN_US = -(2**63)
+
+
+# The calls recorded unpriced that the nightly job priced later, for Arrow and for Polars
+# (Arrow has no filter for the string views Polars exports).
+_LATER = pc.is_null(pc.field("cost")) & pc.is_valid(pc.field("backfilled_cost"))
+_LATER_POLARS = pl.col("cost").is_null() & pl.col("backfilled_cost").is_not_null()
+
+
+def call_cost(columns: Sequence[str]) -> pl.Expr:
+    """Each call's cost in a frame with `columns`: recorded, else backfilled."""
+    if "backfilled_cost" in columns:
+        return pl.coalesce("cost", "backfilled_cost")
+    return pl.col("cost")
+
+
+def _priced_later(rows: pa.Table) -> pa.Table:
+    """`rows` (those `_LATER` keeps) with the later price as their cost."""
+    at = rows.schema.get_field_index("cost")
+    return rows.set_column(at, "cost", rows["backfilled_cost"]).drop_columns("backfilled_cost")
 
 
 class Prepared:
@@ -58,9 +84,12 @@ class Prepared:
         # Through a pyarrow table at Polars' newest Arrow level: each chunk becomes a batch, no
         # copy. Handed over directly, a frame of several chunks (a concatenation, a frame read
         # in parts) is first rechunked by Polars' export, a copy of the whole ledger.
-        self.ledger = _core.Ledger(
-            frame.select(columns).to_arrow(compat_level=pl.CompatLevel.newest())
-        )
+        newest = pl.CompatLevel.newest()
+        selected = frame.select(columns)
+        later = None
+        if "backfilled_cost" in schema:
+            later = _priced_later(selected.filter(_LATER_POLARS).to_arrow(compat_level=newest))
+        self._hand_over(selected.to_arrow(compat_level=newest), later)
         self.top_level = frozenset(schema) - {"tags"}
         # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
         # costs, so several rollups of one prepared ledger re-price it once.
@@ -71,20 +100,51 @@ class Prepared:
         """A ledger read from SQL as flat Arrow columns (`at_us`, the others, each tag `k` as
         `tags.k`), handed to the core as it is: converting it to a Polars frame first would
         copy every string, a noticeable share of a rollup's time next to the read."""
+        return cls._of_table(table, tags, "at_us")
+
+    @classmethod
+    def _of_table(cls, table: pa.Table, tags: Sequence[str], time_column: str) -> Prepared:
         prepared = cls.__new__(cls)
         prepared.frame = None
-        prepared.time_column = "at_us"
+        prepared.time_column = time_column
         prepared.tags = tuple(tags)
-        prepared.ledger = _core.Ledger(table)
+        prepared._hand_over(table)
         prepared.top_level = frozenset(n for n in table.column_names if not n.startswith("tags."))
         prepared.repricings = {}
         return prepared
+
+    def _hand_over(self, table: pa.Table, later: pa.Table | None = None) -> None:
+        """Gives `table` to the core with each call's cost: recorded, else backfilled; and
+        `later` (the calls priced later, as `_priced_later` gives them; found here if not
+        given) as `backfilled`."""
+        self.backfilled: Prepared | None = None
+        if "backfilled_cost" in table.column_names:
+            recorded, backfilled = table["cost"], table["backfilled_cost"]
+            if later is None:
+                later = _priced_later(table.filter(_LATER))
+            if later.num_rows:
+                self.backfilled = Prepared._of_table(later, self.tags, self.time_column)
+            cost = pc.coalesce(recorded, backfilled)
+            table = table.set_column(table.schema.get_field_index("cost"), "cost", cost)
+        self.ledger = _core.Ledger(table)
+        self.integer_columns = frozenset(
+            f.name for f in table.schema if pa.types.is_integer(f.type)
+        )
 
     def column(self, key: str) -> str | None:
         """The core's column for a key: a top-level column, else a tag (None if no row has it)."""
         if key in self.top_level:
             return key
         return f"tags.{key}" if key in self.tags else None
+
+    def filter_value(self, column: str, value: str | int) -> str | int | None:
+        """`value` as the core compares it with `column`'s values, matching as the SQL
+        filters do (`llmledger.store.filters`): as text. None when no value can match (the
+        text of no integer, for an integer column)."""
+        text = str(value)
+        if column not in self.integer_columns:
+            return text
+        return int(text) if text.lstrip("-").isdigit() and str(int(text)) == text else None
 
     def with_keys(self, keys: Sequence[str]) -> Prepared:
         """This ledger, with each of `keys` that is neither a column nor a tag of it added as a
@@ -127,62 +187,94 @@ def repricing(
     as_model: str | None = None,
 ) -> _core.Repricing:
     """The core's re-pricing tables for the frame under `pricer`: one route per distinct
-    (provider, model) and pricing mode, optionally as if every call had used `as_mode` or
-    `as_model` (a model name of the row's provider). Cached on `prepared`."""
-    check_what_if(pricer, as_mode, as_model)
+    (provider, model) and pricing mode, optionally as if every call had used `as_mode`, or
+    had been made to `as_model` (`provider/model`). Cached on `prepared`."""
+    target = check_what_if(pricer, as_mode, as_model)
     key = (id(pricer), as_mode, as_model)
     cached = prepared.repricings.get(key)
     if cached is not None and cached[0] is pricer:
         return cached[1]
-    tables = _repricing(prepared, pricer, as_mode, as_model)
+    tables = _repricing(prepared, pricer, as_mode, target)
     prepared.repricings[key] = (pricer, tables)
     return tables
 
 
-def check_what_if(pricer: Pricer, as_mode: str | None, as_model: str | None) -> None:
-    """A what-if must name a mode the catalog prices and a model some provider of it prices: an
-    unknown mode would silently price every call at its standard rates, and an unknown model
-    (a typo) leave every call unpriced, answers to questions nobody asked."""
+def check_what_if(pricer: Pricer, as_mode: str | None, as_model: str | None) -> Resolution | None:
+    """The catalog entry `as_model` names (None without one), after checking the what-if: it
+    must name a mode the catalog prices, and a model as `provider/model` that the catalog or
+    its overrides price. An unknown mode would silently price every call at its standard
+    rates, an unknown model leave every call unpriced; and a bare model name is ambiguous (one
+    model is sold by several providers, at their own prices) and stays so as catalogs grow."""
     if as_mode is not None and as_mode not in pricer.modes:
         raise ValueError(
             f"as_mode {as_mode!r} is not a pricing mode of this catalog; "
             f"it has {', '.join(pricer.modes)}"
         )
-    if as_model is not None and not pricer.prices_model(as_model):
+    if as_model is None:
+        return None
+    provider, slash, name = as_model.partition("/")
+    providers = _providers(pricer)
+    if not (slash and provider and name):
+        sellers = [f"{p}/{as_model}" for p in providers if _prices_directly(pricer, p, as_model)]
+        hint = f"this catalog has {', '.join(sellers)}" if sellers else "no provider prices it"
         raise ValueError(
-            f"as_model {as_model!r} is priced by no provider of this catalog or its overrides; "
-            "give a model name as a provider reports it (e.g. gpt-4o-mini)"
+            f"as_model {as_model!r} names no provider: give it as provider/model, "
+            f"e.g. openai/gpt-4o-mini ({hint})"
         )
+    resolution = pricer.resolve(provider, name)
+    if resolution is None:
+        message = f"as_model {as_model!r} is priced by neither this catalog nor its overrides"
+        if pricer.canonical_provider(provider) is None and provider not in providers:
+            close = difflib.get_close_matches(provider, providers, n=1)
+            message += f"; no provider is called {provider!r}"
+            message += f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(message)
+    return resolution
+
+
+def _providers(pricer: Pricer) -> list[str]:
+    """The catalog's provider ids, then the providers named by overrides."""
+    providers = [p["id"] for p in pricer.spec["providers"]]
+    providers += [pricer.spec["models"][i]["provider"] for i in pricer.spec["overrides"]["models"]]
+    return list(dict.fromkeys(providers))
+
+
+def _prices_directly(pricer: Pricer, provider: str, model: str) -> bool:
+    """Whether `provider` itself (not one it falls back to) prices `model`."""
+    resolution = pricer.resolve(provider, model)
+    return resolution is not None and resolution.variants
 
 
 def _repricing(
-    prepared: Prepared, pricer: Pricer, as_mode: str | None, as_model: str | None
+    prepared: Prepared, pricer: Pricer, as_mode: str | None, target: Resolution | None
 ) -> _core.Repricing:
     models: list[tuple[str | None, str | None]] = prepared.ledger.distinct(["provider", "model"])
     has_mode = "pricing_mode" in prepared.top_level
     modes: list[str | None] = prepared.ledger.distinct(["pricing_mode"]) if has_mode else [None]
     pairs: dict[tuple[int, int | None], int] = {}
 
-    def target(index: int, variants: bool, mode: str | None, ppm: int) -> tuple[int, int]:
+    def route(index: int, variants: bool, mode: str | None, ppm: int) -> tuple[int, int]:
         mode_index = pricer.mode_index(mode or "standard") if variants else None
         pair = pairs.setdefault((index, mode_index), len(pairs))
         return pair, ppm
 
     routes = []
     for provider, model in models:
-        name = as_model or model
-        res = None if provider is None or name is None else pricer.resolve(provider, name)
+        # As `as_model`, every call is priced by that one entry, whoever served it.
+        res = target
+        if res is None and provider is not None and model is not None:
+            res = pricer.resolve(provider, model)
         for mode in modes:
             mode = as_mode or mode
             if res is None:
                 routes.append((_MIN_US, None, None))
                 continue
-            main = target(res.index, res.variants, mode, res.discount_ppm)
+            main = route(res.index, res.variants, mode, res.discount_ppm)
             if res.valid_from_us is None:
                 routes.append((_MIN_US, main, None))
                 continue
             fb = res.fallback
-            before = None if fb is None else target(fb.index, fb.variants, mode, fb.discount_ppm)
+            before = None if fb is None else route(fb.index, fb.variants, mode, fb.discount_ppm)
             routes.append((res.valid_from_us, main, before))
     return _core.Repricing(
         pricer.core,

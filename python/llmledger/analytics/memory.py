@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -11,14 +12,15 @@ import polars as pl
 from .. import _core
 from ..config import current_pricer
 from ..pricing import Pricer, build_pricer, pricer_from_snapshot
-from ..store.read import to_us
+from ..store.filters import warn_unknown_tags, window
 from ..store.schema import BUCKETS
-from .frame import TIME_UNITS, Prepared, prepare, repricing
+from .frame import TIME_UNITS, Prepared, call_cost, prepare, repricing
 
 __all__ = ["merge_parts", "output_keys", "pricer_for", "reprice_frame", "rollup_frame"]
 
 Moment = datetime | date | str | None
 _MIN_US = -(2**63)
+_NO_MONEY = pl.lit(Decimal(0), pl.Decimal(38, 12))
 
 
 def pricer_for(catalog: Any = "current", overrides: Any = None) -> Pricer:
@@ -60,22 +62,31 @@ def rollup_frame(
     `latency_values`: each group's latencies (`latency_ms_values`) instead of their
     statistics, for a part of a ledger whose results `merge_parts` merges."""
     keys = output_keys(by, bucket)
-    prepared = prepare(source).with_keys(keys)
+    since_us, until_us = window(since, until)
+    where = dict(where or {})
+    prepared = prepare(source)
+    _warn_absent(prepared, [*keys, *where])
+    prepared = prepared.with_keys(keys)
     specs = _key_specs(prepared, keys)
-    since_us = None if since is None else to_us(since)
-    until_us = None if until is None else to_us(until)
     filters = []
-    for key, value in (where or {}).items():
+    for key, value in where.items():
         column = prepared.column(key)
-        if column is not None:
-            filters.append((column, value))
-        elif value is not None:
-            # A tag no row has is null everywhere: no row matches a value.
+        if value is None:
+            if column is not None:
+                filters.append((column, None))
+            continue
+        # A tag no row has is null everywhere: no row matches a value; nor does a text that
+        # is no number match a number.
+        matched = None if column is None else prepared.filter_value(column, value)
+        if matched is None:
             until_us = _MIN_US
+        else:
+            filters.append((column, matched))
     rates = None
     if reprice is not None:
         rates = repricing(prepared, pricer_for("current" if reprice is True else reprice))
-    result = prepared.ledger.rollup(
+    return _rollup(
+        prepared,
         specs,
         time_column=prepared.time_column,
         tz=tz,
@@ -85,7 +96,37 @@ def rollup_frame(
         repricing=rates,
         latency_values=latency_values,
     )
-    return _frame(result)
+
+
+def _warn_absent(prepared: Prepared, keys: Iterable[str]) -> None:
+    """An `UnknownTagWarning` for each key that is neither a column of the frame nor one of
+    its tags (a frame holds the tags of its calls: those are the tags of its window)."""
+    absent = [k for k in keys if k not in TIME_UNITS and prepared.column(k) is None]
+    if absent:
+        warn_unknown_tags(absent, prepared.tags)
+
+
+def _rollup(prepared: Prepared, specs: list[tuple[str, str | None]], **spec: Any) -> pl.DataFrame:
+    """The core's rollup of `prepared`, with `backfilled_cost` after `cost`: how much of the
+    group's cost the nightly job priced after the calls were recorded unpriced (0 if none).
+    That is the same rollup of the backfilled calls alone, which are few."""
+    result = _frame(prepared.ledger.rollup(specs, **spec))
+    keys = result.columns[: len(specs)]
+    later = prepared.backfilled
+    if later is None:
+        result = result.with_columns(_NO_MONEY.alias("backfilled_cost"))
+    else:
+        spec.update(repricing=None, latency_values=False)  # the tables are the whole ledger's
+        part = _frame(later.ledger.rollup(specs, **spec))
+        part = part.select(*keys, backfilled_cost="cost").cast({k: result.schema[k] for k in keys})
+        if keys:
+            result = result.join(part, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        else:  # a single total
+            result = result.with_columns(backfilled_cost=part["backfilled_cost"].first())
+        result = result.with_columns(pl.col("backfilled_cost").fill_null(_NO_MONEY))
+    columns = result.columns[:-1]
+    at = columns.index("cost") + 1
+    return result.select(*columns[:at], "backfilled_cost", *columns[at:])
 
 
 def _key_specs(prepared: Prepared, keys: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -121,33 +162,38 @@ def reprice_frame(
 ) -> pl.DataFrame:
     """Recorded versus re-priced cost, per call or per group (see `llmledger.analytics.reprice`).
     `latency_values` as for `rollup_frame`, with `by`."""
-    prepared = prepare(source) if by is None else prepare(source).with_keys(by)
+    since_us, until_us = window(since, until)
+    prepared = prepare(source)
+    if by is not None:
+        _warn_absent(prepared, by)
+        prepared = prepared.with_keys(by)
     pricer = pricer_for(catalog, overrides)
     rates = repricing(prepared, pricer, as_mode=as_mode, as_model=as_model)
     if by is not None:
-        result = prepared.ledger.rollup(
+        return _rollup(
+            prepared,
             _key_specs(prepared, by),
             time_column=prepared.time_column,
             tz=tz,
-            since_us=None if since is None else to_us(since),
-            until_us=None if until is None else to_us(until),
+            since_us=since_us,
+            until_us=until_us,
             repricing=rates,
             latency_values=latency_values,
         )
-        return _frame(result)
     if prepared.frame is None:
         raise ValueError("re-pricing per call needs the calls themselves; give `by` for totals")
     repriced = pl.DataFrame(prepared.ledger.reprice(rates, time_column=prepared.time_column))
-    frame = prepared.frame.hstack(repriced).with_columns(
-        cost_difference=pl.col("repriced_cost") - pl.col("cost")
+    frame = prepared.frame.hstack(repriced)
+    frame = frame.with_columns(
+        cost_difference=pl.col("repriced_cost") - call_cost(prepared.frame.columns)
     )
     at = pl.col(prepared.time_column)
     if prepared.time_column == "at":
         at = at.dt.epoch("us")
-    if since is not None:
-        frame = frame.filter(at >= to_us(since))
-    if until is not None:
-        frame = frame.filter(at < to_us(until))
+    if since_us is not None:
+        frame = frame.filter(at >= since_us)
+    if until_us is not None:
+        frame = frame.filter(at < until_us)
     return frame
 
 
@@ -161,24 +207,15 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
     frame = pl.concat(_same_key_types(parts, keys))
     repriced = "repriced_cost" in frame.columns
     counts = [*_COUNTS, *(["repriced_unpriced_calls"] if repriced else [])]
-    money = ["cost", *(["repriced_cost"] if repriced else [])]
-    sums = [pl.col(c).sum() for c in (*counts, *money)]
+    money = ["cost", "backfilled_cost", *(["repriced_cost"] if repriced else [])]
+    # Money stays null where every part's is: the core decided which groups were priced.
+    sums = [pl.col(c).sum() for c in counts]
+    sums += [pl.when(pl.col(c).is_not_null().any()).then(pl.col(c).sum()).alias(c) for c in money]
     pooled = pl.col("latency_ms_values").list.explode(keep_nulls=False, empty_as_null=False)
     if keys:
         merged = frame.group_by(keys, maintain_order=True).agg(*sums, pooled)
     else:
         merged = frame.select(*sums, pooled.implode())
-    # A sum over nulls is 0; a group none of whose calls were priced has no cost.
-    priced = [
-        pl.when(pl.col("unpriced_calls") < pl.col("calls")).then(pl.col("cost")).alias("cost")
-    ]
-    if repriced:
-        priced.append(
-            pl.when(pl.col("repriced_unpriced_calls") < pl.col("calls"))
-            .then(pl.col("repriced_cost"))
-            .alias("repriced_cost")
-        )
-    merged = merged.with_columns(priced)
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
     stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))

@@ -27,7 +27,8 @@ import pyarrow as pa
 from sqlalchemy import Engine, text
 
 from ..store.engine import SQLITE_BUSY_TIMEOUT
-from ..store.schema import BUCKETS, LEDGER_COLUMNS
+from ..store.filters import conditions, tag_sql
+from ..store.schema import BUCKETS
 
 __all__ = ["TAG_PREFIX", "Query", "read_batches"]
 
@@ -38,12 +39,15 @@ BATCH_ROWS = 65_536
 _PARTITION_MIN_ROWS = 200_000  # below this a second connection costs more than it saves
 
 _INT_COLUMNS = frozenset({"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS})
+_BACKFILLED = pa.field("backfilled_cost", pa.int64())
 _FLOAT_COLUMNS = frozenset({"latency_ms"})
 
 
 @dataclass(frozen=True)
 class Query:
-    """What to read: ledger columns, tag keys, an at_us window and equality filters.
+    """What to read: ledger columns, tag keys, an at_us window and equality filters (see
+    `llmledger.store.filters`), and with `backfilled` the backfill's cost of each call
+    (`backfilled_cost`, the last column; null for a call the nightly job did not price).
 
     `where` maps a column of `llmledger_calls` or a tag key to a value; None matches a row
     whose column is NULL or that lacks the tag.
@@ -54,12 +58,13 @@ class Query:
     since_us: int | None = None
     until_us: int | None = None
     where: Mapping[str, str | None] = field(default_factory=dict)
+    backfilled: bool = False
 
     def schema(self) -> pa.Schema:
         """The Arrow schema every batch has."""
         fields = [pa.field(c, _arrow_type(c)) for c in self.columns]
         fields += [pa.field(TAG_PREFIX + t, pa.string()) for t in self.tags]
-        return pa.schema(fields)
+        return pa.schema([*fields, *([_BACKFILLED] if self.backfilled else [])])
 
 
 def _arrow_type(column: str) -> pa.DataType:
@@ -68,54 +73,29 @@ def _arrow_type(column: str) -> pa.DataType:
     return pa.float64() if column in _FLOAT_COLUMNS else pa.string()
 
 
-def _tag_sql(dialect: str, key: str) -> str:
-    path = "'$.\"" + key.replace("'", "''").replace('"', '\\"') + "\"'"
-    if dialect == "postgresql":
-        return "(tags ->> '" + key.replace("'", "''") + "')"
-    if dialect == "mysql":
-        return f"JSON_UNQUOTE(JSON_EXTRACT(tags, {path}))"
-    # CAST: json_extract returns a JSON number as an integer; tags compare and group as text.
-    return f"CAST(json_extract(tags, {path}) AS TEXT)"
-
-
 def _quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(value: int | str, dialect: str) -> str:
-    """An SQL literal, written into the statement: the drivers of the fast paths take no
-    named parameters (connectorx none at all). Strings are quoted by doubling quotes and, on
-    MySQL, whose default sql_mode treats backslashes as escapes, doubling backslashes."""
-    if isinstance(value, int):
-        return str(value)
-    if dialect == "mysql":
-        value = value.replace("\\", "\\\\")
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> str:
-    """The SELECT for `q` plus `extra` conditions, values written in as literals."""
+    """The SELECT for `q` plus `extra` conditions, values written in as literals (the drivers
+    of the fast paths take no parameters; connectorx none at all)."""
     quote = (lambda n: "`" + n + "`") if dialect == "mysql" else _quote_name
     items = [f"{c} AS {quote(c)}" for c in q.columns]
-    items += [f"{_tag_sql(dialect, t)} AS {quote(TAG_PREFIX + t)}" for t in q.tags]
-    conditions = list(extra)
-    if q.since_us is not None:
-        conditions.append(f"at_us >= {int(q.since_us)}")
-    if q.until_us is not None:
-        conditions.append(f"at_us < {int(q.until_us)}")
-    for key, value in q.where.items():
-        expr = key if key in LEDGER_COLUMNS else _tag_sql(dialect, key)
-        if value is None:
-            conditions.append(f"{expr} IS NULL")
-        elif dialect == "mysql":
-            # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
-            literal = _literal(str(value), dialect)
-            conditions.append(f"CAST({expr} AS BINARY) = CAST({literal} AS BINARY)")
-        else:
-            conditions.append(f"{expr} = {_literal(str(value), dialect)}")
-    sql = f"SELECT {', '.join(items)} FROM llmledger_calls"
-    if conditions:
-        sql += " WHERE " + " AND ".join(conditions)
+    items += [f"{tag_sql(dialect, t)} AS {quote(TAG_PREFIX + t)}" for t in q.tags]
+    sql = "FROM llmledger_calls"
+    if q.backfilled:
+        # Only the backfill's cost, under a name of its own: every other name stays the
+        # ledger's, so conditions name columns bare.
+        items.append(f"backfilled_cost AS {quote('backfilled_cost')}")
+        sql += (
+            " LEFT JOIN (SELECT call_id, cost AS backfilled_cost FROM llmledger_backfill) b"
+            " ON b.call_id = llmledger_calls.id"
+        )
+    found = [*extra, *conditions(dialect, q.since_us, q.until_us, q.where)]
+    sql = f"SELECT {', '.join(items)} {sql}"
+    if found:
+        sql += " WHERE " + " AND ".join(found)
     return sql
 
 

@@ -13,17 +13,20 @@ result is exactly the one-part result while only one part's columns are held at 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 
+from ..reaggregate.tables import backfill
 from ..store import load_snapshot, make_engine
-from ..store.read import read_calls, to_us
+from ..store.filters import tag_keys, warn_unknown_tags, window
+from ..store.read import read_calls
 from ..store.schema import BUCKETS, LEDGER_COLUMNS
 from .frame import TIME_UNITS, Prepared, check_what_if
 from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
@@ -51,22 +54,57 @@ def _query(
     keys: Sequence[str],
     *,
     pricing: bool,
-    since: Moment,
-    until: Moment,
+    window_us: tuple[int | None, int | None],
     where: Mapping[str, str | None] | None,
 ) -> Query:
     """What a rollup by `keys` (and re-pricing, if `pricing`) reads."""
     # at_us always: the frame layer takes it as the ledger's time column.
     columns = [*(_PRICING if pricing else ("at_us",)), *_SUMMED]
     columns += [k for k in keys if k in LEDGER_COLUMNS and k not in columns]
-    tags = [k for k in dict.fromkeys(keys) if k not in LEDGER_COLUMNS and k not in TIME_UNITS]
     return Query(
         columns=columns,
-        tags=tags,
-        since_us=None if since is None else to_us(since),
-        until_us=None if until is None else to_us(until),
+        tags=_tags(keys),
+        since_us=window_us[0],
+        until_us=window_us[1],
         where=dict(where or {}),
     )
+
+
+def _tags(keys: Iterable[str]) -> list[str]:
+    return [k for k in dict.fromkeys(keys) if k not in LEDGER_COLUMNS and k not in TIME_UNITS]
+
+
+def _with_backfill(engine: Engine, query: Query) -> Query:
+    """`query`, reading each call's backfilled cost too when the nightly job priced some call
+    of its window: one look at the backfill table (a few rows), and no join for a window
+    without any."""
+    found = select(backfill.c.call_id).limit(1)
+    if query.since_us is not None:
+        found = found.where(backfill.c.at_us >= query.since_us)
+    if query.until_us is not None:
+        found = found.where(backfill.c.at_us < query.until_us)
+    with engine.connect() as connection:
+        if connection.execute(found).first() is None:
+            return query
+    return replace(query, backfilled=True)
+
+
+def _warn_unknown(
+    engine: Engine, result: pl.DataFrame, query: Query, by: Sequence[str]
+) -> pl.DataFrame:
+    """`result`, after an `UnknownTagWarning` for each tag asked for that may not exist: a `by`
+    tag with no value in any group, a `where` tag when no call matched (or asked to be
+    missing). Only then are the window's tag keys read, in one query."""
+    asked = [k for k in _tags(by) if result[k].null_count() == result.height]
+    asked += [
+        k
+        for k, v in query.where.items()
+        if k not in LEDGER_COLUMNS and (v is None or result.height == 0)
+    ]
+    if asked:
+        with engine.connect() as connection:
+            warn_unknown_tags(asked, tag_keys(connection, query.since_us, query.until_us))
+    return result
 
 
 def _parts(engine: Engine, query: Query) -> Iterator[tuple[Prepared, bool]]:
@@ -115,18 +153,20 @@ def rollup_engine(
 ) -> pl.DataFrame:
     """`llmledger.analytics.rollup` over a database (see there)."""
     keys = [*([bucket] if bucket else []), *by]
-    query = _query(keys, pricing=reprice is not None, since=since, until=until, where=where)
+    query = _query(keys, pricing=reprice is not None, window_us=window(since, until), where=where)
     with _engine(source) as engine:
         if isinstance(reprice, str) and reprice != "current":
             reprice = _snapshot(engine, reprice)
         # One pricer for every part (a snapshot is compiled once).
         pricer = None if reprice is None else pricer_for("current" if reprice is True else reprice)
-        return _rolled_up(
+        query = _with_backfill(engine, query)
+        result = _rolled_up(
             engine,
             query,
             output_keys(by, bucket),
             lambda part, **kw: rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw),
         )
+        return _warn_unknown(engine, result, query, keys)
 
 
 def reprice_engine(
@@ -142,6 +182,7 @@ def reprice_engine(
 ) -> pl.DataFrame:
     """`llmledger.analytics.reprice` over a database (see there). A `catalog` other than
     `"current"` given as a string is a stored snapshot's id."""
+    window_us = window(since, until)
     with _engine(source) as engine:
         if isinstance(catalog, str) and catalog != "current":
             catalog = _snapshot(engine, catalog)
@@ -151,14 +192,16 @@ def reprice_engine(
             # Per call: every column of every call, as `llmledger.calls()` reads them.
             frame = read_calls(engine, since=since, until=until)
             return reprice_frame(frame, None, None, pricer, as_mode, as_model)
-        return _rolled_up(
+        query = _with_backfill(engine, _query(by, pricing=True, window_us=window_us, where=None))
+        result = _rolled_up(
             engine,
-            _query(by, pricing=True, since=since, until=until, where=None),
+            query,
             list(by),
             lambda part, **kw: reprice_frame(
                 part, None, None, pricer, as_mode, as_model, None, by, tz, **kw
             ),
         )
+        return _warn_unknown(engine, result, query, by)
 
 
 @contextmanager

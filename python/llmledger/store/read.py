@@ -1,27 +1,29 @@
 """Reading the ledger into a Polars DataFrame, one row per call, money exact.
 
 Costs are stored as pico-USD integers; they come out as Polars Decimal(38, 12) USD, built from
-the integers with Python's Decimal (exact scaling, never through a float).
+the integers with Python's Decimal (exact scaling, never through a float). A call recorded
+unpriced that the nightly job priced later keeps its NULL `cost`; the later price comes in
+`backfilled_cost` and its rule in `backfilled_price_*`, read from `llmledger_backfill`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, LargeBinary, String, Text, cast, select
+from sqlalchemy import Engine, Text, cast, literal_column, select
 
+from ..reaggregate.tables import backfill
+from .filters import conditions, tag_keys, warn_unknown_tags, window
 from .schema import BUCKETS, COST_COLUMNS, LEDGER_COLUMNS, calls
 
-__all__ = ["CALL_SCHEMA", "read_calls", "to_us"]
+__all__ = ["BACKFILL_COLUMNS", "CALL_SCHEMA", "read_calls"]
 
 MONEY = pl.Decimal(38, 12)
 _PICO = pl.Series([Decimal("1e-12")], dtype=pl.Decimal(38, 12))
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _PRICE_COLUMNS = (
     "price_snapshot_id",
     "price_source",
@@ -31,6 +33,8 @@ _PRICE_COLUMNS = (
     "price_variant",
     "price_tier",
 )
+BACKFILL_COLUMNS = ("backfilled_cost", *(f"backfilled_{c}" for c in _PRICE_COLUMNS))
+"""The later price of a call recorded unpriced, as `read_calls` names its columns."""
 
 CALL_SCHEMA: dict[str, Any] = {
     "at": pl.Datetime("us", "UTC"),
@@ -48,6 +52,9 @@ CALL_SCHEMA: dict[str, Any] = {
     "event_id": pl.String,
     **dict.fromkeys(_PRICE_COLUMNS, pl.String),
     "price_tier": pl.Int64,
+    "backfilled_cost": MONEY,
+    **dict.fromkeys(BACKFILL_COLUMNS[1:], pl.String),
+    "backfilled_price_tier": pl.Int64,
     # `tags` is a Struct of strings whose fields are the union of the keys read.
     "raw_usage": pl.String,
 }
@@ -55,25 +62,13 @@ CALL_SCHEMA: dict[str, Any] = {
 
 _SELECTED = [name for name in CALL_SCHEMA if name != "at"]
 _ORDER = [*(name for name in CALL_SCHEMA if name != "raw_usage"), "tags", "raw_usage"]
-
-
-def to_us(moment: datetime | date | str) -> int:
-    """Microseconds since the epoch, UTC, exactly: naive datetimes are UTC, a date is its
-    midnight UTC, a string is ISO 8601 (a date or a datetime)."""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            raise ValueError(f"{moment!r} is not an ISO 8601 date or date-time") from None
-    elif not isinstance(moment, date):
-        raise TypeError(
-            f"a time is a datetime, a date or an ISO 8601 string, not {type(moment).__name__}"
-        )
-    if not isinstance(moment, datetime):
-        moment = datetime.combine(moment, time())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND
+# The backfill's columns under their frame names: none is a name of the ledger's, so the
+# WHERE's bare column names stay unambiguous.
+_BACKFILL = select(
+    backfill.c.call_id,
+    backfill.c.cost.label("backfilled_cost"),
+    *(backfill.c[c].label(f"backfilled_{c}") for c in _PRICE_COLUMNS),
+).subquery("backfill")
 
 
 def read_calls(
@@ -92,32 +87,43 @@ def read_calls(
     Columns: ``at`` (Datetime us, UTC), provider, model, the eight token buckets (Int64),
     ``cost`` and ``cost_*`` (Decimal(38, 12) USD, null when unpriced), pricing_mode,
     usage_source, status, http_status, latency_ms, provider_response_id, event_id, the
-    ``price_*`` rule columns, ``tags`` (Struct of strings over the union of keys, null where
-    a row lacks one; no fields when no row has tags) and ``raw_usage`` (JSON text). An empty
-    ledger gives an empty frame with these columns.
+    ``price_*`` rule columns, ``backfilled_cost`` and ``backfilled_price_*`` (the price the
+    nightly job found later for a call recorded unpriced, and its rule; null otherwise: the
+    call's cost is ``cost``, else ``backfilled_cost``), ``tags`` (Struct of strings over the
+    union of keys, null where a row lacks one; no fields when no row has tags) and
+    ``raw_usage`` (JSON text). An empty ledger gives an empty frame with these columns.
+
+    A `ValueError` unless `since` is before `until`; an `UnknownTagWarning` when a tag filter
+    names a tag no call of the window has.
     """
+    since_us, until_us = window(since, until)
     # JSON columns come as text: Polars decodes them in bulk, far faster than row by row.
-    columns = [cast(calls.c[n], Text) if n == "raw_usage" else calls.c[n] for n in _SELECTED]
-    query = select(calls.c.at_us, *columns, cast(calls.c.tags, Text))
-    if since is not None:
-        query = query.where(calls.c.at_us >= to_us(since))
-    if until is not None:
-        query = query.where(calls.c.at_us < to_us(until))
-    for key, value in filters.items():
-        expr = calls.c[key] if key in LEDGER_COLUMNS else calls.c.tags[key].as_string()
-        if value is None:
-            query = query.where(expr.is_(None))
-        elif engine.dialect.name == "mysql":
-            # MySQL/MariaDB collations pad with spaces ('acme ' = 'acme'): compare bytes.
-            query = query.where(cast(expr, LargeBinary) == str(value).encode())
-        else:
-            # Numbers (http_status=500) compare as text too; strings as they are.
-            text = expr if isinstance(expr.type, String) else cast(expr, Text)
-            query = query.where(text == str(value))
-    query = query.order_by(calls.c.at_us, calls.c.id)
+    columns = [
+        _BACKFILL.c[n] if n in BACKFILL_COLUMNS else calls.c[n]
+        for n in _SELECTED
+        if n != "raw_usage"
+    ]
+    where = conditions(engine.dialect.name, since_us, until_us, filters)
+    query = (
+        select(calls.c.at_us, *columns, cast(calls.c.raw_usage, Text), cast(calls.c.tags, Text))
+        .select_from(calls.outerjoin(_BACKFILL, _BACKFILL.c.call_id == calls.c.id))
+        .where(*(literal_column(c) for c in where))
+        .order_by(calls.c.at_us, calls.c.id)
+    )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return _frame(rows)
+        frame = _frame(rows)
+        # A tag filter that found no value of its tag may be a typo: say which tags exist.
+        asked = [k for k in filters if k not in LEDGER_COLUMNS and not _has_values(frame, k)]
+        if asked:
+            warn_unknown_tags(asked, tag_keys(connection, since_us, until_us))
+    return frame
+
+
+def _has_values(frame: pl.DataFrame, key: str) -> bool:
+    """Whether some call of `frame` has tag `key`."""
+    tags = frame["tags"]
+    return key in tags.struct.fields and tags.struct.field(key).null_count() < frame.height
 
 
 def _frame(rows: Sequence[Any]) -> pl.DataFrame:
