@@ -20,8 +20,8 @@ from llmledger.analytics import source as source_module
 from llmledger.analytics import sql as sql_module
 from llmledger.pricing import build_pricer
 from llmledger.reaggregate import reaggregate
-from llmledger.reaggregate.tables import backfill
 from llmledger.store import make_engine, upgrade
+from llmledger.store.derived import backfill
 from llmledger.store.read import read_calls
 from llmledger.store.schema import BUCKETS
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmledger.report import usd
+from llmledger.money import usd
 
 
 @pytest.mark.parametrize(

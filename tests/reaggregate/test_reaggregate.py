@@ -17,8 +17,8 @@ from llmledger.pricing import build_pricer
 from llmledger.reaggregate import AlreadyRunning, Summary, reaggregate
 from llmledger.reaggregate.job import run_job
 from llmledger.reaggregate.lock import one_run_at_a_time
-from llmledger.reaggregate.tables import backfill, daily_rollup, state
 from llmledger.store import make_engine, upgrade
+from llmledger.store.derived import backfill, daily_rollup, state
 from llmledger.store.read import read_calls
 from llmledger.store.schema import BUCKETS, calls, price_snapshots
 

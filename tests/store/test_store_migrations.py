@@ -11,8 +11,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
-from llmledger.reaggregate import tables as reaggregate_tables
 from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, upgrade
+from llmledger.store import derived as reaggregate_tables
 from llmledger.store.engine import VERSION_TABLE, current_revision, head_revision
 from llmledger.store.schema import metadata as ledger_metadata
 
@@ -47,7 +47,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
     with bare_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         # Columns, types, nullability, indexes and unique constraints all match the tables'
-        # definitions (schema.py, reaggregate/tables.py).
+        # definitions (schema.py, store/derived.py).
         assert compare_metadata(context, metadata) == []
     assert current_revision(bare_engine) == head_revision() == "0003"
     if bare_engine.dialect.name == "mysql":

@@ -23,8 +23,8 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
 
-from ..reaggregate.tables import backfill
 from ..store import load_snapshot, make_engine
+from ..store.derived import backfill
 from ..store.filters import tag_keys, warn_unknown_tags, window
 from ..store.read import read_calls
 from ..store.schema import BUCKETS, LEDGER_COLUMNS

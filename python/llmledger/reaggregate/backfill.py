@@ -13,8 +13,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, and_, exists, select, tuple_
 
 from ..pricing import Pricer, PriceRule
+from ..store.derived import backfill
 from ..store.schema import BUCKETS, calls
-from .tables import backfill
 
 __all__ = ["DAY_US", "price_unpriced"]
 

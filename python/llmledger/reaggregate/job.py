@@ -21,13 +21,13 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select
 
+from ..money import usd
 from ..pricing import Pricer
 from ..progress import Progress
-from ..report.money import usd
 from ..store import save_snapshot
+from ..store.derived import backfill, daily_rollup, state
 from ..store.schema import BUCKETS, calls
 from .backfill import DAY_US, price_unpriced
-from .tables import backfill, daily_rollup, state
 
 __all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
 

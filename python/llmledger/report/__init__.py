@@ -1,7 +1,6 @@
 """Reports over the ledger: the terminal report and the synthetic demo that feeds it."""
 
-from .money import usd
 from .summary import Summary, summarize
 from .text import render
 
-__all__ = ["Summary", "render", "summarize", "usd"]
+__all__ = ["Summary", "render", "summarize"]

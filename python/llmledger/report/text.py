@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from .money import usd
+from ..money import usd
 from .summary import Summary
 
 __all__ = ["render"]

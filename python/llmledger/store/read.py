@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, Text, cast, literal_column, select
 
-from ..reaggregate.tables import backfill
+from .derived import backfill
 from .filters import conditions, tag_keys, warn_unknown_tags, window
 from .schema import BUCKETS, COST_COLUMNS, LEDGER_COLUMNS, calls
 

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-27
 
-Written out in full (like 0001) rather than built from `llmledger.reaggregate.tables`.
+Written out in full (like 0001) rather than built from `llmledger.store.derived`.
 """
 
 from typing import Any

@@ -1,4 +1,5 @@
-"""The reaggregate job's tables (created by migration 0002).
+"""The tables the nightly job derives from the ledger (created by migration 0002), read by
+`calls()` and the rollups too.
 
 `llmledger_daily_rollup`: one row per UTC day and group (provider, model, pricing mode and the
 configured tag keys), sums in pico-USD and tokens; `cost` is what was recorded, and
@@ -13,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, Date, Double, Float, MetaData, String, Table
 from sqlalchemy.dialects import postgresql
 
-from ..store.schema import BUCKETS
+from .schema import BUCKETS
 
 __all__ = ["backfill", "daily_rollup", "metadata", "state"]
 
