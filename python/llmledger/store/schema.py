@@ -24,19 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql
 
+from .._core import BUCKETS
+
 __all__ = ["BUCKETS", "COST_COLUMNS", "LEDGER_COLUMNS", "calls", "metadata", "price_snapshots"]
 
-BUCKETS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-)
-"""The disjoint token buckets, in canonical order (the Rust core uses the same order)."""
+# BUCKETS: the disjoint token buckets, in canonical order, as the Rust core defines them
+# (parser, pricing and kernels all index them), re-exported here beside the columns.
 
 COST_COLUMNS = (*("cost_" + b.removesuffix("_tokens") for b in BUCKETS), "cost_request")
 """Per-bucket cost columns, then the per-request fee; `cost` is their sum."""
