@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::{Api, Summary, UsageParser, UsageSource, MAX_TOKENS};
+use super::{compact_json, Api, Summary, UsageParser, UsageSource, MAX_TOKENS};
 
 fn body(api: Api, streaming: bool, body: &str) -> Summary {
     let mut p = UsageParser::new(api, streaming);
@@ -191,6 +191,20 @@ fn in_a_stream_the_last_usage_wins_with_its_own_verdict() {
     assert!(s.raw_usage.unwrap().contains("-1"));
 }
 
+#[test]
+fn raw_usage_is_kept_compact_with_its_keys_in_order() {
+    let s = body(
+        Api::Chat,
+        false,
+        "{\"usage\": {\n  \"z_note\": \"a \\\" b\\\\\",\n  \"prompt_tokens\": 3\r\n}}",
+    );
+    assert_eq!(
+        s.raw_usage.as_deref(),
+        Some(r#"{"z_note":"a \" b\\","prompt_tokens":3}"#)
+    );
+    assert_eq!(s.usage, Some([3, 0, 0, 0, 0, 0, 0, 0]));
+}
+
 /// Any JSON value a host might put in a count field.
 fn any_count() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -237,5 +251,31 @@ proptest! {
                 prop_assert_eq!(t[4] + t[5] + t[7], as_count(&usage["completion_tokens"]));
             }
         }
+    }
+}
+
+/// Any JSON value, strings with quotes, backslashes, controls and spaces included.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[ \"\\\\\t\na-z\u{e9}]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::vec(("[ \"a-z]{0,6}", inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// Compacting pretty-printed JSON gives exactly the compact JSON of the same value.
+    #[test]
+    fn compact_json_removes_only_insignificant_whitespace(value in any_json()) {
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        prop_assert_eq!(compact_json(&pretty), serde_json::to_string(&value).unwrap());
     }
 }

@@ -245,8 +245,33 @@ impl Summary {
             Ok((tokens, clamped)) => (Some(tokens), clamped),
             Err(why) => (None, Some(why)),
         };
-        self.raw_usage = Some(raw.to_owned());
+        self.raw_usage = Some(compact_json(raw));
     }
+}
+
+/// Valid JSON text without its insignificant whitespace: the same value, with its keys in the
+/// same order. OpenAI indents its bodies, and the usage object is stored as text.
+pub(crate) fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How the body is being read.

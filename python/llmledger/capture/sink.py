@@ -6,7 +6,6 @@ counted in `problems`, and the app's call goes on unchanged.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
@@ -74,8 +73,9 @@ def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
             provider_response_id=obs.provider_response_id,
             http_status=obs.http_status,
             status=obs.status,
-            # The provider's usage object, verbatim, so a normaliser fix can re-derive history.
-            raw_usage=json.loads(obs.raw_usage) if obs.raw_usage else None,
+            # The provider's usage object, as the JSON text it arrived in (stored as is), so
+            # a normaliser fix can re-derive history.
+            raw_usage=obs.raw_usage,
         )
     except Exception:  # a bug here must not stop the writer; it is counted and logged
         report_problem("record", "could not record a %s call", exchange.route.provider)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql, postgresql
 
 from .._core import BUCKETS
+from .json_text import JsonText
 
 __all__ = ["BUCKETS", "COST_COLUMNS", "LEDGER_COLUMNS", "calls", "metadata", "price_snapshots"]
 
@@ -72,7 +73,8 @@ calls = Table(
     Column("price_variant", String(32)),
     Column("price_tier", BigInteger),
     Column("tags", _Json, nullable=False),
-    Column("raw_usage", _Json),
+    # The provider's usage object, written from the JSON text it arrived in.
+    Column("raw_usage", JsonText()),
     Index("ix_llmledger_calls_at_us", "at_us"),
     Index("ix_llmledger_calls_provider_model", "provider", "model"),
     **_MYSQL_TABLE,
