@@ -98,27 +98,32 @@ def observe(
             route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",
             http_status, at_us, latency_ms, None, None, tags,
         )  # fmt: skip
-    model = (result and result.model) or request_model(route, body) or "unknown"
-    tokens = result and result.tokens
-    if tokens:
-        source: str = result.usage_source  # type: ignore[union-attr,assignment]
+    if result is None:  # a 2xx body capture could not decode: only the request is known
+        model = request_model(route, body) or "unknown"
+        tokens, source = _estimate(route, model, body, ""), "estimated"
+        tier = response_id = raw_usage = None
     else:
-        tokens = _estimate(route, model, body, result.output_text if result else "")
-        # Usage that arrived but could not be used is "unknown"; none at all, "estimated".
-        source = "unknown" if result and result.raw_usage else "estimated"
+        model = result.model or request_model(route, body) or "unknown"
+        tier, response_id, raw_usage = result.service_tier, result.response_id, result.raw_usage
+        if result.tokens is not None:  # and so is usage_source, "response" or "stream_final"
+            tokens, source = result.tokens, result.usage_source  # type: ignore[assignment]
+        else:
+            tokens = _estimate(route, model, body, result.output_text)
+            # Usage that arrived but could not be used is "unknown"; none at all, "estimated".
+            source = "estimated" if raw_usage is None else "unknown"
     return Observation(
         provider=route.provider,
         model=model,
         api=route.api,
         tokens=tokens,
         usage_source=source,
-        pricing_mode=pricing_mode(result and result.service_tier),
+        pricing_mode=pricing_mode(tier),
         status=status,
         http_status=http_status,
         at_us=at_us,
         latency_ms=latency_ms,
-        provider_response_id=result and result.response_id,
-        raw_usage=result and result.raw_usage,
+        provider_response_id=response_id,
+        raw_usage=raw_usage,
         tags=tags,
     )
 
