@@ -24,7 +24,9 @@ __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 log = logging.getLogger("llmledger")
 
 problems: Counter[str] = Counter()
-"""Capture problems by kind ("capture", "decode", "parse", "record"), for `llmledger doctor`."""
+"""Capture problems by kind, for `llmledger doctor`: "capture", "decode", "parse", "record",
+"usage" (a provider's usage unusable or clamped) and "host" (calls to a host the registry
+does not know, once per host)."""
 
 
 def report_problem(kind: str, message: str, *args: object) -> None:
