@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from llmledger._core import UsageParser
+from llmledger._core import BUCKETS, Summary, UsageParser
 
 READ = 4096
 MODEL, ID = "gpt-4o-2024-08-06", "chatcmpl-BgVz3n7QkR1pXy2MwT5uLs8dH4aJc"
@@ -133,8 +133,8 @@ class PyChatStreamParser:
         }
 
 
-def parse_rust() -> dict:
-    parser = UsageParser("openai", "chat", True)
+def parse_rust() -> Summary:
+    parser = UsageParser("chat", True)
     for read in READS:
         parser.feed(read)
     return parser.finish()
@@ -149,13 +149,13 @@ def parse_python() -> dict:
 
 def test_both_parsers_agree() -> None:
     rust, python = parse_rust(), parse_python()
-    assert {k: rust[k] for k in python if k != "usage"} == {
+    assert {k: getattr(rust, k) for k in python if k != "usage"} == {
         k: v for k, v in python.items() if k != "usage"
     }
-    assert {k: v for k, v in rust["usage"].items() if v} == {
-        k: v for k, v in python["usage"].items() if v
-    }
-    assert rust["usage"]["output_tokens"] == 10_000
+    assert rust.tokens is not None
+    usage = dict(zip(BUCKETS, rust.tokens, strict=True))
+    assert {k: v for k, v in usage.items() if v} == {k: v for k, v in python["usage"].items() if v}
+    assert usage["output_tokens"] == 10_000
 
 
 # CPU time of the process, so that other load on a shared machine does not skew the ratio.

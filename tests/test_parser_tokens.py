@@ -58,7 +58,7 @@ def test_chat_request_estimate_is_text_plus_documented_overhead() -> None:
     text = ["system", "You are terse.", "user", "hello world", "ann"]
     # 3 per message, 1 per name, 3 to prime the reply (OpenAI's cookbook).
     want = sum(count_tokens(t, "o200k_base") for t in text) + 3 + 3 + 1 + 3
-    assert estimate_request_tokens("openai", "chat", body, "o200k_base") == want
+    assert estimate_request_tokens("chat", body, "o200k_base") == want
 
 
 def test_anthropic_and_gemini_requests_count_their_prompt_fields() -> None:
@@ -72,7 +72,7 @@ def test_anthropic_and_gemini_requests_count_their_prompt_fields() -> None:
     ).encode()
     e = "o200k_base"
     want = sum(count_tokens(t, e) for t in ["Be brief.", "user", "hello world"]) + 3 + 3
-    assert estimate_request_tokens("anthropic", "messages", anthropic, e) == want
+    assert estimate_request_tokens("messages", anthropic, e) == want
     gemini = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hello world"}]}]})
     want = sum(count_tokens(t, e) for t in ["user", "hello world"]) + 3 + 3
-    assert estimate_request_tokens("google", "generate_content", gemini.encode(), e) == want
+    assert estimate_request_tokens("generate_content", gemini.encode(), e) == want

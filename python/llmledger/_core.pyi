@@ -4,17 +4,20 @@ from typing import Any, Final, Literal, final
 
 __all__ = [
     "BUCKETS",
+    "MAX_TOKENS",
     "ArrowResult",
     "Catalog",
     "Ledger",
     "Repricing",
+    "Summary",
     "UsageParser",
     "count_tokens",
     "estimate_request_tokens",
     "latency_stats",
 ]
 
-BUCKETS: Final[list[str]]
+BUCKETS: Final[tuple[str, str, str, str, str, str, str, str]]
+MAX_TOKENS: Final[int]
 
 @final
 class Catalog:
@@ -32,25 +35,44 @@ class Catalog:
         discount_ppm: int,
     ) -> tuple[tuple[int, int, int, int, int, int, int, int], int, int, int, int | None, bool]: ...
 
+_Api = Literal["chat", "responses", "completions", "embeddings", "messages", "generate_content"]
+
+@final
+class Summary:
+    """What one response said about itself (see `llmledger.capture.observation`)."""
+
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def response_id(self) -> str | None: ...
+    @property
+    def service_tier(self) -> str | None: ...
+    @property
+    def tokens(self) -> tuple[int, int, int, int, int, int, int, int] | None: ...
+    @property
+    def usage_source(self) -> Literal["response", "stream_final"] | None: ...
+    @property
+    def raw_usage(self) -> str | None: ...
+    @property
+    def usage_problem(self) -> str | None: ...
+    @property
+    def output_text(self) -> str: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+
 @final
 class UsageParser:
     """Reads a response body, fed in any split, into usage (see `llmledger.capture`)."""
 
-    def __new__(
-        cls,
-        provider: Literal["openai", "anthropic", "google"],
-        api: Literal[
-            "chat", "responses", "completions", "embeddings", "messages", "generate_content"
-        ],
-        streaming: bool,
-    ) -> UsageParser: ...
+    def __new__(cls, api: _Api, streaming: bool) -> UsageParser: ...
     def feed(self, chunk: bytes) -> None: ...
-    def finish(self) -> dict[str, Any]: ...
+    def finish(self) -> Summary: ...
 
 def count_tokens(text: str, encoding: Literal["o200k_base", "cl100k_base"]) -> int: ...
 def estimate_request_tokens(
-    provider: Literal["openai", "anthropic", "google"],
-    api: Literal["chat", "responses", "completions", "embeddings", "messages", "generate_content"],
+    api: _Api,
     request_body: bytes,
     encoding: Literal["o200k_base", "cl100k_base"],
 ) -> int: ...

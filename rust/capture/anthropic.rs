@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::lenient::Text;
-use super::Summary;
+use super::lenient::{Count, Text};
+use super::{Summary, UsageCheck};
 use crate::pricing::Tokens;
 
 /// The usage fields seen so far in one response.
@@ -68,40 +68,37 @@ struct Block<'a> {
     input: Option<&'a RawValue>,
 }
 
-fn count(fields: &Map<String, Value>, key: &str) -> u64 {
-    match fields.get(key) {
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .or_else(|| n.as_f64().map(|f| f as u64))
-            .unwrap_or(0),
-        _ => 0,
-    }
+fn count(check: &mut UsageCheck, fields: &Map<String, Value>, key: &str) -> u64 {
+    check.count(key, Count::from_value(fields.get(key)))
 }
 
-/// Splits an Anthropic usage object into the disjoint buckets.
-fn buckets(u: &Map<String, Value>) -> Tokens {
+/// Splits an Anthropic usage object into the disjoint buckets (its counts are disjoint
+/// already, so nothing is clamped).
+fn buckets(u: &Map<String, Value>) -> Result<(Tokens, Option<String>), String> {
+    let mut check = UsageCheck::default();
     let (write_5m, write_1h) = match u.get("cache_creation") {
         Some(Value::Object(split))
             if split.contains_key("ephemeral_5m_input_tokens")
                 || split.contains_key("ephemeral_1h_input_tokens") =>
         {
             (
-                count(split, "ephemeral_5m_input_tokens"),
-                count(split, "ephemeral_1h_input_tokens"),
+                count(&mut check, split, "ephemeral_5m_input_tokens"),
+                count(&mut check, split, "ephemeral_1h_input_tokens"),
             )
         }
-        _ => (count(u, "cache_creation_input_tokens"), 0),
+        _ => (count(&mut check, u, "cache_creation_input_tokens"), 0),
     };
-    [
-        count(u, "input_tokens"),
-        count(u, "cache_read_input_tokens"),
+    let tokens = [
+        count(&mut check, u, "input_tokens"),
+        count(&mut check, u, "cache_read_input_tokens"),
         write_5m,
         write_1h,
-        count(u, "output_tokens"),
+        count(&mut check, u, "output_tokens"),
         0,
         0,
         0,
-    ]
+    ];
+    check.finish(tokens)
 }
 
 impl UsageMerge {

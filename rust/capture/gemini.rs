@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::lenient::{Count, Maybe, Text};
-use super::Summary;
+use super::{Summary, UsageCheck};
 use crate::pricing::Tokens;
 
 /// One `GenerateContentResponse`, or an error body.
@@ -85,38 +85,61 @@ struct ModalityCount<'a> {
     token_count: Count,
 }
 
-fn audio(details: &Maybe<Vec<ModalityCount<'_>>>) -> u64 {
-    details
-        .0
-        .iter()
-        .flatten()
-        .filter(|d| d.modality.get() == Some("AUDIO"))
-        .map(|d| d.token_count.0)
-        .sum()
+fn audio(check: &mut UsageCheck, details: &Maybe<Vec<ModalityCount<'_>>>, of: &str) -> u64 {
+    let mut sum = 0u64;
+    for d in details.0.iter().flatten() {
+        if d.modality.get() == Some("AUDIO") {
+            let n = check.count(&format!("{of}.tokenCount"), d.token_count);
+            sum = sum.saturating_add(n);
+        }
+    }
+    sum
 }
 
-/// Splits a `usageMetadata` object into the disjoint buckets.
-fn buckets(u: &UsageMetadata<'_>) -> Tokens {
-    let cached = u.cached_content_token_count.0;
-    let audio_in = audio(&u.prompt_tokens_details).saturating_sub(audio(&u.cache_tokens_details));
-    let input = u
-        .prompt_token_count
-        .0
-        .saturating_sub(cached)
-        .saturating_sub(audio_in)
-        + u.tool_use_prompt_token_count.0;
-    let audio_out = audio(&u.candidates_tokens_details);
-    let output = u.candidates_token_count.0.saturating_sub(audio_out);
-    [
-        input,
+/// Splits a `usageMetadata` object into the disjoint buckets. Cached tokens are part of the
+/// prompt and audio part of its total, so each is clamped to what is left of it.
+fn buckets(u: &UsageMetadata<'_>) -> Result<(Tokens, Option<String>), String> {
+    let mut check = UsageCheck::default();
+    let prompt = check.count("promptTokenCount", u.prompt_token_count);
+    let candidates = check.count("candidatesTokenCount", u.candidates_token_count);
+    let cached = check.count("cachedContentTokenCount", u.cached_content_token_count);
+    let thoughts = check.count("thoughtsTokenCount", u.thoughts_token_count);
+    let tool_prompt = check.count("toolUsePromptTokenCount", u.tool_use_prompt_token_count);
+    let audio_prompt = audio(&mut check, &u.prompt_tokens_details, "promptTokensDetails");
+    let audio_cache = audio(&mut check, &u.cache_tokens_details, "cacheTokensDetails");
+    let audio_out = audio(
+        &mut check,
+        &u.candidates_tokens_details,
+        "candidatesTokensDetails",
+    );
+    let cached = check.within(
+        cached,
+        "cachedContentTokenCount",
+        prompt,
+        "promptTokenCount",
+    );
+    let audio_in = check.within(
+        audio_prompt.saturating_sub(audio_cache),
+        "uncached audio",
+        prompt - cached,
+        "promptTokenCount less cached",
+    );
+    let audio_out = check.within(
+        audio_out,
+        "candidates audio",
+        candidates,
+        "candidatesTokenCount",
+    );
+    check.finish([
+        prompt - cached - audio_in + tool_prompt,
         cached,
         0,
         0,
-        output,
-        u.thoughts_token_count.0,
+        candidates - audio_out,
+        thoughts,
         audio_in,
         audio_out,
-    ]
+    ])
 }
 
 /// Reads one JSON payload: a whole body, one element of a JSON array stream, or the data of

@@ -10,6 +10,11 @@
 //! them into [`crate::pricing::Tokens`] in the order of [`crate::pricing::BUCKETS`].
 //!
 //! When a stream carries no usage, [`tokenize`] counts the streamed text and the request.
+//!
+//! Usage is checked where it enters ([`UsageCheck`]): a count that is not a non-negative
+//! integer within [`MAX_TOKENS`] makes the whole usage unusable (the summary keeps the raw
+//! object and says why, and no buckets), and a detail larger than the total that includes it
+//! (`cached_tokens` over `prompt_tokens`) is clamped to that total, with a note.
 
 pub mod anthropic;
 pub mod gemini;
@@ -19,6 +24,8 @@ pub mod sse;
 pub mod tokenize;
 
 #[cfg(test)]
+mod bound_tests;
+#[cfg(test)]
 mod tests;
 
 use std::str::FromStr;
@@ -26,8 +33,77 @@ use std::str::FromStr;
 use serde_json::value::RawValue;
 
 use crate::pricing::Tokens;
-use lenient::Text;
+use lenient::{Count, Text};
 use sse::{Event, SseDecoder};
+
+/// The largest token count one bucket of one call may hold. A provider's count past it is
+/// unusable, not clamped: no single call reads or writes a billion tokens, so such a count is
+/// a host's bug. The recording side (`track()`) refuses the same bound (`_core.MAX_TOKENS`).
+pub const MAX_TOKENS: u64 = 1_000_000_000;
+
+/// Reads the counts of one usage object into buckets, keeping the first problem.
+#[derive(Debug, Default)]
+pub(crate) struct UsageCheck {
+    unusable: Option<String>,
+    clamped: Option<String>,
+}
+
+impl UsageCheck {
+    /// The count of `field`, or 0 after noting that it is unusable.
+    pub(crate) fn count(&mut self, field: &str, count: Count) -> u64 {
+        match count.0 {
+            Some(n) if n <= MAX_TOKENS => n,
+            _ => {
+                if self.unusable.is_none() {
+                    self.unusable = Some(match count.0 {
+                        Some(n) => format!("{field} is {n}, past the bound of {MAX_TOKENS}"),
+                        None => format!("{field} is not a non-negative integer"),
+                    });
+                }
+                0
+            }
+        }
+    }
+
+    /// `part`, a detail included in `whole` (cached tokens in the prompt), clamped to it:
+    /// a provider that reports more cached tokens than the prompt had must not bill more input
+    /// than the prompt had.
+    pub(crate) fn within(
+        &mut self,
+        part: u64,
+        part_name: &str,
+        whole: u64,
+        whole_name: &str,
+    ) -> u64 {
+        if part <= whole {
+            return part;
+        }
+        if self.clamped.is_none() {
+            self.clamped = Some(format!(
+                "{part_name} {part} exceeds {whole_name} {whole}; clamped to {whole}"
+            ));
+        }
+        whole
+    }
+
+    /// The buckets, or why the usage is unusable; a bucket made from several counts (Gemini's
+    /// tool-use prompt added to its input) must be within the bound too.
+    pub(crate) fn finish(self, tokens: Tokens) -> Result<(Tokens, Option<String>), String> {
+        if let Some(why) = self.unusable {
+            return Err(why);
+        }
+        if let Some((name, n)) = crate::pricing::BUCKETS
+            .iter()
+            .zip(tokens)
+            .find(|(_, n)| *n > MAX_TOKENS)
+        {
+            return Err(format!(
+                "{name} would be {n}, past the bound of {MAX_TOKENS}"
+            ));
+        }
+        Ok((tokens, self.clamped))
+    }
+}
 
 /// The endpoint family of a request, which fixes the shape of its response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +166,15 @@ pub struct Summary {
     pub response_id: Option<String>,
     /// The service tier as the provider reported it (the last one seen).
     pub service_tier: Option<String>,
-    /// The usage in the canonical disjoint buckets; `None` when the response carried none.
+    /// The usage in the canonical disjoint buckets; `None` when the response carried none,
+    /// or none that could be used (then `raw_usage` is set and `usage_problem` says why).
     pub usage: Option<Tokens>,
     /// Where `usage` came from; `None` with it.
     pub usage_source: Option<UsageSource>,
     /// The provider's usage object as JSON text (see each dialect for streams).
     pub raw_usage: Option<String>,
+    /// Why the usage is unusable, or which count was clamped to keep the buckets consistent.
+    pub usage_problem: Option<String>,
     /// The generated text as streamed: visible text, refusals, tool-call arguments and
     /// streamed reasoning, concatenated. Only used to estimate output tokens.
     pub output_text: String,
@@ -155,11 +234,44 @@ impl Summary {
         });
     }
 
-    /// Records new usage in the canonical buckets with its raw JSON text.
-    pub(crate) fn set_usage(&mut self, tokens: Tokens, raw: &str) {
-        self.usage = Some(tokens);
-        self.raw_usage = Some(raw.to_owned());
+    /// Records new usage (replacing any earlier one: the last usage of a stream wins) with
+    /// its raw JSON text: the buckets and any clamp note, or why it is unusable.
+    pub(crate) fn set_usage(
+        &mut self,
+        checked: Result<(Tokens, Option<String>), String>,
+        raw: &str,
+    ) {
+        (self.usage, self.usage_problem) = match checked {
+            Ok((tokens, clamped)) => (Some(tokens), clamped),
+            Err(why) => (None, Some(why)),
+        };
+        self.raw_usage = Some(compact_json(raw));
     }
+}
+
+/// Valid JSON text without its insignificant whitespace: the same value, with its keys in the
+/// same order. OpenAI indents its bodies, and the usage object is stored as text.
+pub(crate) fn compact_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// How the body is being read.

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::lenient::{Count, Maybe, Text};
-use super::{Api, Summary};
+use super::{Api, Summary, UsageCheck};
 use crate::pricing::Tokens;
 
 /// One chat chunk, chat or completions body, Responses event or object, or embeddings body.
@@ -144,42 +144,99 @@ struct Details {
     reasoning_tokens: Count,
 }
 
-fn details(d: &Maybe<Details>) -> (u64, u64, u64) {
+/// The `(cached, audio, reasoning)` counts of a details object; all 0 when it is absent.
+fn details(check: &mut UsageCheck, d: &Maybe<Details>, of: &str) -> (u64, u64, u64) {
     d.0.as_ref().map_or((0, 0, 0), |d| {
-        (d.cached_tokens.0, d.audio_tokens.0, d.reasoning_tokens.0)
+        (
+            check.count(&format!("{of}.cached_tokens"), d.cached_tokens),
+            check.count(&format!("{of}.audio_tokens"), d.audio_tokens),
+            check.count(&format!("{of}.reasoning_tokens"), d.reasoning_tokens),
+        )
     })
 }
 
-/// Splits an OpenAI usage object into the disjoint buckets of `api`.
-fn buckets(api: Api, u: &Usage) -> Tokens {
-    match api {
+/// Splits an OpenAI usage object into the disjoint buckets of `api`. The details are parts of
+/// the totals, so each is clamped to what is left of its total.
+fn buckets(api: Api, u: &Usage) -> Result<(Tokens, Option<String>), String> {
+    let mut check = UsageCheck::default();
+    let tokens = match api {
         Api::Responses => {
-            let (cached, _, _) = details(&u.input_tokens_details);
-            let (_, _, reasoning) = details(&u.output_tokens_details);
-            let input = u.input_tokens.0.saturating_sub(cached);
-            let output = u.output_tokens.0.saturating_sub(reasoning);
-            [input, cached, 0, 0, output, reasoning, 0, 0]
+            let total_in = check.count("input_tokens", u.input_tokens);
+            let total_out = check.count("output_tokens", u.output_tokens);
+            let (cached, _, _) =
+                details(&mut check, &u.input_tokens_details, "input_tokens_details");
+            let (_, _, reasoning) = details(
+                &mut check,
+                &u.output_tokens_details,
+                "output_tokens_details",
+            );
+            let cached = check.within(cached, "cached_tokens", total_in, "input_tokens");
+            let reasoning = check.within(reasoning, "reasoning_tokens", total_out, "output_tokens");
+            [
+                total_in - cached,
+                cached,
+                0,
+                0,
+                total_out - reasoning,
+                reasoning,
+                0,
+                0,
+            ]
         }
-        Api::Embeddings => [u.prompt_tokens.0.max(u.input_tokens.0), 0, 0, 0, 0, 0, 0, 0],
+        Api::Embeddings => {
+            let prompt = check.count("prompt_tokens", u.prompt_tokens);
+            let input = check.count("input_tokens", u.input_tokens);
+            [prompt.max(input), 0, 0, 0, 0, 0, 0, 0]
+        }
         _ => {
-            let (mut cached, audio_in, _) = details(&u.prompt_tokens_details);
+            let prompt = check.count("prompt_tokens", u.prompt_tokens);
+            let completion = check.count("completion_tokens", u.completion_tokens);
+            let (mut cached, audio_in, _) = details(
+                &mut check,
+                &u.prompt_tokens_details,
+                "prompt_tokens_details",
+            );
+            let hits = check.count("prompt_cache_hit_tokens", u.prompt_cache_hit_tokens);
             if cached == 0 {
-                cached = u.prompt_cache_hit_tokens.0;
+                cached = hits;
             }
-            let (_, audio_out, reasoning) = details(&u.completion_tokens_details);
-            let input = u
-                .prompt_tokens
-                .0
-                .saturating_sub(cached)
-                .saturating_sub(audio_in);
-            let output = u
-                .completion_tokens
-                .0
-                .saturating_sub(reasoning)
-                .saturating_sub(audio_out);
-            [input, cached, 0, 0, output, reasoning, audio_in, audio_out]
+            let (_, audio_out, reasoning) = details(
+                &mut check,
+                &u.completion_tokens_details,
+                "completion_tokens_details",
+            );
+            let cached = check.within(cached, "cached_tokens", prompt, "prompt_tokens");
+            let audio_in = check.within(
+                audio_in,
+                "audio_tokens",
+                prompt - cached,
+                "prompt_tokens less cached",
+            );
+            let reasoning = check.within(
+                reasoning,
+                "reasoning_tokens",
+                completion,
+                "completion_tokens",
+            );
+            let audio_out = check.within(
+                audio_out,
+                "audio_tokens",
+                completion - reasoning,
+                "completion_tokens less reasoning",
+            );
+            [
+                prompt - cached - audio_in,
+                cached,
+                0,
+                0,
+                completion - reasoning - audio_out,
+                reasoning,
+                audio_in,
+                audio_out,
+            ]
         }
-    }
+    };
+    check.finish(tokens)
 }
 
 fn take_usage(api: Api, summary: &mut Summary, raw: &RawValue) -> serde_json::Result<()> {

@@ -70,7 +70,10 @@ impl Catalog {
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("BUCKETS", pricing::BUCKETS)?;
+    m.add(
+        "BUCKETS",
+        pyo3::types::PyTuple::new(m.py(), pricing::BUCKETS)?,
+    )?;
     m.add_class::<Catalog>()?;
     analytics::register(m)?;
     capture::register(m)?;

@@ -126,15 +126,6 @@ def test_provider_comes_from_the_host_registry(fake: Any, ledger: Any) -> None:
     assert [r.provider for r in ledger.rows()] == ["deepseek", "openai"]
 
 
-def test_explicit_httpx_client_on_an_unknown_host_records_nothing(fake: Any, ledger: Any) -> None:
-    fake.serve(reply("openai_chat.json"))
-    with openai.OpenAI(
-        api_key="sk-test", base_url=fake.url + "/v1", http_client=httpx_client()
-    ) as client:
-        chat(client, False)
-    assert ledger.rows() == []
-
-
 def test_unsupported_client_is_refused_at_setup() -> None:
     with pytest.raises(TypeError, match="httpx_client"):
         instrument(object())

@@ -37,9 +37,7 @@ def test_stream_without_usage_is_estimated_not_zero(fake: Any, ledger: Any) -> N
     # o200k_base: Hello| there|!| How| can| I| help| you| today|?
     assert row.tokens["output_tokens"] == count_tokens(STREAMED_TEXT, "o200k_base") == 10
     body = fake.received[-1].body
-    assert row.tokens["input_tokens"] == estimate_request_tokens(
-        "openai", "chat", body, "o200k_base"
-    )
+    assert row.tokens["input_tokens"] == estimate_request_tokens("chat", body, "o200k_base")
     assert row.tokens["input_tokens"] > 0
 
 
@@ -102,22 +100,34 @@ def test_stream_broken_midway_raises_as_before_and_is_recorded_once(fake: Any, l
     assert row.tokens["output_tokens"] == count_tokens("Hello there! How can", "o200k_base")
 
 
-def test_async_stream_broken_midway_is_recorded_once(fake: Any, ledger: Any) -> None:
-    fake.serve(reply("anthropic_messages_stream.sse", break_after=4))
+def _async_broken_stream_error(client: Any) -> tuple[type[BaseException], type[BaseException]]:
+    """The exception an async Anthropic app sees when its stream breaks, and its cause."""
 
-    async def consume() -> None:
-        client = instrument(make_client("anthropic", fake.url, asynchronous=True), "anthropic")
+    async def consume() -> BaseException:
         try:
             stream = await client.messages.create(
                 model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True
             )
-            with pytest.raises(httpx2.RemoteProtocolError):
-                async for _ in stream:
-                    pass
+            async for _ in stream:
+                pass
+        except Exception as error:  # the break, whichever type this SDK version gives it
+            return error
         finally:
             await client.close()
+        raise AssertionError("the broken stream ended without an error")
 
-    asyncio.run(consume())
+    error = asyncio.run(consume())
+    return type(error), type(error.__cause__)
+
+
+def test_async_stream_broken_midway_is_recorded_once(fake: Any, ledger: Any) -> None:
+    # What the app sees is the SDK's own (anthropic < 2.17 lets httpx2's RemoteProtocolError
+    # through, 2.17 wraps it in APIConnectionError): capture must not change it.
+    fake.serve(reply("anthropic_messages_stream.sse", break_after=4))
+    expected = _async_broken_stream_error(make_client("anthropic", fake.url, asynchronous=True))
+    client = instrument(make_client("anthropic", fake.url, asynchronous=True), "anthropic")
+    assert _async_broken_stream_error(client) == expected
+    assert httpx2.RemoteProtocolError in expected
     [row] = ledger.rows()
     assert row.status == "interrupted"
     assert row.tokens["input_tokens"] == 472
@@ -162,11 +172,16 @@ def test_openai_error_type_unchanged_for_plain_client(fake: Any) -> None:
 
 def test_interrupted_stream_is_billed_for_what_was_seen(fake: Any, ledger: Any) -> None:
     fake.serve(reply("anthropic_messages_stream.sse", break_after=4))
-    client = instrument(make_client("anthropic", fake.url), provider="anthropic")
-    with client, pytest.raises(httpx2.RemoteProtocolError):
-        list(client.messages.create(
-            model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True
-        ))  # fmt: skip
+
+    def consume(client: Any) -> type[BaseException]:
+        with client, pytest.raises(Exception) as caught:
+            list(client.messages.create(
+                model="claude-haiku-4-5", max_tokens=100, messages=MESSAGES, stream=True
+            ))  # fmt: skip
+        return type(caught.value)
+
+    expected = consume(make_client("anthropic", fake.url))
+    assert consume(instrument(make_client("anthropic", fake.url), provider="anthropic")) == expected
     [row] = ledger.rows()
     assert row.status == "interrupted"
     # message_start: 472 input, 2 output so far. 472*1_000_000 + 2*5_000_000

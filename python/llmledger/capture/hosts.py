@@ -20,6 +20,7 @@ __all__ = [
     "Host",
     "Route",
     "dialect_of",
+    "guess_route",
     "host_for",
     "register_host",
     "route",
@@ -141,6 +142,17 @@ def route(dialect: Dialect, provider: str, method: str, path: str) -> Route | No
     if colon and verb in ("generateContent", "streamGenerateContent"):
         model = head.rpartition("/models/")[2] or None
         return Route(provider, dialect, "generate_content", model)
+    return None
+
+
+def guess_route(method: str, path: str) -> Route | None:
+    """The LLM endpoint a request to a host the registry does not know is, judged from its
+    path alone, in the first dialect that recognises it, billed to that dialect's own
+    provider ("openai", "anthropic" or "google"); None for anything else."""
+    for dialect in DIALECTS:
+        found = route(dialect, dialect, method, path)
+        if found is not None:
+            return found
     return None
 
 

@@ -4,16 +4,17 @@ Everything provider-specific ends here: what leaves this module speaks in the ca
 buckets. When the response carried no usage (an OpenAI chat stream without
 `include_usage`, a stream the client closed early or that broke midway), the tokens are
 counted from the streamed text and the request body, and the row says "estimated": such a
-call is never recorded as zero tokens.
+call is never recorded as zero tokens. When it carried usage that cannot be used (a count
+that is not a non-negative integer within `MAX_TOKENS`), the tokens are estimated the same
+way, the row says "unknown", and the provider's usage object is kept in `raw_usage`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
-from .._core import BUCKETS, count_tokens, estimate_request_tokens
+from .._core import BUCKETS, Summary, count_tokens, estimate_request_tokens
 from .hosts import Route
 
 __all__ = ["Observation", "encoding_for", "observe", "pricing_mode"]
@@ -80,7 +81,7 @@ def request_model(route: Route, body: bytes) -> str | None:
 def observe(
     route: Route,
     body: bytes,
-    result: Mapping[str, Any] | None,
+    result: Summary | None,
     *,
     status: str,
     http_status: int,
@@ -88,39 +89,49 @@ def observe(
     latency_ms: float,
     tags: dict[str, str],
 ) -> Observation:
-    """Build the observation of one call from the parser's `finish()` result (None when the
-    response was an HTTP error and was not parsed). `status` is "ok", or "closed" / "broken"
-    for a body the client closed early or that failed midway."""
-    if result is None:
+    """Build the observation of one call from the parser's summary: None when the body was
+    not parsed (an HTTP error, whose body is not read, or a body capture could not decode).
+    `status` is "ok", or "interrupted" for a body that failed midway."""
+    if result is None and http_status >= 400:
         model = request_model(route, body) or "unknown"
         return Observation(
             route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",
             http_status, at_us, latency_ms, None, None, tags,
         )  # fmt: skip
-    model = result["model"] or request_model(route, body) or "unknown"
-    usage = result["usage"]
-    if usage is not None:
-        tokens, source = tuple(map(usage.__getitem__, BUCKETS)), result["usage_source"]
+    if result is None:  # a 2xx body capture could not decode: only the request is known
+        model = request_model(route, body) or "unknown"
+        tokens, source = _estimate(route, model, body, ""), "estimated"
+        tier = response_id = raw_usage = None
     else:
-        encoding = encoding_for(model)
-        prompt = estimate_request_tokens(route.dialect, route.api, body, encoding)
-        # Embeddings have no output; the streamed text is the output of everything else.
-        completion = (
-            0 if route.api == "embeddings" else count_tokens(result["output_text"], encoding)
-        )
-        tokens, source = (prompt, 0, 0, 0, completion, 0, 0, 0), "estimated"
+        model = result.model or request_model(route, body) or "unknown"
+        tier, response_id, raw_usage = result.service_tier, result.response_id, result.raw_usage
+        if result.tokens is not None:  # and so is usage_source, "response" or "stream_final"
+            tokens, source = result.tokens, result.usage_source  # type: ignore[assignment]
+        else:
+            tokens = _estimate(route, model, body, result.output_text)
+            # Usage that arrived but could not be used is "unknown"; none at all, "estimated".
+            source = "estimated" if raw_usage is None else "unknown"
     return Observation(
         provider=route.provider,
         model=model,
         api=route.api,
         tokens=tokens,
         usage_source=source,
-        pricing_mode=pricing_mode(result["service_tier"]),
+        pricing_mode=pricing_mode(tier),
         status=status,
         http_status=http_status,
         at_us=at_us,
         latency_ms=latency_ms,
-        provider_response_id=result["response_id"],
-        raw_usage=result["raw_usage"],
+        provider_response_id=response_id,
+        raw_usage=raw_usage,
         tags=tags,
     )
+
+
+def _estimate(route: Route, model: str, body: bytes, output_text: str) -> tuple[int, ...]:
+    """Buckets counted from the request body and the streamed text (a documented estimate)."""
+    encoding = encoding_for(model)
+    prompt = estimate_request_tokens(route.api, body, encoding)
+    # Embeddings have no output; the streamed text is the output of everything else.
+    completion = 0 if route.api == "embeddings" else count_tokens(output_text, encoding)
+    return (prompt, 0, 0, 0, completion, 0, 0, 0)

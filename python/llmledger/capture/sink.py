@@ -6,7 +6,6 @@ counted in `problems`, and the app's call goes on unchanged.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import Counter
@@ -25,7 +24,9 @@ __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 log = logging.getLogger("llmledger")
 
 problems: Counter[str] = Counter()
-"""Capture problems by kind ("capture", "decode", "parse", "record"), for `llmledger doctor`."""
+"""Capture problems by kind, for `llmledger doctor`: "capture", "decode", "parse", "record",
+"usage" (a provider's usage unusable or clamped) and "host" (calls to a host the registry
+does not know, once per host)."""
 
 
 def report_problem(kind: str, message: str, *args: object) -> None:
@@ -74,8 +75,9 @@ def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
             provider_response_id=obs.provider_response_id,
             http_status=obs.http_status,
             status=obs.status,
-            # The provider's usage object, verbatim, so a normaliser fix can re-derive history.
-            raw_usage=json.loads(obs.raw_usage) if obs.raw_usage else None,
+            # The provider's usage object, as the JSON text it arrived in (stored as is), so
+            # a normaliser fix can re-derive history.
+            raw_usage=obs.raw_usage,
         )
     except Exception:  # a bug here must not stop the writer; it is counted and logged
         report_problem("record", "could not record a %s call", exchange.route.provider)

@@ -35,9 +35,9 @@ HOLD_BYTES = 256 * 1024
 class Exchange:
     """One LLM call in flight, from the request's start to the end of its response body."""
 
-    __slots__ = ("_once", "at_us", "body", "decoder", "headers", "held", "held_bytes",
-                 "http_status", "latency_ms", "parser", "route", "start", "status",
-                 "tags")  # fmt: skip
+    __slots__ = ("_once", "at_us", "body", "decoded", "decoder", "headers", "held",
+                 "held_bytes", "http_status", "latency_ms", "parser", "route", "start",
+                 "status", "tags")  # fmt: skip
 
     def __init__(self, route: Route, request: httpx2.Request) -> None:
         self.route = route
@@ -52,6 +52,8 @@ class Exchange:
         self.held_bytes = 0
         self.parser: UsageParser | None = None
         self.decoder: Callable[[bytes], bytes] | None = None
+        # True when the body came already read, so already decoded (`take_read_body`).
+        self.decoded = False
         # list.pop() is atomic, so "finish once" holds even when a stream is read in one
         # thread and closed from another.
         self._once = [True]
@@ -78,6 +80,14 @@ class Exchange:
         elif self.parser is not None:
             self._parse(chunk)
 
+    def take_read_body(self, content: bytes) -> None:
+        """The response came with its body already in memory (`httpx2.MockTransport` with
+        `content=` or `json=`, a transport that buffers or caches): the SDK will not read it
+        through the stream, so tee it now, as httpx2 decoded it, and end the call."""
+        self.decoded = True
+        self.feed(content)
+        self.finish("ok")
+
     def _parse_held(self, held: list[bytes]) -> None:
         self._open_parser()
         for chunk in held:
@@ -86,13 +96,13 @@ class Exchange:
     def _open_parser(self) -> None:
         headers = self.headers
         encoding = headers.get("content-encoding", "").strip().lower()
-        if encoding and encoding != "identity":
+        if encoding and encoding != "identity" and not self.decoded:
             self.decoder = _decoder(encoding)
             if self.decoder is None:
                 report_problem("decode", "unsupported content-encoding %r", encoding)
                 return
         streaming = headers.get("content-type", "").startswith("text/event-stream")
-        self.parser = UsageParser(self.route.dialect, self.route.api, streaming)
+        self.parser = UsageParser(self.route.api, streaming)
 
     def _parse(self, chunk: bytes) -> None:
         parser = self.parser
@@ -134,15 +144,18 @@ class Exchange:
             self.held = None
             self._parse_held(held)
         result = self.parser.finish() if self.parser is not None else None
-        if result is None and self.http_status < 400:
-            # A 2xx body that could not be parsed (unsupported encoding, parser failure):
-            # estimate from the request rather than record nothing.
-            result = _NOTHING_SEEN
-        if result is not None and result["error"]:
-            report_problem("parse", "%s %s: %s", self.route.provider, self.route.api,
-                           result["error"])  # fmt: skip
+        route = self.route
+        if result is not None:
+            if result.error:
+                report_problem("parse", "%s %s: %s", route.provider, route.api, result.error)
+            if result.usage_problem:
+                verdict = "clamped" if result.tokens else "unusable, recorded as 'unknown'"
+                report_problem(
+                    "usage", "%s %s usage %s: %s (the raw usage is kept on the row)",
+                    route.provider, route.api, verdict, result.usage_problem,
+                )  # fmt: skip
         return observe(
-            self.route,
+            route,
             self.body,
             result,
             status=self.status,
@@ -151,12 +164,6 @@ class Exchange:
             latency_ms=self.latency_ms,
             tags=self.tags,
         )
-
-
-_NOTHING_SEEN = {
-    "model": None, "response_id": None, "service_tier": None, "usage": None,
-    "usage_source": None, "raw_usage": None, "output_text": "", "events": 0, "error": None,
-}  # fmt: skip
 
 
 def _decoder(encoding: str) -> Callable[[bytes], bytes] | None:

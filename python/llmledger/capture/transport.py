@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from .hosts import Dialect, Route, dialect_of, host_for, register_host, route
+from .hosts import Dialect, Route, dialect_of, guess_route, host_for, register_host, route
 from .sink import report_problem
 from .tee import AsyncTeeStream, Exchange, TeeStream
 
@@ -64,10 +64,33 @@ class _Router:
             if host is not None:
                 provider, dialect = host.provider, dialect or host.dialect
             elif self.fallback is None:
-                return None
+                # A client built on `httpx_client()` pointed at a proxy: record what its path
+                # says it is rather than nothing, and say so once.
+                found = guess_route(request.method, url.path)
+                if found is not None:
+                    _note_unregistered(url, found.provider)
+                return found
             else:
                 provider = self.fallback
+                found = route(dialect or dialect_of(provider), provider, request.method, url.path)
+                if found is not None:
+                    _note_unregistered(url, provider)
+                return found
         return route(dialect or dialect_of(provider), provider, request.method, url.path)
+
+
+# Hosts already reported by `_note_unregistered`: once per host and process is enough.
+_unregistered_seen: set[str] = set()
+
+
+def _note_unregistered(url: httpx2.URL, provider: str) -> None:
+    """Count and log, once per host, an LLM call to a host the registry does not know."""
+    host = url.host if url.port is None else f"{url.host}:{url.port}"
+    if host in _unregistered_seen:
+        return
+    _unregistered_seen.add(host)
+    report_problem("host", "%s is not in the host registry; its calls are recorded as %r; "
+                   "register_host(%r, <provider>) to name it", host, provider, host)  # fmt: skip
 
 
 def _start(router: _Router, request: httpx2.Request) -> Exchange | None:
@@ -90,6 +113,18 @@ def _begin(exchange: Exchange, response: httpx2.Response) -> bool:
         return False
 
 
+def _tee_read_body(exchange: Exchange, response: httpx2.Response) -> bool:
+    """Tee a body that is already in memory, which the SDK will not read through the stream
+    (a mock transport's `content=` or `json=`, a caching transport); False for a body still
+    to be read, the usual case, which is teed as it streams."""
+    try:
+        content = response.content
+    except httpx2.ResponseNotRead:  # a streaming body: tee it as the SDK reads it
+        return False
+    exchange.take_read_body(content)
+    return True
+
+
 class TeeTransport(httpx2.BaseTransport):
     """Wraps a sync transport; tees the response bodies of LLM calls into the parser."""
 
@@ -108,6 +143,8 @@ class TeeTransport(httpx2.BaseTransport):
         exchange = _start(self._router, request)
         response = self.inner.handle_request(request)
         if exchange is not None and _begin(exchange, response):
+            if _tee_read_body(exchange, response):
+                return response
             response.stream = TeeStream(response.stream, exchange)  # type: ignore[arg-type]
         return response
 
@@ -133,6 +170,8 @@ class AsyncTeeTransport(httpx2.AsyncBaseTransport):
         exchange = _start(self._router, request)
         response = await self.inner.handle_async_request(request)
         if exchange is not None and _begin(exchange, response):
+            if _tee_read_body(exchange, response):
+                return response
             response.stream = AsyncTeeStream(response.stream, exchange)  # type: ignore[arg-type]
         return response
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import operator
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
@@ -11,6 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, Insert, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+
+from .json_text import JsonText, as_json_text
 
 __all__ = ["SqliteBulkInsert", "insert_ignoring_duplicates"]
 
@@ -39,7 +40,8 @@ class SqliteBulkInsert:
     the driver lets go of the GIL around each statement it steps, and taking it back from a
     busy app thread is a hand-over each time, so one statement per batch, not one per row.
     JSON columns are serialised as SQLAlchemy's JSON type would (`null` for None), once per
-    distinct object in a batch: the calls of one tag scope share their tags dict.
+    distinct object in a batch: the calls of one tag scope share their tags dict. A `str` is
+    JSON text already (`JsonText`: the provider's raw usage) and is stored as it is.
     """
 
     def __init__(self, table: Table, key: str) -> None:
@@ -52,7 +54,7 @@ class SqliteBulkInsert:
         cap = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
         self.rows_per_statement = cap // len(names)
         self._values = operator.itemgetter(*names)
-        self._json = [i for i, c in enumerate(columns) if isinstance(c.type, JSON)]
+        self._json = [i for i, c in enumerate(columns) if isinstance(c.type, JSON | JsonText)]
 
     def statements(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, list[Any]]]:
         """(SQL, flat parameters) for each statement that inserts `rows`, in order."""
@@ -71,7 +73,7 @@ class SqliteBulkInsert:
                 value = values[i]
                 text = memo.get(id(value))
                 if text is None:
-                    text = memo[id(value)] = json.dumps(value)
+                    text = memo[id(value)] = as_json_text(value)
                 values[i] = text
             out += values
         return out

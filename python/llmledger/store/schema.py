@@ -24,19 +24,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql
 
+from .._core import BUCKETS
+from .json_text import JsonText
+
 __all__ = ["BUCKETS", "COST_COLUMNS", "LEDGER_COLUMNS", "calls", "metadata", "price_snapshots"]
 
-BUCKETS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "input_audio_tokens",
-    "output_audio_tokens",
-)
-"""The disjoint token buckets, in canonical order (the Rust core uses the same order)."""
+# BUCKETS: the disjoint token buckets, in canonical order, as the Rust core defines them
+# (parser, pricing and kernels all index them), re-exported here beside the columns.
 
 COST_COLUMNS = (*("cost_" + b.removesuffix("_tokens") for b in BUCKETS), "cost_request")
 """Per-bucket cost columns, then the per-request fee; `cost` is their sum."""
@@ -79,7 +73,8 @@ calls = Table(
     Column("price_variant", String(32)),
     Column("price_tier", BigInteger),
     Column("tags", _Json, nullable=False),
-    Column("raw_usage", _Json),
+    # The provider's usage object, written from the JSON text it arrived in.
+    Column("raw_usage", JsonText()),
     Index("ix_llmledger_calls_at_us", "at_us"),
     Index("ix_llmledger_calls_provider_model", "provider", "model"),
     **_MYSQL_TABLE,
