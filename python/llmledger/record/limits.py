@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from .._core import MAX_TOKENS
 from ..store.schema import calls
 
 __all__ = [
@@ -27,7 +28,7 @@ __all__ = [
     "storable",
 ]
 
-MAX_TOKENS_PER_BUCKET = 1_000_000_000
+MAX_TOKENS_PER_BUCKET: int = MAX_TOKENS
 """The most tokens one bucket of one call may hold. No real call comes near it (the largest
 context windows hold a few million tokens), and eight full buckets at the catalog's dearest
 rate (600 USD per million tokens) cost 4.8e18 pico-USD, within the 64-bit cost column."""
