@@ -18,7 +18,7 @@ from llmledger.capture import instrument
 from llmledger.config import state
 from llmledger.record.recorder import ledger_row
 from llmledger.store import make_engine, upgrade
-from llmledger.store.spool import dumps_rows
+from llmledger.store.spool import encode_rows
 
 USAGE = json.loads((RESPONSES / "openai_chat.json").read_text())["usage"]
 
@@ -46,7 +46,7 @@ def test_raw_usage_is_stored_as_the_providers_object(
             spooled_row('{"prompt_tokens":5,"completion_tokens":7}', "new"),
             spooled_row(None, "none"),
         ]
-        spool.write_bytes(dumps_rows(rows))
+        spool.write_bytes(encode_rows(rows))
         fake.serve(reply("openai_chat.json"))
         with instrument(make_client("openai", fake.url), provider="openai") as client:
             chat(client, False)
