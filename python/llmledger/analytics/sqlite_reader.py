@@ -25,6 +25,7 @@ starts it the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -90,8 +91,11 @@ def read_in_own_process(
             if child.poll() is None:  # stopped early, or an error here: the rows are unwanted
                 child.kill()
             child.wait()
-            child.stdin.close()
             child.stdout.close()
+            # The request may still sit in the buffer if the child died before reading it;
+            # flushing it now would only raise BrokenPipeError.
+            with contextlib.suppress(BrokenPipeError):
+                child.stdin.close()
 
 
 def _stream(child: subprocess.Popen, request: dict, stderr) -> Iterator[pa.RecordBatch]:
