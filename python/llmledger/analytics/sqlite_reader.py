@@ -5,14 +5,17 @@ that writes it. SQLite's locks are POSIX advisory locks, which belong to the pro
 closing any file descriptor of a file drops every lock the process holds on it. Each copy
 of SQLite works around that for its own connections only. So when ADBC's bundled SQLite
 closed its connection in the process where Python's `sqlite3` was writing, the writer's
-locks were gone: another process (the nightly `llmledger reaggregate`) then checkpointed and
-deleted the write-ahead log under it, and the ledger was corrupted ("database disk image is
-malformed", lost rows). See https://www.sqlite.org/howtocorrupt.html, section 2.2.
+locks were gone: another process (the nightly `llmledger reaggregate`) then found no lock of
+the app's and acted as the file's only user (the last connection to close checkpoints and
+removes the write-ahead log and its shared-memory index), and the ledger was corrupted
+("database disk image is malformed", lost rows, rows read back garbled). See
+https://www.sqlite.org/howtocorrupt.html, section 2.2.
 
 So a large read runs ADBC's SQLite driver (the fastest reader measured, two connections in
 two threads) in a process of its own, `sqlite_child`, which streams Arrow IPC back through
-a pipe; a small read, where starting that process (about 0.35 s: an interpreter, pyarrow,
-the driver) would dominate, goes through this process's own `sqlite3`, the writer's library.
+a pipe; a small read, where starting that process (0.35 s on a quiet machine: an interpreter,
+pyarrow, the driver) would dominate, goes through this process's own `sqlite3`, the writer's
+library.
 
 The reader process is one-shot and tied to this read: it starts within `START_TIMEOUT` or
 the read fails; its errors are raised here as `ReaderProcessError` with its own message; it
@@ -41,9 +44,11 @@ from . import sqlite_child
 
 __all__ = ["SMALL_READ_ROWS", "START_TIMEOUT", "ReaderProcessError", "read_in_own_process"]
 
-SMALL_READ_ROWS = 50_000
-"""Reads of fewer rows than this stay in this process (through `sqlite3`). The two routes
-cost the same at about 60,000 rows (benches/bench_sql_rollup.py)."""
+SMALL_READ_ROWS = 100_000
+"""Reads of fewer rows than this stay in this process (through `sqlite3`). Measured with
+rollups of time windows of the 1M-row ledger of benches/bench_sql_rollup.py on a loaded
+2-core machine: in this process 0.12 s for 11k rows, 0.83 s for 55k, 1.49 s for 100k; in the
+reader process 0.71 s, 1.34 s, 1.51 s."""
 
 START_TIMEOUT = 30.0
 """Seconds the reader process may take to start (its imports) before the read fails."""
