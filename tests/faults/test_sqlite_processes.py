@@ -98,13 +98,13 @@ def _nightly(log: Path, database: str) -> subprocess.Popen:
 
 
 def test_writers_rollups_nightly_job_and_readers_at_once(tmp_path):
-    # An app records and rolls up (through the reader process) all along, ~8 s. Meanwhile, in
+    # An app records and rolls up (through the reader process) all along, ~10 s. Meanwhile, in
     # rounds: three writers, a rollup (reader process), a calls() reader and the nightly job
     # run at once, as short-lived processes (workers, cron jobs and commands come and go);
     # when they have all ended, the nightly job runs again, alone with the app.
     database = str(tmp_path / "ledger.db")
     log = tmp_path / "roles.log"
-    seconds = 8
+    seconds = 10
     engine = make_engine(f"sqlite:///{database}")
     upgrade(engine)  # the tables exist before anyone starts
     engine.dispose()
@@ -116,9 +116,9 @@ def test_writers_rollups_nightly_job_and_readers_at_once(tmp_path):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline - 1:
             seed = 10 * rounds
-            crowd = [_start(log, "writer", database, "1", str(seed + i)) for i in (1, 2, 3)]
-            crowd.append(_start(log, "rollup", database, "1", str(seed + 4), "--reader-process"))
-            crowd.append(_start(log, "reader", database, "1", str(seed + 5)))
+            crowd = [_start(log, "writer", database, "0.5", str(seed + i)) for i in (1, 2, 3)]
+            crowd.append(_start(log, "rollup", database, "0.5", str(seed + 4), "--reader-process"))
+            crowd.append(_start(log, "reader", database, "0.5", str(seed + 5)))
             crowd.append(_nightly(log, database))
             running += crowd
             for process in crowd:
