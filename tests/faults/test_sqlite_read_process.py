@@ -67,6 +67,14 @@ def test_reader_process_gives_the_in_memory_result(database, reader_process, cas
     assert_frame_equal(from_file, in_memory, check_exact=True)
 
 
+def test_a_request_larger_than_a_pipe_buffer_is_read(database, reader_process):
+    engine = make_engine(f"sqlite:///{database}")
+    long_value = "acme" * 100_000
+    assert rollup(engine, by=["feature"], where={"tenant": long_value}).height == 0
+    assert rollup(engine, by=["feature"], where={"tenant": "acme"})["calls"].sum() > 0
+    engine.dispose()
+
+
 def test_its_error_is_raised_here_with_its_message(database):
     read = read_in_own_process(
         database, ["SELECT id, nonesuch, model FROM llmledger_calls"], SCHEMA,
@@ -96,15 +104,19 @@ def test_every_row_comes_once_in_the_requested_types(database):
     assert sorted(table["id"].to_pylist()) == list(range(1, 601))
 
 
-def test_a_start_that_hangs_is_bounded(database, monkeypatch, tmp_path):
+@pytest.mark.parametrize("request_bytes", [10, 1_000_000], ids=["small", "over-a-pipe-buffer"])
+def test_a_start_that_hangs_is_bounded(database, monkeypatch, tmp_path, request_bytes):
+    # A child that never reads its request: one larger than the pipe's buffer must not block
+    # the write of it either.
     hangs = tmp_path / "hangs"
     hangs.write_text("#!/bin/sh\nexec sleep 60\n")
     hangs.chmod(0o755)
     monkeypatch.setattr(sqlite_reader.sys, "executable", str(hangs))
     monkeypatch.setattr(sqlite_reader, "START_TIMEOUT", 0.5)
+    sql = f"SELECT '{'x' * request_bytes}'"
     began = time.monotonic()
     with pytest.raises(ReaderProcessError, match=r"did not start within 0\.5 s"):
-        list(read_in_own_process(database, ["SELECT 1"], SCHEMA, batch_rows=10, busy_timeout=1))
+        list(read_in_own_process(database, [sql], SCHEMA, batch_rows=10, busy_timeout=1))
     assert time.monotonic() - began < 5
     assert _children() == set()
 

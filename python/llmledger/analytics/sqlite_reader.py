@@ -28,13 +28,13 @@ starts it the same way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -97,20 +97,19 @@ def read_in_own_process(
                 child.kill()
             child.wait()
             child.stdout.close()
-            # The request may still sit in the buffer if the child died before reading it;
-            # flushing it now would only raise BrokenPipeError.
-            with contextlib.suppress(BrokenPipeError):
-                child.stdin.close()
+            child.stdin.close()  # written through its descriptor: nothing buffered to flush
 
 
 def _stream(child: subprocess.Popen, request: dict, stderr) -> Iterator[pa.RecordBatch]:
+    deadline = time.monotonic() + START_TIMEOUT
     try:
-        child.stdin.write(json.dumps(request).encode() + b"\n")
-        child.stdin.flush()
+        started = _send(child, json.dumps(request).encode() + b"\n", deadline)
     except BrokenPipeError:  # it died at start; its stderr says why
         raise _failure(child, stderr, "could not start") from None
-    ready, _, _ = select.select([child.stdout], [], [], START_TIMEOUT)
-    if not ready:
+    if started:
+        ready, _, _ = select.select([child.stdout], [], [], max(0, deadline - time.monotonic()))
+        started = bool(ready)
+    if not started:
         raise ReaderProcessError(
             f"the SQLite reader process did not start within {START_TIMEOUT:g} s"
         )
@@ -127,6 +126,23 @@ def _stream(child: subprocess.Popen, request: dict, stderr) -> Iterator[pa.Recor
         raise ReaderProcessError("the SQLite reader process did not exit after its rows") from None
     if child.returncode != 0:
         raise _failure(child, stderr, "failed")
+
+
+def _send(child: subprocess.Popen, data: bytes, deadline: float) -> bool:
+    """Writes `data` to the child's stdin; False if it does not take it all by `deadline`.
+
+    Non-blocking: a request larger than the pipe's buffer (a long `where` value) waits for
+    the child to read it, and a child that never starts must not hold this process.
+    """
+    fd = child.stdin.fileno()
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    while view:
+        _, writable, _ = select.select([], [fd], [], max(0, deadline - time.monotonic()))
+        if not writable:
+            return False
+        view = view[os.write(fd, view) :]
+    return True
 
 
 def _failure(child: subprocess.Popen, stderr, what: str) -> ReaderProcessError:
