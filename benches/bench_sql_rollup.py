@@ -15,9 +15,9 @@ extract the same two tags and read the same columns.
         pytest benches/bench_sql_rollup.py --benchmark-enable --benchmark-only
 
 N defaults to 20,000 so the suite's `--benchmark-disable` pass stays quick (below
-`SMALL_READ_ROWS`: raise N to time the reader process). With LLMLEDGER_BENCH_SQL_DIR set, the
-generated SQLite file is kept there and reused for the same N. PostgreSQL runs when
-LLMLEDGER_TEST_POSTGRES_URL is set.
+`sqlite_reader.SMALL_READ_ROWS`: raise N to time the reader process). With
+LLMLEDGER_BENCH_SQL_DIR set, the generated SQLite file is kept there and reused for the same
+N. PostgreSQL runs when LLMLEDGER_TEST_POSTGRES_URL is set.
 """
 
 from __future__ import annotations

@@ -56,9 +56,9 @@ def _sequence(url: str, engine, rng: random.Random, accepted: list[str]) -> None
 def main() -> None:
     role, database, seconds, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     if "--reader-process" in sys.argv:
-        from llmledger.analytics import source
+        from llmledger.analytics import sqlite_reader
 
-        source.SMALL_READ_ROWS = 0
+        sqlite_reader.SMALL_READ_ROWS = 0
     url = f"sqlite:///{database}"
     rng = random.Random(seed)
     llmledger.configure(url, spool_path=f"{database}.{role}-{seed}.spool.jsonl")

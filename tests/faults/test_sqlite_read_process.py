@@ -45,7 +45,7 @@ def database(tmp_path) -> str:
 @pytest.fixture
 def reader_process(monkeypatch):
     """Every read through the reader process, in two partitions (halves of ids or of time)."""
-    monkeypatch.setattr(source_module, "SMALL_READ_ROWS", 0)
+    monkeypatch.setattr(sqlite_reader, "SMALL_READ_ROWS", 0)
     monkeypatch.setattr(source_module, "_PARTITION_MIN_ROWS", 10)
 
 
@@ -136,12 +136,12 @@ def _script(body: str) -> str:
         """
         import os, sys
         import llmledger
-        from llmledger.analytics import source
+        from llmledger.analytics import sqlite_reader
         from llmledger.analytics.sqlite_reader import read_in_own_process
         from llmledger.store import make_engine
         from llmledger.store.read import read_calls
         import pyarrow as pa
-        source.SMALL_READ_ROWS = 0
+        sqlite_reader.SMALL_READ_ROWS = 0
         database = sys.argv[1]
         url = "sqlite:///" + database
         """

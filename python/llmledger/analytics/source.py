@@ -7,8 +7,9 @@ The fast path per database was measured on a 10-million-row ledger (docs/analyti
   the driver releases the GIL), 2x faster than one connection, connectorx or a DB-API fetch.
   The driver bundles its own SQLite, which must never open the file in a process that
   writes it through Python's `sqlite3` (that corrupts the ledger: see `sqlite_reader`), so
-  it runs in a reader process of its own; a read of fewer than `SMALL_READ_ROWS` rows, where
-  starting that process would dominate, is a DB-API fetch through this process's `sqlite3`.
+  it runs in a reader process of its own; a read of fewer than
+  `sqlite_reader.SMALL_READ_ROWS` rows, where starting that process would dominate, is a
+  DB-API fetch through this process's `sqlite3`.
 - PostgreSQL: ADBC's libpq driver (binary COPY out), likewise two connections.
 - MySQL/MariaDB: connectorx (binary protocol straight into Arrow); no ADBC driver ships on PyPI.
 - Anything else, or a driver that is not installed, or an in-memory SQLite database that only
@@ -32,7 +33,7 @@ from sqlalchemy import Engine, text
 
 from ..store.engine import SQLITE_BUSY_TIMEOUT
 from ..store.schema import BUCKETS, LEDGER_COLUMNS
-from .sqlite_reader import SMALL_READ_ROWS, read_in_own_process
+from . import sqlite_reader
 
 __all__ = ["TAG_PREFIX", "Query", "read_batches"]
 
@@ -171,11 +172,12 @@ def _installed(module: str) -> bool:
 def _sqlite_file(engine: Engine, q: Query, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """A SQLite file: in a reader process (ADBC, adbc-driver-sqlite is a dependency of the
     package), or for a small read, through the engine's own `sqlite3`."""
-    if _rows_at_least(engine, q, SMALL_READ_ROWS) < SMALL_READ_ROWS:
+    small = sqlite_reader.SMALL_READ_ROWS
+    if _rows_at_least(engine, q, small) < small:
         yield from _fetch(engine, q, schema)
         return
     sqls = [_select(q, "sqlite", p) for p in _partitions(engine, q)]
-    yield from read_in_own_process(
+    yield from sqlite_reader.read_in_own_process(
         engine.url.database,
         sqls,
         schema,
