@@ -2,9 +2,14 @@
 
 The fast path per database was measured on a 10-million-row ledger (docs/analytics.md):
 
-- SQLite: ADBC's SQLite driver, two connections reading two halves of the table in two
+- SQLite file: ADBC's SQLite driver, two connections reading two halves of the table in two
   threads (the read is CPU-bound in SQLite's JSON functions and the driver's conversion, and
   the driver releases the GIL), 2x faster than one connection, connectorx or a DB-API fetch.
+  The driver bundles its own SQLite, which must never open the file in a process that
+  writes it through Python's `sqlite3` (that corrupts the ledger: see `sqlite_reader`), so
+  it runs in a reader process of its own; a read of fewer than
+  `sqlite_reader.SMALL_READ_ROWS` rows, where starting that process would dominate, is a
+  DB-API fetch through this process's `sqlite3`.
 - PostgreSQL: ADBC's libpq driver (binary COPY out), likewise two connections.
 - MySQL/MariaDB: connectorx (binary protocol straight into Arrow); no ADBC driver ships on PyPI.
 - Anything else, or a driver that is not installed, or an in-memory SQLite database that only
@@ -29,6 +34,7 @@ from sqlalchemy import Engine, text
 from ..store.engine import SQLITE_BUSY_TIMEOUT
 from ..store.filters import conditions, tag_sql
 from ..store.schema import BUCKETS
+from . import sqlite_reader
 
 __all__ = ["TAG_PREFIX", "Query", "read_batches"]
 
@@ -115,12 +121,11 @@ def read_batches(engine: Engine, q: Query) -> Iterator[pa.RecordBatch]:
     schema = q.schema()
     dialect = engine.dialect.name
     if dialect == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        # adbc-driver-sqlite is a dependency of the package; the server drivers come with
-        # the `postgres` and `mysql` extras, and without them the portable fetch reads.
-        path = engine.url.database
-        parts = _partitions(engine, q)
-        read = lambda sql: _adbc_sqlite(path, sql, schema)  # noqa: E731
-    elif dialect == "postgresql" and _installed("adbc_driver_postgresql"):
+        yield from _sqlite_file(engine, q, schema)
+        return
+    # The server drivers come with the `postgres` and `mysql` extras; without them the
+    # portable fetch reads.
+    if dialect == "postgresql" and _installed("adbc_driver_postgresql"):
         uri = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         parts = _partitions(engine, q)
         read = lambda sql: _adbc_postgresql(uri, sql)  # noqa: E731
@@ -144,29 +149,34 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _adbc_sqlite(path: str, sql: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """SQLite through ADBC, with a typed first row.
+def _sqlite_file(engine: Engine, q: Query, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """A SQLite file: in a reader process (ADBC, adbc-driver-sqlite is a dependency of the
+    package), or for a small read, through the engine's own `sqlite3`."""
+    small = sqlite_reader.SMALL_READ_ROWS
+    if _rows_at_least(engine, q, small) < small:
+        yield from _fetch(engine, q, schema)
+        return
+    sqls = [_select(q, "sqlite", p) for p in _partitions(engine, q)]
+    yield from sqlite_reader.read_in_own_process(
+        engine.url.database,
+        sqls,
+        schema,
+        batch_rows=BATCH_ROWS,
+        # Wait, as the ledger's own engine does, rather than fail at once while a writer
+        # holds a lock.
+        busy_timeout=SQLITE_BUSY_TIMEOUT,
+    )
 
-    The driver infers each column's type from the first batch and fails when a later batch
-    disagrees (a column NULL in the first 64k rows comes out as Int64, then a REAL arrives).
-    A first row of typed literals pins the types; it is dropped from the first batch.
-    """
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
 
-    literal = {pa.int64(): "0", pa.float64(): "0.5", pa.string(): "''"}
-    pin = ", ".join(f"{literal[f.type]} AS {_quote_name(f.name)}" for f in schema)
-    with adbc_sqlite.connect(path) as connection, connection.cursor() as cursor:
-        # Wait, as the ledger's own engine does, rather than fail at once while another
-        # connection holds a lock (the partitions' connections open concurrently).
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT * 1000}")
-        cursor.fetchall()
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
-        cursor.execute(f"SELECT {pin} UNION ALL {sql}")
-        first = True
-        for batch in cursor.fetch_record_batch():
-            if first:
-                batch, first = batch.slice(1), False
-            yield batch
+def _rows_at_least(engine: Engine, q: Query, enough: int) -> int:
+    """The rows of `q`'s time window (its `where` filters not applied), counted on the at_us
+    index up to `enough` only: cheap however large the ledger."""
+    window = [f"at_us >= {int(q.since_us)}"] if q.since_us is not None else []
+    window += [f"at_us < {int(q.until_us)}"] if q.until_us is not None else []
+    where = " WHERE " + " AND ".join(window) if window else ""
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM llmledger_calls{where} LIMIT {int(enough)})"
+    with engine.connect() as connection:
+        return connection.exec_driver_sql(sql).scalar_one()
 
 
 def _adbc_postgresql(uri: str, sql: str) -> Iterator[pa.RecordBatch]:
