@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,8 @@ def test_misuse_is_said_where_it_happens_and_the_call_is_recorded_once(ledger_ur
             s.event("data: {}\n\n")  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="recorded when its block ended"):
         s.event(b"data: {}\n\n")
+    with pytest.raises(RuntimeError, match="recorded when its block ended"), s:
+        pass
     assert len(llmledger.calls()) == 1
     with pytest.raises(ValueError, match="api must be one of"):
         llmledger.track_stream("openai", "gpt-4o", api="embeddings")  # type: ignore[arg-type]
@@ -196,3 +199,23 @@ def test_nothing_is_recorded_while_switched_off(tmp_path: Path) -> None:
         s.event(sse("openai_chat_stream.sse"))
     assert llmledger.flush() and llmledger.calls().is_empty()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_switch_is_read_when_the_stream_starts_and_when_it_is_recorded(
+    ledger_url: str,
+) -> None:
+    body = sse("openai_chat_stream.sse")
+    llmledger.configure(ledger_url, enabled=False)
+    with llmledger.track_stream("openai", "gpt-4o") as begun_off:
+        llmledger.configure(ledger_url)
+        begun_off.event(body)  # not parsed: it began while recording was off
+    with llmledger.track_stream("openai", "gpt-4o") as s:
+        s.event(body)
+        llmledger.configure(ledger_url, enabled=False)  # ends while off: dropped
+    with llmledger.track_stream("openai", "gpt-4o") as s:
+        llmledger.configure(ledger_url)
+        s.event(body)
+    assert len(llmledger.calls()) == 0
+    with llmledger.track_stream("openai", "gpt-4o") as s:
+        s.event(body)
+    assert llmledger.calls()["cost"].to_list() == [Decimal("0.002715")]

@@ -63,7 +63,8 @@ def track_stream(
     The call is recorded once, when the block ends: "ok", or "interrupted" when the block
     raises (the exception goes on unchanged), with the usage the stream reported, else an
     estimate (`usage_source` "estimated"). Bad arguments raise here (TypeError or ValueError
-    naming the field); while recording is off, events are checked and nothing is recorded.
+    naming the field). A stream begun while recording is off (`configure(enabled=False)`)
+    has its events checked, not parsed, and is not recorded.
     """
     if not isinstance(provider, str):
         raise TypeError(f"provider must be a string, got {type(provider).__name__}")
@@ -91,22 +92,26 @@ def track_stream(
 class StreamCollector:
     """One streamed call in flight, fed by the app (`track_stream`)."""
 
-    __slots__ = ("_framing", "_parser", "_recorded", "at_us", "body", "latency_ms", "route",
-                 "start", "status", "tags")  # fmt: skip
+    __slots__ = ("_framing", "_parser", "_recorded", "_recording", "at_us", "body",
+                 "latency_ms", "route", "start", "status", "tags")  # fmt: skip
 
     def __init__(self, route: Route, body: bytes, explicit: Mapping[str, str] | None) -> None:
         self.route = route
         self.body = body
         scoped = tagging.snapshot()
         self.tags = tagging.merge({}, scoped, explicit) if explicit else scoped
-        # Nothing is parsed while recording is off: the events are only checked.
-        self._parser: UsageParser | None = UsageParser(route.api, True) if enabled() else None
+        # Decided once, when the call starts, as capture decides per request: a stream begun
+        # while recording is off is only checked, never parsed, and never recorded.
+        self._recording = enabled()
+        self._parser: UsageParser | None = UsageParser(route.api, True) if self._recording else None
         self._framing: str | None = None  # "bytes" or "events", from the first event fed
         self._recorded = False
         self.status = "ok"
         self.at_us = self.start = self.latency_ms = 0
 
     def __enter__(self) -> StreamCollector:
+        if self._recorded:  # a second `with` would record the call twice
+            raise RuntimeError("track_stream: this stream was recorded when its block ended")
         self.at_us = time.time_ns() // 1000
         self.start = time.perf_counter_ns()
         return self
@@ -114,13 +119,14 @@ class StreamCollector:
     def event(self, data: bytes | bytearray | memoryview | Mapping[str, Any]) -> None:
         """Feed the stream: raw bytes of the SSE body as they arrive (any split, lines with
         their newlines), or one parsed event's JSON object (the `data:` payload as a dict).
-        One stream takes one kind. A TypeError for anything else, and after the block."""
+        One stream takes one kind: a TypeError for anything else, a RuntimeError after the
+        block."""
         if self._recorded:
             raise RuntimeError("track_stream: this stream was recorded when its block ended")
         if isinstance(data, Mapping):
-            framing, chunk = "events", b"data: " + json.dumps(data).encode() + b"\n\n"
+            framing = "events"
         elif isinstance(data, bytes | bytearray | memoryview):
-            framing, chunk = "bytes", bytes(data)
+            framing = "bytes"
         else:
             raise TypeError(
                 "track_stream: event() takes the raw SSE bytes or a parsed event dict, got "
@@ -136,6 +142,10 @@ class StreamCollector:
         parser = self._parser
         if parser is None:
             return
+        if framing == "events":  # the SSE event it came in, as the parser reads the wire
+            chunk = b"data: " + json.dumps(data).encode() + b"\n\n"
+        else:
+            chunk = bytes(data)  # type: ignore[arg-type]  # no copy for bytes
         try:
             parser.feed(chunk)
         except Exception:  # a parser bug must not break the app's stream: stop parsing it
@@ -151,7 +161,7 @@ class StreamCollector:
         self._recorded = True
         self.latency_ms = (time.perf_counter_ns() - self.start) / 1e6
         self.status = "ok" if kind is None else "interrupted"
-        if not enabled():
+        if not self._recording:
             return
         try:
             deliver(self)
