@@ -15,8 +15,6 @@ from fakeprovider import FakeProvider
 import llmledger
 from llmledger.record import hooks
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
 
 @pytest.fixture(scope="session")
 def fake() -> Iterator[FakeProvider]:

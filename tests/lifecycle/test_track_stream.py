@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 from fakeprovider import reply
 from fakeprovider.clients import make_client
 
@@ -21,6 +20,7 @@ from llmledger.store.schema import BUCKETS
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 REQUEST = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def sse(name: str) -> bytes:
