@@ -144,6 +144,20 @@ def test_what_the_hook_raises_is_contained_said_once_per_type_and_counted(
     assert all(r.exc_info is not None for r in caplog.records)
 
 
+def test_a_hook_that_exits_neither_stops_the_writer_nor_loses_the_call(ledger_url: str) -> None:
+    def hook(call: llmledger.Call) -> None:
+        raise SystemExit(1)
+
+    llmledger.configure(ledger_url, on_call=hook)
+    writer = llmledger.config.state().writer
+    thread = writer._thread
+    llmledger.track("openai", "gpt-4o", input_tokens=1)
+    llmledger.track("openai", "gpt-4o", input_tokens=2)
+    assert llmledger.calls()["input_tokens"].to_list() == [1, 2]
+    assert writer._thread is thread and thread.is_alive()
+    assert hooks.problems == {"raised": 2}
+
+
 def test_a_slow_hook_does_not_hold_up_the_app(fake: Any, ledger_url: str) -> None:
     def slow(call: llmledger.Call) -> None:
         time.sleep(0.2)

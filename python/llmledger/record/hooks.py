@@ -7,10 +7,10 @@ So the app's thread never waits for it, and after `llmledger.flush()` returns th
 seen every call recorded before it. A slow hook delays the writer, and so the writing of
 every later call: hand slow work (a network export) to a thread or queue of your own.
 
-What the hook raises is contained: logged once per exception type, with its traceback, and
-counted in `problems`. The hook never runs on the app's thread: a call the writer cannot
-queue (100,000 calls behind, or shut down) goes to the spool from the thread that made it,
-and is counted as skipped instead.
+What the hook raises (any exception, SystemExit too) is contained: logged once per exception
+type, with its traceback, and counted in `problems`. The hook never runs on the app's thread:
+a call the writer cannot queue (100,000 calls behind, or shut down) goes to the spool from the
+thread that made it, and is counted as skipped instead.
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ def announce(on_call: OnCall, writer: Writer, call: Call) -> None:
         return
     try:
         on_call(call)
-    except Exception as exc:  # the user's code: whatever it raises must not stop the writer
+    # The user's code, on the writer's thread: nothing it raises, SystemExit included, may
+    # end that thread or lose the row being built.
+    except BaseException as exc:
         problems["raised"] += 1
         kind = type(exc)
         if kind not in _types_said:
