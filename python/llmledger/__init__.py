@@ -24,9 +24,9 @@ from .capture import (
     instrument,
     is_instrumented,
     register_host,
+    track_stream,
     uninstrument,
 )
-from .capture.manual import track_stream
 from .config import DefaultTags, OnCall, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls

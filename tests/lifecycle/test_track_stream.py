@@ -98,10 +98,11 @@ def test_anthropic_streams_are_read_as_messages(ledger_url: str) -> None:
 
 def test_gemini_streams_are_read_as_generate_content(ledger_url: str) -> None:
     llmledger.configure(ledger_url)
-    with llmledger.track_stream("google", "gemini-2.5-flash") as s:
+    with llmledger.track_stream("Gemini", "gemini-2.5-flash") as s:
         for event in events(sse("gemini_stream_crlf.sse")):
             s.event(event)
     row = the_row()
+    assert (row["provider"], row["model"]) == ("google", "gemini-2.5-flash")
     assert row["tokens"] == {"input_tokens": 12, "output_tokens": 17, "reasoning_tokens": 30}
     # 12 * 0.30 + (17 + 30 thinking) * 2.50 USD per million tokens
     assert row["cost_pico"] == 121_100_000

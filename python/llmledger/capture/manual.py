@@ -31,7 +31,11 @@ from .sink import deliver, report_problem
 __all__ = ["StreamCollector", "track_stream"]
 
 # The API a provider's stream is read as when none is named: its native one.
-_NATIVE_API: dict[str, Api] = {"anthropic": "messages", "google": "generate_content"}
+_NATIVE_API: dict[str, Api] = {
+    "anthropic": "messages",
+    "google": "generate_content",
+    "gemini": "generate_content",  # the catalog's other name for google
+}
 _API_DIALECT: dict[str, Dialect] = {"messages": "anthropic", "generate_content": "google"}
 _STREAMED_APIS = ("chat", "responses", "completions", "messages", "generate_content")
 
@@ -71,7 +75,7 @@ def track_stream(
     checked_text("provider", provider, PROVIDER_LENGTH)
     checked_text("model", model, MODEL_LENGTH)
     if api is None:
-        api = _NATIVE_API.get(provider, "chat")
+        api = _NATIVE_API.get(provider.lower(), "chat")
     elif api not in _STREAMED_APIS:
         raise ValueError(f"api must be one of {', '.join(_STREAMED_APIS)}, got {api!r}")
     if isinstance(request, Mapping):
