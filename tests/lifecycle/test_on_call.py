@@ -3,6 +3,7 @@ thread; what it raises is contained, logged once per type and counted."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from fakeprovider import reply
-from fakeprovider.clients import make_client
+from fakeprovider.clients import aclose_client, make_client
 
 import llmledger
 from llmledger.capture import instrument, sink
@@ -91,6 +92,33 @@ def test_captured_calls_reach_the_hook_once_each(stream: bool, fake: Any, ledger
         assert call.provider_response_id == "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
     assert [int(c * 10**12) for c in rows["cost"]] == [call.cost_pico] * 3
     assert dict(zip(BUCKETS, rows.row(0)[3:11], strict=True)) == dict(call.usage)
+
+
+def test_async_streams_reach_the_hook_on_the_writer_thread(fake: Any, ledger_url: str) -> None:
+    seen = Seen()
+    llmledger.configure(ledger_url, on_call=seen)
+    fake.serve(reply("anthropic_messages_stream.sse"))
+
+    async def call() -> None:
+        client = instrument(make_client("anthropic", fake.url, asynchronous=True), "anthropic")
+        try:
+            stream = await client.messages.create(
+                model="claude-haiku-4-5", max_tokens=1024, messages=MESSAGES, stream=True
+            )
+            [event async for event in stream]
+        finally:
+            await aclose_client(client)
+
+    with llmledger.tags(feature="async"):
+        asyncio.run(call())
+    assert llmledger.flush()
+    [call_] = seen.calls
+    assert seen.threads == {"llmledger-writer"}
+    assert call_.model == "claude-haiku-4-5-20251001"
+    # 472 * 1.00 + 15 * 5.00 USD per million tokens
+    assert tokens(call_) == {"input_tokens": 472, "output_tokens": 15}
+    assert (call_.cost_pico, call_.usage_source) == (547_000_000, "stream_final")
+    assert dict(call_.tags) == {"feature": "async"}
 
 
 def test_a_failed_call_reaches_the_hook_at_zero_cost(fake: Any, ledger_url: str) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fakeprovider import reply
 from fakeprovider.clients import make_client
@@ -68,6 +69,29 @@ def test_raw_bytes_in_any_split(size: int | None, ledger_url: str) -> None:
     assert (call.event_id, call.cost_pico, call.usage_source) == (
         row["event_id"], 2_715_000_000, "stream_final",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("split", [None, 5], ids=["per-event", "5-byte"])
+def test_a_stream_read_with_a_plain_http_client(
+    split: int | None, fake: Any, ledger_url: str
+) -> None:
+    """What the collector is for: the app posts and reads the stream itself, from the loopback
+    provider, and feeds the body's bytes as its HTTP client hands them over."""
+    llmledger.configure(ledger_url)
+    fake.serve(reply("openai_chat_stream.sse", chunk_size=split))
+    with (
+        httpx2.Client() as http,
+        http.stream("POST", fake.url + "/v1/chat/completions", json=REQUEST) as response,
+        llmledger.track_stream("openai", "gpt-4o-mini", request=REQUEST) as s,
+    ):
+        for chunk in response.iter_bytes():
+            s.event(chunk)
+    row = the_row()
+    assert row["model"] == "gpt-4o-mini-2024-07-18"
+    # 19 * 0.15 + 10 * 0.60 USD per million tokens
+    assert row["tokens"] == {"input_tokens": 19, "output_tokens": 10}
+    assert (row["cost_pico"], row["usage_source"]) == (8_850_000, "stream_final")
+    assert row["provider_response_id"] == "chatcmpl-C2fGZ8u4Vq0rj3wTnKx1d9Yb7Hs5A"
 
 
 def test_parsed_events_give_the_same_row(ledger_url: str) -> None:
