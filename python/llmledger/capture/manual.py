@@ -56,13 +56,15 @@ def track_stream(
                 ...                     # or s.event(json.loads(line[6:])), a parsed event
 
     `provider` is who bills the call (the catalog's id: "openai", "anthropic", "openrouter"),
-    `model` the model asked for; the model the stream names, when it names one, is recorded
-    instead (a dated version), as capture does. `api` says how to read the events: "chat",
-    "responses" or "completions" (OpenAI's format), "messages" (Anthropic's),
-    "generate_content" (Gemini's `alt=sse`); by default "messages" for anthropic,
-    "generate_content" for google, else "chat". `request` is the request's JSON body (bytes
-    or a dict), used only to estimate the input tokens when the stream carries no usage.
-    `tags` are explicit tags, over the scope's as `track()`'s; the scope is read now.
+    `model` the model asked for: recorded unless the stream names one (a dated version) or,
+    failing that, the request body does, as capture does. The pricing mode is the service
+    tier the stream reports ("flex", "priority"), else standard. `api` says how to read the
+    events: "chat", "responses" or "completions" (OpenAI's format), "messages"
+    (Anthropic's), "generate_content" (Gemini's `alt=sse`); by default "messages" for
+    anthropic, "generate_content" for google, else "chat". `request` is the request's JSON
+    body (bytes or a dict), used only to estimate the input tokens when the stream carries
+    no usage. `tags` are explicit tags, over the scope's as `track()`'s; the scope is read
+    now.
 
     The call is recorded once, when the block ends: "ok", or "interrupted" when the block
     raises (the exception goes on unchanged), with the usage the stream reported, else an
