@@ -62,7 +62,7 @@ def track_stream(
     events: "chat", "responses" or "completions" (OpenAI's format), "messages"
     (Anthropic's), "generate_content" (Gemini's `alt=sse`); by default "messages" for
     anthropic, "generate_content" for google, else "chat". `request` is the request's JSON
-    body (bytes or a dict), used only to estimate the input tokens when the stream carries
+    body (bytes or a dict): the input tokens are estimated from it when the stream carries
     no usage. `tags` are explicit tags, over the scope's as `track()`'s; the scope is read
     now.
 
