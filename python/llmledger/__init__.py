@@ -24,9 +24,10 @@ from .capture import (
     instrument,
     is_instrumented,
     register_host,
+    track_stream,
     uninstrument,
 )
-from .config import DefaultTags, flush, shutdown
+from .config import DefaultTags, OnCall, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls
 from .reaggregate import reaggregate
@@ -58,6 +59,7 @@ __all__ = [
     "shutdown",
     "tags",
     "track",
+    "track_stream",
     "uninstrument",
 ]
 
@@ -69,6 +71,8 @@ def configure(
     price_overrides: Mapping[str, Any] | str | PathLike[str] | None = None,
     spool_path: str | PathLike[str] | None = None,
     hosts: Mapping[str, str | tuple[str, str]] | None = None,
+    enabled: bool | None = None,
+    on_call: OnCall | None = None,
 ) -> None:
     """Sets where and how calls are recorded.
 
@@ -80,11 +84,25 @@ def configure(
     `spool_path` is where rows wait while the database is unreachable. `hosts` adds
     OpenAI-compatible (or Anthropic- or Google-format) hosts to capture's registry:
     `{"llm.internal:8000": "openai", ".gateway.example": ("acme", "anthropic")}`.
+
+    `enabled=False` (or, when `enabled` is None, the environment's `LLMLEDGER_ENABLED` set to
+    0, false, no or off, in any case; another word is a ValueError here) turns recording off:
+    no database is opened or created, instrumented clients pass every request straight
+    through (one flag read each), `track()` checks, prices and returns its call without
+    writing it, `track_stream()` records nothing, `calls()` is an empty frame and `flush()`
+    True. `enabled=True` records whatever the environment says.
+
+    `on_call(call)` is called with each recorded `Call` (`track()`'s and captured ones),
+    priced and tagged, once, on the ledger's writer thread, never the app's: a slow hook
+    delays the writing of later calls, not the app. What it raises is logged once per
+    exception type and counted in `llmledger.record.hooks.problems` (see that module).
     """
     config.configure(
         database_url,
         default_tags=default_tags,
         price_overrides=price_overrides,
         spool_path=spool_path,
+        enabled=enabled,
+        on_call=on_call,
     )
     capture.configure(hosts=hosts)

@@ -5,6 +5,11 @@ and nothing here imports them (`llmledger.configure` also hands capture its host
 `configure()` may be called again (tests, reconfiguration); the previous writer is flushed and
 closed first. Without a call, the first recorded call configures the defaults:
 `LLMLEDGER_DATABASE_URL`, else `sqlite:///llmledger.db`.
+
+The kill switch lives here too, at the bottom of the graph, because capture asks it on every
+request: `enabled()` is one global read once the switch is known. While it is off no
+database is opened and nothing is recorded; `State` then holds the pricer alone, so
+`track()` still prices and returns its call.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "State",
     "configure",
     "current_pricer",
+    "enabled",
     "flush",
     "resolve_database_url",
     "shutdown",
@@ -50,22 +56,48 @@ def resolve_database_url(given: str | None = None) -> str:
 
 
 DefaultTags = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+OnCall = Callable[[Any], object]  # receives a `llmledger.Call`; its return value is ignored
+
+# What LLMLEDGER_ENABLED may say, compared case-insensitively, spaces around ignored. Empty
+# or unset means on: recording is the default.
+_SWITCH_WORDS = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+
+
+def _enabled_from_env() -> bool:
+    """`LLMLEDGER_ENABLED` read as a switch; ValueError, naming it, for any other word."""
+    raw = os.environ.get("LLMLEDGER_ENABLED", "")
+    word = raw.strip().lower()
+    if not word:
+        return True
+    try:
+        return _SWITCH_WORDS[word]
+    except KeyError:
+        raise ValueError(
+            f"LLMLEDGER_ENABLED={raw!r} is not a switch: 0, false, no or off turn recording "
+            "off; 1, true, yes, on or empty keep it on (case does not matter)"
+        ) from None
 
 
 @dataclass
 class State:
-    """What recording needs; replaced whole by `configure()`."""
+    """What recording needs; replaced whole by `configure()`. With recording off
+    (`configure(enabled=False)`) `engine` and `writer` are None: no database is opened."""
 
-    engine: Engine
-    writer: Writer
+    engine: Engine | None
+    writer: Writer | None
     pricer: Pricer
     default_tags: DefaultTags
     owns_engine: bool = True  # made here from a URL, not the app's own Engine
+    on_call: OnCall | None = None
 
     def close(self) -> None:
         """Write what is queued, stop the writer, and close the connections made here."""
-        self.writer.close()
-        if self.owns_engine:
+        if self.writer is not None:
+            self.writer.close()
+        if self.owns_engine and self.engine is not None:
             self.engine.dispose()
 
 
@@ -91,8 +123,41 @@ class _Preparation:
 
 
 _state: State | None = None
+# The kill switch as configured, or as LLMLEDGER_ENABLED says before any configure(); None
+# until one of them has been read. Set under `_state_lock`, read without it.
+_enabled: bool | None = None
 # Re-entrant: the first use configures the defaults while holding it.
 _state_lock = threading.RLock()
+_bad_switch_said = False
+
+
+def enabled() -> bool:
+    """Whether calls are recorded: `configure(enabled=...)`, else `LLMLEDGER_ENABLED`, else
+    True. Never raises and never configures anything: capture asks it on every request.
+
+    Before any `configure()`, an `LLMLEDGER_ENABLED` that is not a switch word reads as off,
+    logged once as an error: capture must not raise, and `configure()` (which the first
+    `track()` or `calls()` runs) raises the ValueError where the user can act.
+    """
+    switch = _enabled
+    if switch is None:
+        switch = _switch_before_configure()
+    return switch
+
+
+def _switch_before_configure() -> bool:
+    global _enabled, _bad_switch_said
+    with _state_lock:
+        if _enabled is not None:  # configure() ran meanwhile
+            return _enabled
+        try:
+            _enabled = _enabled_from_env()
+        except ValueError as exc:  # said once; configure() raises it where the user called
+            if not _bad_switch_said:
+                _bad_switch_said = True
+                log.error("llmledger: %s; calls are not recorded until this is fixed", exc)
+            return False
+        return _enabled
 
 
 def configure(
@@ -101,6 +166,8 @@ def configure(
     default_tags: DefaultTags = None,
     price_overrides: Mapping[str, Any] | str | PathLike[str] | None = None,
     spool_path: str | PathLike[str] | None = None,
+    enabled: bool | None = None,
+    on_call: OnCall | None = None,
 ) -> None:
     """Sets where and how calls are recorded (`llmledger.configure`, less capture's hosts).
 
@@ -115,13 +182,26 @@ def configure(
     A database that does not answer now is an outage like any later one, not an error:
     calls are spooled and written once it answers, and the schema is checked then. A
     database that answers without the ledger's tables raises `SchemaNotReadyError` here.
+
+    `enabled` is the kill switch: None reads `LLMLEDGER_ENABLED` (0/false/no/off turn it off,
+    1/true/yes/on or unset keep it on, any case; another word is a ValueError here). Off,
+    no database is opened or created and nothing is recorded (see `llmledger.configure`).
+    `on_call` is the call hook (see `llmledger.record.hooks`).
     """
-    global _state
     if isinstance(default_tags, Mapping):
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
         raise TypeError("default_tags must be a mapping or a callable returning one")
+    if enabled is None:
+        enabled = _enabled_from_env()
+    elif not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be True, False or None, got {type(enabled).__name__}")
+    if on_call is not None and not callable(on_call):
+        raise TypeError(f"on_call must be a callable taking a Call, got {type(on_call).__name__}")
     pricer = build_pricer(price_overrides)
+    if not enabled:
+        _install(State(None, None, pricer, default_tags, owns_engine=False, on_call=on_call))
+        return
     engine = make_engine(
         database_url if isinstance(database_url, Engine) else resolve_database_url(database_url)
     )
@@ -134,9 +214,15 @@ def configure(
         raise
     preparation = _Preparation(engine, pricer, schema_checked)
     writer = Writer(engine, spool_path=spool_path, prepare=preparation)
-    new = State(engine, writer, pricer, default_tags, owns_engine)
+    _install(State(engine, writer, pricer, default_tags, owns_engine, on_call))
+
+
+def _install(new: State) -> None:
+    """Make `new` the configuration, then close the one it replaces."""
+    global _state, _enabled
     with _state_lock:
         old, _state = _state, new
+        _enabled = new.writer is not None
     if old is not None:
         old.close()
 
@@ -177,17 +263,21 @@ def current_pricer() -> Pricer:
 def flush(timeout: float | None = None) -> bool:
     """Writes every call recorded so far; True when all reached the database, the spool (the
     database being unavailable) or the rejected file. False when `timeout` seconds passed
-    first, or when a call could be kept nowhere (see `Writer.flush`)."""
-    if _state is None:
+    first, or when a call could be kept nowhere (see `Writer.flush`). True at once while
+    recording is off: nothing is pending."""
+    current = _state
+    if current is None or current.writer is None:
         return True
-    return _state.writer.flush(timeout)
+    return current.writer.flush(timeout)
 
 
 def shutdown() -> None:
-    """Flushes and stops the background writer (registered to run at interpreter exit)."""
-    global _state
+    """Flushes and stops the background writer (registered to run at interpreter exit).
+    The configuration is forgotten: the next recorded call configures the defaults."""
+    global _state, _enabled
     with _state_lock:
         old, _state = _state, None
+        _enabled = None
     if old is not None:
         old.close()
 

@@ -9,7 +9,8 @@ from typing import Any
 import polars as pl
 
 from .config import flush, state
-from .store.read import read_calls
+from .store.filters import window
+from .store.read import CALL_SCHEMA, read_calls
 
 __all__ = ["calls"]
 
@@ -35,7 +36,20 @@ def calls(
     Polars Decimal in USD, null for unpriced calls; `backfilled_cost` (and its rule,
     `backfilled_price_*`) is the price `llmledger reaggregate` found later for a call recorded
     unpriced, so a call's cost is `cost`, else `backfilled_cost`.
+
+    While recording is off (`configure(enabled=False)`) no database is opened: the frame is
+    empty, with the same columns.
     """
+    st = state()
+    if st.engine is None:
+        window(since, until)  # the same ValueError for a window running backwards
+        return _empty()
     if not flush(timeout=FLUSH_BEFORE_READ):
         log.warning("llmledger: calls() reads before every pending row could be written")
-    return read_calls(state().engine, since=since, until=until, **filters)
+    return read_calls(st.engine, since=since, until=until, **filters)
+
+
+def _empty() -> pl.DataFrame:
+    """The frame of a ledger without calls, as `read_calls` gives it."""
+    columns = {name: dtype for name, dtype in CALL_SCHEMA.items() if name != "raw_usage"}
+    return pl.DataFrame(schema={**columns, "tags": pl.Struct([]), "raw_usage": pl.String})

@@ -1,11 +1,13 @@
 """Capture: record every LLM call an SDK client makes, from the bytes on the wire.
 
 Wire one client instance with `instrument(OpenAI())`, or build the SDK client on an
-instrumented httpx2 client: `OpenAI(http_client=httpx_client())`.
+instrumented httpx2 client: `OpenAI(http_client=httpx_client())`. A stream read without an
+SDK is fed to `track_stream()` by the app itself.
 """
 
 from .hosts import register_host, unregister_host
 from .instrument import instrument, is_instrumented, uninstrument
+from .manual import track_stream
 from .sink import problems
 from .transport import (
     AsyncTeeTransport,
@@ -25,6 +27,7 @@ __all__ = [
     "is_instrumented",
     "problems",
     "register_host",
+    "track_stream",
     "uninstrument",
     "unregister_host",
 ]

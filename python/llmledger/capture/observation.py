@@ -35,7 +35,7 @@ class Observation(NamedTuple):
     usage_source: str
     pricing_mode: str
     status: str
-    http_status: int
+    http_status: int | None  # None for a stream the app fed itself (`track_stream`)
     at_us: int
     latency_ms: float
     provider_response_id: str | None
@@ -84,7 +84,7 @@ def observe(
     result: Summary | None,
     *,
     status: str,
-    http_status: int,
+    http_status: int | None,
     at_us: int,
     latency_ms: float,
     tags: dict[str, str],
@@ -92,7 +92,7 @@ def observe(
     """Build the observation of one call from the parser's summary: None when the body was
     not parsed (an HTTP error, whose body is not read, or a body capture could not decode).
     `status` is "ok", or "interrupted" for a body that failed midway."""
-    if result is None and http_status >= 400:
+    if result is None and http_status is not None and http_status >= 400:
         model = request_model(route, body) or "unknown"
         return Observation(
             route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",

@@ -14,10 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from .. import tagging
 from ..config import State, state
-from ..record import recorder
+from ..record import hooks, recorder
 
 if TYPE_CHECKING:
+    from ..pricing import Priced
+    from ..store.writer import Writer
+    from .manual import StreamCollector
     from .tee import Exchange
+
+    Finished = Exchange | StreamCollector
 
 __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 
@@ -45,24 +50,44 @@ scope_tags = tagging.snapshot
 EAGER_AFTER = 1000
 
 
-def deliver(exchange: Exchange) -> None:
-    """Queue a finished call for the writer thread, which builds and prices its row there;
-    past `EAGER_AFTER` queued items, build the row here and queue that."""
+def deliver(exchange: Finished) -> None:
+    """Queue a finished call for the writer thread, which builds and prices its row there
+    and hands its `Call` to the `on_call` hook; past `EAGER_AFTER` queued items, build the row
+    here and queue that (the hook still runs on the writer thread). A call that ends after
+    recording was switched off is dropped: nothing is recorded while it is off."""
     st = state()
-    if st.writer.queued() < EAGER_AFTER:
-        st.writer.submit_later(partial(_row, st, exchange))
+    writer = st.writer
+    if writer is None:
         return
-    row = _row(st, exchange)
-    if row is not None:
-        st.writer.submit(row)
+    if writer.queued() < EAGER_AFTER:
+        writer.submit_later(partial(_announced_row, st, writer, exchange))
+        return
+    built = _built(st, exchange)
+    if built is None:
+        return
+    row, priced = built
+    if st.on_call is None:
+        writer.submit(row)
+    else:
+        writer.submit_later(hooks.Announce(st.on_call, writer, row, hooks.call_of(row, priced)))
 
 
-def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
-    """The ledger row of a finished call (normally on the writer thread); None if it cannot
-    be built."""
+def _announced_row(st: State, writer: Writer, exchange: Finished) -> dict[str, Any] | None:
+    """The row of a finished call, built on the writer thread; its `Call` goes to the hook."""
+    built = _built(st, exchange)
+    if built is None:
+        return None
+    row, priced = built
+    if st.on_call is not None:
+        hooks.announce(st.on_call, writer, hooks.call_of(row, priced))
+    return row
+
+
+def _built(st: State, exchange: Finished) -> tuple[dict[str, Any], Priced | None] | None:
+    """The ledger row of a finished call and the price it got; None if it cannot be built."""
     try:
         obs = exchange.observation()
-        row, _ = recorder.ledger_row(
+        return recorder.ledger_row(
             st,
             obs.provider,
             obs.model,
@@ -82,4 +107,3 @@ def _row(st: State, exchange: Exchange) -> dict[str, Any] | None:
     except Exception:  # a bug here must not stop the writer; it is counted and logged
         report_problem("record", "could not record a %s call", exchange.route.provider)
         return None
-    return row

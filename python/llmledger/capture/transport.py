@@ -1,7 +1,8 @@
 """The choke point: an httpx2 transport that wraps the client's own and tees LLM responses.
 
-Requests that are not LLM calls (file uploads, model listings, other hosts) go straight to
-the wrapped transport. LLM calls get an `Exchange`, and their response body is wrapped so
+Requests that are not LLM calls (file uploads, model listings, other hosts), and every
+request while recording is off (the kill switch, `config.enabled()`), go straight to the
+wrapped transport. LLM calls get an `Exchange`, and their response body is wrapped so
 that the SDK reads the very same bytes, chunk by chunk, as they arrive.
 
 The SDKs of OpenAI, Anthropic and Google import `httpx2` (the maintained fork of httpx), so
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx2
 
+from ..config import enabled
 from .hosts import Dialect, Route, dialect_of, guess_route, host_for, register_host, route
 from .sink import report_problem
 from .tee import AsyncTeeStream, Exchange, TeeStream
@@ -140,6 +142,8 @@ class TeeTransport(httpx2.BaseTransport):
         self._router = _Router(provider, dialect, fallback_provider)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if not enabled():  # the kill switch: straight through, nothing teed
+            return self.inner.handle_request(request)
         exchange = _start(self._router, request)
         response = self.inner.handle_request(request)
         if exchange is not None and _begin(exchange, response):
@@ -167,6 +171,8 @@ class AsyncTeeTransport(httpx2.AsyncBaseTransport):
         self._router = _Router(provider, dialect, fallback_provider)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if not enabled():  # the kill switch: straight through, nothing teed
+            return await self.inner.handle_async_request(request)
         exchange = _start(self._router, request)
         response = await self.inner.handle_async_request(request)
         if exchange is not None and _begin(exchange, response):

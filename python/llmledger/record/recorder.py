@@ -23,6 +23,7 @@ from ..pricing import Priced, Pricer
 from ..store.schema import BUCKETS, COST_COLUMNS
 from . import notices
 from .call import Call, Quote
+from .hooks import Announce
 from .limits import (
     MAX_LATENCY_MS,
     MAX_TOKENS_PER_BUCKET,
@@ -165,6 +166,9 @@ def track(
     1970; a latency that is not a number from 0 to 10^12 ms. Tag values are stored as
     strings, cut to 256 characters, NUL and lone surrogates replaced by U+FFFD (see
     `llmledger.tags`). An unknown pricing mode or provider is logged, not refused.
+
+    While recording is off (`configure(enabled=False)`, `LLMLEDGER_ENABLED=0`) the call is
+    checked, priced and returned all the same, and nothing is written: no row, no hook.
     """
     tokens = _tokens(buckets)
     at_dt, ts_us = _timestamp(at)
@@ -189,8 +193,7 @@ def track(
         latency_ms=latency,
         provider_response_id=provider_response_id,
     )
-    st.writer.submit(row)
-    return Call(
+    call = Call(
         row["provider"],
         model,
         at_dt,
@@ -205,6 +208,14 @@ def track(
         latency_ms=latency,
         provider_response_id=provider_response_id,
     )
+    writer = st.writer
+    if writer is None:  # recording is off
+        return call
+    if st.on_call is None:
+        writer.submit(row)
+    else:  # the hook runs on the writer's thread, never this one
+        writer.submit_later(Announce(st.on_call, writer, row, call))
+    return call
 
 
 _ROW_KEYS = (
