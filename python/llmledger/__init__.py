@@ -77,12 +77,19 @@ def configure(
     """Sets where and how calls are recorded.
 
     `database_url` is a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`,
-    `mysql+pymysql://...`) or an `Engine`; default `LLMLEDGER_DATABASE_URL`, else
-    `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
-    run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
-    `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
-    `spool_path` is where rows wait while the database is unreachable. `hosts` adds
-    OpenAI-compatible (or Anthropic- or Google-format) hosts to capture's registry:
+    `mysql+pymysql://...`), a bare SQLite file path, `postgres://` / `postgresql://`
+    (psycopg), `mysql://` / `mariadb://` (PyMySQL), or an `Engine`; default
+    `LLMLEDGER_DATABASE_URL`, else `sqlite:///llmledger.db`. A new SQLite file gets its tables
+    created; on PostgreSQL and MySQL run `llmledger db upgrade` first. A database that does
+    not answer now is an outage like any later one, not an error: calls are spooled and
+    written once it answers, and the schema is checked then; a database that answers without
+    the ledger's tables raises `SchemaNotReadyError` here.
+
+    `default_tags` is a dict, or a callable evaluated per call. `price_overrides` is a dict or
+    a JSON/TOML file (see `llmledger.pricing.overrides`). `spool_path` is where rows wait
+    while the database is unavailable (default: beside a SQLite file, else a file named after
+    the database in the working directory). `hosts` adds OpenAI-compatible (or Anthropic- or
+    Google-format) hosts to capture's registry:
     `{"llm.internal:8000": "openai", ".gateway.example": ("acme", "anthropic")}`.
 
     `enabled=False` (or, when `enabled` is None, the environment's `LLMLEDGER_ENABLED` set to

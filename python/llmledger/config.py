@@ -169,25 +169,7 @@ def configure(
     enabled: bool | None = None,
     on_call: OnCall | None = None,
 ) -> None:
-    """Sets where and how calls are recorded (`llmledger.configure`, less capture's hosts).
-
-    `database_url` is a SQLAlchemy URL (`sqlite:///...`, `postgresql+psycopg://...`,
-    `mysql+pymysql://...`) or an `Engine`; default `LLMLEDGER_DATABASE_URL`, else
-    `sqlite:///llmledger.db`. A new SQLite file gets its tables created; on PostgreSQL and MySQL
-    run `llmledger db upgrade` first. `default_tags` is a dict, or a callable evaluated per call.
-    `price_overrides` is a dict or a JSON/TOML file (see `llmledger.pricing.overrides`).
-    `spool_path` is where rows wait while the database is unavailable (default: beside a
-    SQLite file, else a file named after the database in the working directory).
-
-    A database that does not answer now is an outage like any later one, not an error:
-    calls are spooled and written once it answers, and the schema is checked then. A
-    database that answers without the ledger's tables raises `SchemaNotReadyError` here.
-
-    `enabled` is the kill switch: None reads `LLMLEDGER_ENABLED` (0/false/no/off turn it off,
-    1/true/yes/on or unset keep it on, any case; another word is a ValueError here). Off,
-    no database is opened or created and nothing is recorded (see `llmledger.configure`).
-    `on_call` is the call hook (see `llmledger.record.hooks`).
-    """
+    """`llmledger.configure`, less capture's hosts: the parameters are documented there."""
     if isinstance(default_tags, Mapping):
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
