@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections import Counter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,7 @@ def announce(on_call: OnCall, writer: Writer, call: Call) -> None:
     """Hand `call` to the hook, on the writer's thread; contain what it raises."""
     # The writer calls a queued row maker on its own thread, but one it cannot queue (full,
     # or closed) at once on the caller's: only the first may run the hook.
-    if threading.current_thread() is not writer._thread:
+    if not writer.on_thread():
         problems["skipped"] += 1
         return
     try:

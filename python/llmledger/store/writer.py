@@ -193,6 +193,10 @@ class Writer:
         if rows:
             self._keeper.spool_rows(rows)
 
+    def on_thread(self) -> bool:
+        """Whether the caller runs on this writer's thread (where queued row makers run)."""
+        return threading.current_thread() is self._thread
+
     def queued(self) -> int:
         """Rows (and flush requests) waiting in the queue, approximately: for monitoring."""
         return self._queue.qsize()
