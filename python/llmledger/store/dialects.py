@@ -1,4 +1,5 @@
-"""The one statement that differs between the ledger's databases: insert-or-ignore."""
+"""The one statement that differs between the ledger's databases: insert-or-ignore, and the
+same saying which rows it inserted (for the spend totals, which count each row once)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from sqlalchemy.engine import Dialect
 
 from .json_text import JsonText, as_json_text
 
-__all__ = ["SqliteBulkInsert", "insert_ignoring_duplicates"]
+__all__ = [
+    "SqliteBulkInsert",
+    "ignored_only_duplicates",
+    "insert_ignoring_duplicates",
+    "insert_returning_new",
+]
 
 
 def insert_ignoring_duplicates(dialect: Dialect, table: Table, key: str) -> Insert:
@@ -31,6 +37,39 @@ def insert_ignoring_duplicates(dialect: Dialect, table: Table, key: str) -> Inse
     return statement.on_duplicate_key_update({key: table.c[key]})
 
 
+def insert_returning_new(dialect: Dialect, table: Table, key: str) -> Insert:
+    """`insert_ignoring_duplicates` that returns the `key` of each row it inserted, and of
+    no row it skipped, on PostgreSQL and MariaDB 10.5+ (SQLite: `SqliteBulkInsert`).
+
+    PostgreSQL: ``ON CONFLICT DO NOTHING RETURNING key`` returns only inserted rows; a row
+    another transaction is inserting with the same key waits for it, then is skipped or
+    inserted. MariaDB's ``ON DUPLICATE KEY UPDATE ... RETURNING`` returns the duplicates too,
+    so there it is ``INSERT IGNORE ... RETURNING``, which returns inserted rows only; as
+    IGNORE also turns a row's data errors into warnings (a string cut, a NULL defaulted), the
+    caller checks that every warning was a duplicate (`ignored_only_duplicates`).
+    """
+    if dialect.name == "mysql":
+        return mysql.insert(table).prefix_with("IGNORE").returning(table.c[key])
+    return insert_ignoring_duplicates(dialect, table, key).returning(table.c[key])
+
+
+def ignored_only_duplicates(connection: Any, rows: int, inserted: int) -> bool:
+    """After an ``INSERT IGNORE`` of `rows` rows that inserted `inserted`: whether its only
+    warnings were the skipped duplicates, one each, so that no row was stored altered. (Both
+    are diagnostic statements, which leave the insert's warnings in place.)"""
+    count = connection.exec_driver_sql("SHOW COUNT(*) WARNINGS").scalar_one()
+    if count != rows - inserted:
+        return False
+    if not count:
+        return True
+    # Past max_error_count (64 by default) not every warning is listed: unverifiable.
+    codes = [code for _level, code, _message in connection.exec_driver_sql("SHOW WARNINGS")]
+    return len(codes) == count and all(code == _MYSQL_DUPLICATE for code in codes)
+
+
+_MYSQL_DUPLICATE = 1062
+
+
 class SqliteBulkInsert:
     """The same insert-or-ignore for SQLite, sent straight to the driver, many rows a statement.
 
@@ -42,13 +81,16 @@ class SqliteBulkInsert:
     JSON columns are serialised as SQLAlchemy's JSON type would (`null` for None), once per
     distinct object in a batch: the calls of one tag scope share their tags dict. A `str` is
     JSON text already (`JsonText`: the provider's raw usage) and is stored as it is.
+
+    With `returning`, each statement returns the `key` of the rows it inserted (SQLite 3.35+;
+    a row skipped by ``ON CONFLICT DO NOTHING`` is not returned).
     """
 
-    def __init__(self, table: Table, key: str) -> None:
+    def __init__(self, table: Table, key: str, returning: bool = False) -> None:
         columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
         names = [c.name for c in columns]
         self._head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
-        self._tail = f" ON CONFLICT ({key}) DO NOTHING"
+        self._tail = f" ON CONFLICT ({key}) DO NOTHING" + (f" RETURNING {key}" if returning else "")
         self._row = f"({', '.join('?' * len(names))})"
         # SQLite's default cap on parameters per statement: 32766 since 3.32, 999 before.
         cap = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999

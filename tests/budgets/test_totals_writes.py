@@ -1,0 +1,132 @@
+"""Spend totals kept by the writer on SQLite, PostgreSQL and MariaDB: equal to the ledger's
+own sums after normal writes, a replayed spool, a poisoned batch, and a rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from ledger_rows import T0, make_row, row_count
+from sqlalchemy import func, select
+
+from budgets.oracle import expected, local_start, stored
+from llmledger.store import Writer
+from llmledger.store.spool import Spool, encode_rows
+from llmledger.store.totals import Scope, Total, TotalsSpec, spend_totals
+from llmledger.store.totals_sql import read_totals, rebuild_totals, stored_spec
+
+SPEC = TotalsSpec(tz="Europe/Berlin", tag_keys=("tenant", ("feature", "tenant")), models=True)
+TENANTS = ("acme", "globex", "Ünïcode ☃ " + "x" * 200)  # an unbounded value, hashed in the key
+HOUR_US = 3_600_000_000
+
+
+def rows(first: int, n: int) -> list[dict]:
+    """Calls over three days, across tenants and models, some unpriced, some untagged."""
+    out = []
+    for i in range(first, first + n):
+        tags = {"feature": "chat" if i % 2 else "search", "tenant": TENANTS[i % 3]}
+        if i % 7 == 0:
+            tags = {}
+        extra = {"cost": None, "model": "house-model"} if i % 5 == 0 else {}
+        out.append(make_row(i, at_us=T0 + i * 7 * HOUR_US // 10, tags=tags, **extra))
+    return out
+
+
+def write(engine, spool_path, batch: list[dict], spec=SPEC) -> Writer:
+    writer = Writer(engine, spool_path=spool_path, totals=spec)
+    for row in batch:
+        writer.submit(row)
+    assert writer.flush(timeout=60)
+    writer.close()
+    return writer
+
+
+def test_totals_equal_the_ledger_after_writes(engine, tmp_path):
+    write(engine, tmp_path / "spool.jsonl", rows(0, 120))
+    write(engine, tmp_path / "spool.jsonl", rows(120, 30))  # a second process, later
+    totals = stored(engine, SPEC)
+    assert totals == expected(engine, SPEC)
+    with engine.connect() as connection:
+        assert stored_spec(connection) == SPEC
+        app = connection.execute(
+            select(func.sum(spend_totals.c.calls), func.sum(spend_totals.c.cost)).where(
+                spend_totals.c.period == "month",
+                spend_totals.c.provider.is_(None),
+                spend_totals.c.tags == {} if engine.dialect.name != "mysql" else True,
+            )
+        ).one()
+    if engine.dialect.name != "mysql":
+        priced = [r["cost"] for r in rows(0, 150) if r["cost"] is not None]
+        assert (app[0], app[1]) == (150, sum(priced))  # exact pico-USD
+
+
+def test_a_replayed_spool_of_written_rows_counts_nothing_twice(engine, tmp_path):
+    spool = Spool(tmp_path / "spool.jsonl")
+    batch = rows(0, 60)
+    write(engine, spool.path, batch)
+    before = stored(engine, SPEC)
+    # The rows come back: an interrupted replay left them in the spool, with two new ones,
+    # one of them twice (a row re-sent after an interrupted replay).
+    fresh = rows(60, 2)
+    spool.append(encode_rows([*batch[:40], fresh[0], *batch[40:], fresh[1], fresh[1]]))
+    write(engine, spool.path, [])
+    assert row_count(engine) == 62 and not spool.pending()
+    after = stored(engine, SPEC)
+    assert after != before and after == expected(engine, SPEC)
+
+
+def test_a_poisoned_row_in_a_batch_does_not_count(engine, tmp_path):
+    batch = rows(0, 10)
+    batch[4] = make_row(4, input_tokens=2**64, at_us=batch[4]["at_us"], tags={"tenant": "acme"})
+    writer = write(engine, tmp_path / "spool.jsonl", batch)
+    assert writer.stats()["rejected"] == 1 and writer.stats()["written"] == 9
+    totals = stored(engine, SPEC)
+    assert totals == expected(engine, SPEC)
+    day = next(k for k in totals if k[0] == "month" and k[2] == () and k[3] is None)
+    assert totals[day][0] == 9
+
+
+def test_read_totals_reads_the_current_periods_of_the_given_scopes(engine, tmp_path):
+    spec = TotalsSpec(tz="Europe/Berlin", tag_keys=("tenant",))
+    batch = rows(0, 30)
+    write(engine, tmp_path / "spool.jsonl", batch, spec)
+    at = dt.datetime.fromtimestamp(batch[20]["at_us"] / 1e6, dt.UTC)
+    acme, nobody = Scope({"tenant": "acme"}), Scope({"tenant": "nobody"})
+    with engine.connect() as connection:
+        read = read_totals(connection, spec, [Scope(), acme, nobody], at)
+    want = expected(engine, spec)
+    for scope in (Scope(), acme):
+        for period in ("day", "week", "month"):
+            key = (period, at_local(at, period), scope.tags, None, None)
+            assert read[scope][period] == Total(*want[key])
+    assert read[nobody] == dict.fromkeys(("day", "week", "month"), Total(0, 0, 0))
+    assert read[acme]["month"].usd == sum(
+        (r["cost"] for r in batch if r["tags"].get("tenant") == "acme" and r["cost"]), 0
+    ) / Decimal(10**12)
+    with engine.connect() as connection, pytest.raises(ValueError, match="not kept"):
+        read_totals(connection, spec, [Scope({"feature": "chat"})], at)
+
+
+def at_local(at: dt.datetime, period: str) -> str:
+    at_us = (at - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    return local_start(at_us, period, ZoneInfo("Europe/Berlin")).isoformat()
+
+
+def test_rebuild_equals_maintained_and_a_new_spec_rebuilds(engine, tmp_path):
+    write(engine, tmp_path / "spool.jsonl", rows(0, 80))
+    maintained = stored(engine, SPEC)
+    assert rebuild_totals(engine, SPEC) == len(maintained)
+    assert stored(engine, SPEC) == maintained
+    # A writer with another spec rebuilds the totals for it before its first write.
+    other = TotalsSpec(tz="America/New_York", tag_keys=("feature",), periods=("day",))
+    write(engine, tmp_path / "spool.jsonl", rows(80, 10), other)
+    assert stored(engine, other) == expected(engine, other)
+
+
+def test_without_a_spec_nothing_is_kept(engine, tmp_path):
+    write(engine, tmp_path / "spool.jsonl", rows(0, 20), spec=None)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(spend_totals)).scalar() == 0
+        assert stored_spec(connection) is None
