@@ -11,10 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
-from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, upgrade
+from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, totals, upgrade
 from llmledger.store import derived as reaggregate_tables
 from llmledger.store.engine import VERSION_TABLE, current_revision, head_revision
-from llmledger.store import totals
 from llmledger.store.schema import metadata as ledger_metadata
 
 # Every table the migrations create: the ledger's, the reaggregate job's (revision 0002) and

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect
 from .json_text import JsonText, as_json_text
 
 __all__ = [
+    "PostgresUnnestInsert",
     "SqliteBulkInsert",
     "ignored_only_duplicates",
     "insert_ignoring_duplicates",
@@ -41,12 +42,13 @@ def insert_returning_new(dialect: Dialect, table: Table, key: str) -> Insert:
     """`insert_ignoring_duplicates` that returns the `key` of each row it inserted, and of
     no row it skipped, on PostgreSQL and MariaDB 10.5+ (SQLite: `SqliteBulkInsert`).
 
-    PostgreSQL: ``ON CONFLICT DO NOTHING RETURNING key`` returns only inserted rows; a row
-    another transaction is inserting with the same key waits for it, then is skipped or
-    inserted. MariaDB's ``ON DUPLICATE KEY UPDATE ... RETURNING`` returns the duplicates too,
-    so there it is ``INSERT IGNORE ... RETURNING``, which returns inserted rows only; as
-    IGNORE also turns a row's data errors into warnings (a string cut, a NULL defaulted), the
-    caller checks that every warning was a duplicate (`ignored_only_duplicates`).
+    PostgreSQL (the writer sends it as `PostgresUnnestInsert`): ``ON CONFLICT DO NOTHING
+    RETURNING key`` returns only inserted rows; a row another transaction is inserting with
+    the same key waits for it, then is skipped or inserted. MariaDB's ``ON DUPLICATE KEY
+    UPDATE ... RETURNING`` returns the duplicates too, so there it is ``INSERT IGNORE ...
+    RETURNING``, which returns inserted rows only; as IGNORE also turns a row's data errors
+    into warnings (a string cut, a NULL defaulted), the caller checks that every warning was
+    a duplicate (`ignored_only_duplicates`).
     """
     if dialect.name == "mysql":
         return mysql.insert(table).prefix_with("IGNORE").returning(table.c[key])
@@ -118,4 +120,36 @@ class SqliteBulkInsert:
                     text = memo[id(value)] = as_json_text(value)
                 values[i] = text
             out += values
+        return out
+
+
+class PostgresUnnestInsert:
+    """`insert_returning_new` for PostgreSQL as one short statement: a batch's values go as
+    one array per column, ``INSERT ... SELECT * FROM unnest(%(c)s::type[], ...)``.
+
+    The same statement with RETURNING through SQLAlchemy is one ``VALUES`` list of 500 rows
+    and 18,500 named parameters, which psycopg re-parses on every batch (too long for its
+    query cache): 0.3 s a batch, eight times the insert without RETURNING. Arrays keep the
+    statement short and the insert one round trip. JSON columns go as JSON text, as
+    `SqliteBulkInsert` sends them, cast to JSONB by the server.
+    """
+
+    def __init__(self, table: Table, key: str, dialect: Dialect) -> None:
+        columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
+        self._names = [c.name for c in columns]
+        self._json = {c.name for c in columns if isinstance(c.type, JSON | JsonText)}
+        arrays = ", ".join(
+            f"%({c.name})s::{'JSONB' if c.name in self._json else c.type.compile(dialect)}[]"
+            for c in columns
+        )
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(self._names)}) SELECT * FROM unnest({arrays})"
+            f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
+        )
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+        """One list per column, in the rows' order."""
+        out = {name: [row[name] for row in rows] for name in self._names}
+        for name in self._json:
+            out[name] = [as_json_text(value) for value in out[name]]
         return out

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from .dialects import (
+    PostgresUnnestInsert,
     SqliteBulkInsert,
     ignored_only_duplicates,
     insert_ignoring_duplicates,
@@ -64,6 +65,8 @@ class Inserter:
         self._calendar = None if totals is None else Calendar(totals)
         self._statement = insert_ignoring_duplicates(engine.dialect, calls, "event_id")
         self._returning = insert_returning_new(engine.dialect, calls, "event_id")
+        postgres = engine.dialect.name == "postgresql"
+        self._unnest = PostgresUnnestInsert(calls, "event_id", engine.dialect) if postgres else None
         sqlite = engine.dialect.name == "sqlite"
         returning = totals is not None
         self.sqlite = SqliteBulkInsert(calls, "event_id", returning) if sqlite else None
@@ -146,8 +149,9 @@ class Inserter:
             for sql, params in self.sqlite.statements(rows):
                 new.update(connection.exec_driver_sql(sql, tuple(params)).scalars())
             return new
-        if connection.dialect.name != "mysql":
-            return set(connection.execute(self._returning, rows).scalars())
+        if self._unnest is not None:
+            sql, params = self._unnest.sql, self._unnest.params(rows)
+            return set(connection.exec_driver_sql(sql, params).scalars())
         # MariaDB: rows already present are left out first, so that the IGNORE's warnings
         # are only those of a copy another process inserts meanwhile (few, and listed).
         ids = [row["event_id"] for row in rows]
