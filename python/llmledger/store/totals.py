@@ -159,7 +159,8 @@ class Total:
 
 @lru_cache(maxsize=65536)
 def _scope_key(tags: tuple[tuple[str, str], ...], provider: str | None, model: str | None) -> str:
-    identity = json.dumps([[list(p) for p in tags], provider, model], ensure_ascii=False)
+    # ASCII JSON: a lone surrogate in a tag value (which SQLite stores) is escaped, not an error.
+    identity = json.dumps([[list(p) for p in tags], provider, model])
     return hashlib.sha256(identity.encode()).hexdigest()
 
 

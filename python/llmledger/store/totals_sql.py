@@ -10,6 +10,7 @@ backfill's): a total moves exactly when the rows it sums are committed.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 
@@ -140,19 +141,26 @@ def _store_spec(connection: Connection, spec: TotalsSpec) -> None:
 
 def ensure_totals(engine: Engine, spec: TotalsSpec) -> None:
     """Rebuild the totals unless they were built for `spec` (a writer's first step)."""
-    if engine.dialect.name == "mysql":
-        with engine.connect() as connection:
-            _require_returning(connection.dialect)
     with engine.connect() as connection:
+        _require_returning(connection.dialect)
         if stored_spec(connection) == spec:
             return
     rebuild_totals(engine, spec)
 
 
 def _require_returning(dialect: Dialect) -> None:
-    # Only rows actually inserted may count; MySQL has no INSERT ... RETURNING to say which.
-    if not (dialect.is_mariadb and dialect.server_version_info >= (10, 5)):  # type: ignore[attr-defined]
-        raise NotImplementedError("spend totals need PostgreSQL, SQLite or MariaDB 10.5+")
+    # Only rows actually inserted may count, and INSERT ... RETURNING is what says which:
+    # SQLite has it since 3.35, MariaDB since 10.5, MySQL not at all.
+    if dialect.name == "sqlite":
+        supported = sqlite3.sqlite_version_info >= (3, 35)
+    elif dialect.name == "mysql":
+        supported = dialect.is_mariadb and dialect.server_version_info >= (10, 5)  # type: ignore[attr-defined]
+    else:
+        supported = True
+    if not supported:
+        raise NotImplementedError(
+            "spend totals need PostgreSQL, SQLite 3.35+ or MariaDB 10.5+ (INSERT ... RETURNING)"
+        )
 
 
 def add_backfilled(connection: Connection, backfilled: Iterable[Mapping[str, int]]) -> None:
