@@ -106,6 +106,15 @@ def test_a_poisoned_row_in_a_batch_does_not_count(engine, tmp_path, poison):
     assert totals[month][0] == written
 
 
+def test_a_batch_of_spooled_rows_with_int_and_float_latencies_goes_in_whole(engine, tmp_path):
+    # JSON brings back 812.0 as 812: one batch mixes int and float in a column.
+    batch = [make_row(n, latency_ms=812 if n % 2 else 812.5) for n in range(6)]
+    writer = write(engine, tmp_path / "spool.jsonl", batch)
+    assert writer.stats()["errors"] == 0  # one statement, no row-by-row retry
+    assert row_count(engine) == 6
+    assert stored(engine, SPEC) == expected(engine, SPEC)
+
+
 def test_read_totals_reads_the_current_periods_of_the_given_scopes(engine, tmp_path):
     spec = TotalsSpec(tz="Europe/Berlin", tag_keys=("tenant",))
     batch = rows(0, 30)
@@ -148,3 +157,16 @@ def test_without_a_spec_nothing_is_kept(engine, tmp_path):
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(spend_totals)).scalar() == 0
         assert stored_spec(connection) is None
+
+
+def test_a_total_out_of_range_keeps_the_rows_waiting_not_set_aside(engine, tmp_path):
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite turns an overflowing sum into a float instead of failing")
+    spool = Spool(tmp_path / "spool.jsonl")
+    write(engine, spool.path, [make_row(0)])
+    with engine.begin() as connection:
+        connection.execute(spend_totals.update().values(cost=2**63 - 1))
+    writer = write(engine, spool.path, [make_row(1)])
+    # The row is not at fault: it waits in the spool (logged), and nothing of it counted.
+    assert (writer.stats()["rejected"], spool.waiting(), row_count(engine)) == (0, 1, 1)
+    assert {v[1] for v in stored(engine, SPEC).values()} == {2**63 - 1}

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Insert, Table
+from sqlalchemy import JSON, Float, Insert, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -124,8 +124,9 @@ class SqliteBulkInsert:
 
 
 class PostgresUnnestInsert:
-    """`insert_returning_new` for PostgreSQL as one short statement: a batch's values go as
-    one array per column, ``INSERT ... SELECT * FROM unnest(%(c)s::type[], ...)``.
+    """An INSERT for PostgreSQL as one short statement: a batch's values go as one array per
+    column, ``INSERT ... SELECT * FROM unnest(%(c)s::type[], ...)`` then `tail` (the
+    ``ON CONFLICT`` clause, a RETURNING). Rows are inserted in the order they are given.
 
     The same statement with RETURNING through SQLAlchemy is one ``VALUES`` list of 500 rows
     and 18,500 named parameters, which psycopg re-parses on every batch (too long for its
@@ -134,22 +135,27 @@ class PostgresUnnestInsert:
     `SqliteBulkInsert` sends them, cast to JSONB by the server.
     """
 
-    def __init__(self, table: Table, key: str, dialect: Dialect) -> None:
-        columns = [c for c in table.columns if not (c.primary_key and c.autoincrement)]
+    def __init__(self, table: Table, dialect: Dialect, tail: str) -> None:
+        columns = [c for c in table.columns if c is not table.autoincrement_column]
         self._names = [c.name for c in columns]
         self._json = {c.name for c in columns if isinstance(c.type, JSON | JsonText)}
-        arrays = ", ".join(
-            f"%({c.name})s::{'JSONB' if c.name in self._json else c.type.compile(dialect)}[]"
+        # psycopg refuses a list mixing int and float (a spooled 812 beside 812.5).
+        self._floats = {c.name for c in columns if isinstance(c.type, Float)}
+        # Arrays of the unsized types: an explicit cast to VARCHAR(n) would cut a value that
+        # is too long, where the insert's own (assignment) cast refuses it, as it must.
+        sql_types = [
+            "JSONB" if c.name in self._json else c.type.compile(dialect).split("(")[0]
             for c in columns
-        )
-        self.sql = (
-            f"INSERT INTO {table.name} ({', '.join(self._names)}) SELECT * FROM unnest({arrays})"
-            f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
-        )
+        ]
+        arrays = ", ".join(f"%({c.name})s::{t}[]" for c, t in zip(columns, sql_types, strict=True))
+        names = ", ".join(self._names)
+        self.sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) {tail}"
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
         """One list per column, in the rows' order."""
         out = {name: [row[name] for row in rows] for name in self._names}
         for name in self._json:
             out[name] = [as_json_text(value) for value in out[name]]
+        for name in self._floats:
+            out[name] = [None if value is None else float(value) for value in out[name]]
         return out

@@ -27,12 +27,12 @@ from .dialects import (
     insert_ignoring_duplicates,
     insert_returning_new,
 )
-from .failures import Failure, classify
+from .failures import Failure, classify, describe
 from .schema import calls
 from .totals import Calendar, TotalsSpec, tally
 from .totals_sql import add_totals
 
-__all__ = ["AlteredByIgnore", "Inserted", "Inserter"]
+__all__ = ["AlteredByIgnore", "Inserted", "Inserter", "TotalsFailed"]
 
 Row = dict[str, Any]
 
@@ -48,6 +48,11 @@ class Inserted:
     failed_statements: int = 0
     # Set when the database could not be used: every row from there on is in `kept`.
     unavailable: BaseException | None = None
+
+
+class TotalsFailed(Exception):
+    """Adding inserted rows to the spend totals failed for a reason that is not an outage.
+    The rows are not at fault: they wait (UNEXPLAINED) rather than being set aside."""
 
 
 class AlteredByIgnore(Exception):
@@ -66,7 +71,13 @@ class Inserter:
         self._statement = insert_ignoring_duplicates(engine.dialect, calls, "event_id")
         self._returning = insert_returning_new(engine.dialect, calls, "event_id")
         postgres = engine.dialect.name == "postgresql"
-        self._unnest = PostgresUnnestInsert(calls, "event_id", engine.dialect) if postgres else None
+        self._unnest = (
+            PostgresUnnestInsert(
+                calls, engine.dialect, "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            )
+            if postgres
+            else None
+        )
         sqlite = engine.dialect.name == "sqlite"
         returning = totals is not None
         self.sqlite = SqliteBulkInsert(calls, "event_id", returning) if sqlite else None
@@ -137,10 +148,20 @@ class Inserter:
             with self.engine.begin() as connection:
                 new = self._insert_returning(connection, rows)
                 if new:
-                    add_totals(connection, tally(self._calendar, _counted(rows, new)))
+                    self._add_totals(connection, rows, new)
         except AlteredByIgnore:
             self._strict_check(rows)
             raise
+
+    def _add_totals(self, connection: Connection, rows: Sequence[Row], new: set[str]) -> None:
+        try:
+            add_totals(connection, tally(self._calendar, _counted(rows, new)))
+        # A row the database refuses is refused by the ledger's insert, before this; what
+        # fails here (a total out of range, a bug of ours) must not set rows aside.
+        except Exception as exc:
+            if classify(exc) is Failure.UNAVAILABLE:
+                raise
+            raise TotalsFailed(describe(exc)) from exc
 
     def _insert_returning(self, connection: Connection, rows: Sequence[Row]) -> set[str]:
         """Insert `rows`; the event ids of those inserted (not skipped as duplicates)."""

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql
 
 __all__ = [
     "PERIODS",
+    "Calendar",
     "Scope",
     "Total",
     "TotalsSpec",
@@ -181,8 +182,8 @@ def _starts(day: dt.date, period: str) -> tuple[dt.date, dt.date]:
 
 
 class Calendar:
-    """The periods an instant falls in, for one spec; remembers the last local day, since
-    the rows of a batch share it."""
+    """The periods an instant falls in, for one spec: ``(period, start_us, end_us)``, the
+    bounds in UTC microseconds. Remembers the last local day, since a batch's rows share it."""
 
     def __init__(self, spec: TotalsSpec) -> None:
         self.spec = spec

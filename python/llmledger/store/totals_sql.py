@@ -19,6 +19,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from .derived import backfill
+from .dialects import PostgresUnnestInsert
 from .schema import calls
 from .totals import Calendar, Deltas, Scope, Total, TotalsSpec, spend_totals, tally, totals_state
 
@@ -36,17 +37,27 @@ _REBUILD_CHUNK = 10_000
 
 
 def _upsert(dialect: Dialect) -> Insert:
+    """The upsert on SQLite and MySQL/MariaDB (PostgreSQL: `_POSTGRES_UPSERT`)."""
     table = spend_totals
     if dialect.name == "mysql":
         statement = mysql.insert(table)
         return statement.on_duplicate_key_update(
             {c: table.c[c] + statement.inserted[c] for c in _SUMS}
         )
-    statement = (postgresql if dialect.name == "postgresql" else sqlite).insert(table)
+    statement = sqlite.insert(table)
     return statement.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key],
         set_={c: table.c[c] + statement.excluded[c] for c in _SUMS},
     )
+
+
+_pk = ", ".join(c.name for c in spend_totals.primary_key)
+_POSTGRES_UPSERT = PostgresUnnestInsert(
+    spend_totals,
+    postgresql.dialect(),
+    f"ON CONFLICT ({_pk}) DO UPDATE SET "
+    + ", ".join(f"{c} = {spend_totals.name}.{c} + excluded.{c}" for c in _SUMS),
+)
 
 
 def add_totals(connection: Connection, deltas: Deltas) -> None:
@@ -71,7 +82,10 @@ def add_totals(connection: Connection, deltas: Deltas) -> None:
             deltas.items()
         )
     ]
-    connection.execute(_upsert(connection.dialect), params)
+    if connection.dialect.name == "postgresql":  # one statement, as the ledger's insert
+        connection.exec_driver_sql(_POSTGRES_UPSERT.sql, _POSTGRES_UPSERT.params(params))
+    else:
+        connection.execute(_upsert(connection.dialect), params)
 
 
 def stored_spec(connection: Connection) -> TotalsSpec | None:
