@@ -117,7 +117,6 @@ def rebuild_totals(engine: Engine, spec: TotalsSpec) -> int:
     calendar = Calendar(spec)
     with engine.begin() as connection:
         _lock_ledger(connection)
-        connection.execute(delete(spend_totals))
         query = select(
             calls.c.at_us,
             calls.c.provider,
@@ -139,6 +138,10 @@ def rebuild_totals(engine: Engine, spec: TotalsSpec) -> int:
                 else:
                     for i in (4, 5, 6):
                         held[i] += delta[i]
+        # Only now, with the ledger read: a writer holding rows of the ledger finishes
+        # (adding to the old totals) before the read goes on, so none waits on the totals
+        # this transaction would otherwise have locked first (a deadlock on MariaDB).
+        connection.execute(delete(spend_totals))
         add_totals(connection, deltas)
         _store_spec(connection, spec)
     return len(deltas)
