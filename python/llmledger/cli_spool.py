@@ -58,17 +58,20 @@ def cmd_spool_replay(args: argparse.Namespace) -> int:
     from .store import ensure_schema, make_engine
     from .store.resubmit import resubmit_rejected
     from .store.spool import Spool, default_spool_path
+    from .store.totals_sql import stored_spec
     from .store.writer import Writer
 
     engine = make_engine(resolve_database_url(args.db))
     ensure_schema(engine)  # the tables must be there; raises SchemaNotReadyError naming the fix
     spool = Spool(Path(args.spool) if args.spool else default_spool_path(engine))
     where = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as connection:  # replayed rows count in the totals the app keeps
+        totals = stored_spec(connection)
     if args.rejected:
-        summary = resubmit_rejected(engine, spool)
+        summary = resubmit_rejected(engine, spool, totals=totals)
         print(f"re-submitted the rejected rows of {spool.rejects_path} to {where}: {summary}")
         return 0 if summary.complete else 1
-    writer = Writer(engine, spool_path=spool.path, retry_interval=3600)
+    writer = Writer(engine, spool_path=spool.path, retry_interval=3600, totals=totals)
     writer.flush()  # a flush replays the spool
     writer.close()
     stats = writer.stats()

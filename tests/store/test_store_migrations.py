@@ -11,15 +11,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
-from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, upgrade
+from llmledger.store import SchemaNotReadyError, ensure_schema, make_engine, totals, upgrade
 from llmledger.store import derived as reaggregate_tables
 from llmledger.store.engine import VERSION_TABLE, current_revision, head_revision
 from llmledger.store.schema import metadata as ledger_metadata
 
-# Every table the migrations create: the ledger's, and the reaggregate job's (revision 0002).
+# Every table the migrations create: the ledger's, the reaggregate job's (revision 0002) and
+# the spend totals (0004).
 metadata = MetaData()
-for _table in (*ledger_metadata.tables.values(), *reaggregate_tables.metadata.tables.values()):
-    _table.to_metadata(metadata)
+for _tables in (ledger_metadata, reaggregate_tables.metadata, totals.metadata):
+    for _table in _tables.tables.values():
+        _table.to_metadata(metadata)
 
 
 @pytest.fixture
@@ -43,13 +45,15 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         "llmledger_daily_rollup",
         "llmledger_price_snapshots",
         "llmledger_reaggregate_state",
+        "llmledger_spend_totals",
+        "llmledger_totals_state",
     ]
     with bare_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         # Columns, types, nullability, indexes and unique constraints all match the tables'
-        # definitions (schema.py, store/derived.py).
+        # definitions (schema.py, store/derived.py, store/totals.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0003"
+    assert current_revision(bare_engine) == head_revision() == "0004"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",
@@ -84,7 +88,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0003",)]
+        assert [tuple(v) for v in versions] == [("0004",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 

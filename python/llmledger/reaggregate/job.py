@@ -4,7 +4,8 @@ A run reads the watermark (the highest ledger `id` already rolled up) and the le
 highest id. The days to recompute are the UTC days of the rows between the two (so a row that
 arrives late, with an old timestamp, recomputes its old day) plus the days of calls it can now
 price that were recorded unpriced. Each day is recomputed from the ledger in one transaction:
-its backfill rows written, its rollup rows deleted and inserted; the last day's transaction
+its backfill rows written (and their prices added to the spend totals, when the database
+keeps any), its rollup rows deleted and inserted; the last day's transaction
 also moves the watermark. A run killed midway leaves the watermark where it was, so the next
 run recomputes the same days (each recomputation replaces the day) and ends in the same state.
 """
@@ -27,6 +28,7 @@ from ..progress import Progress
 from ..store import save_snapshot
 from ..store.derived import backfill, daily_rollup, state
 from ..store.schema import BUCKETS, calls
+from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
 
 __all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
@@ -160,6 +162,8 @@ def _recompute_day(
 ) -> None:
     if backfills:
         conn.execute(insert(backfill), backfills)
+        # In the same transaction: a price is added to the spend totals once, with its row.
+        add_backfilled(conn, backfills)
     conn.execute(delete(daily_rollup).where(daily_rollup.c.day == _EPOCH + dt.timedelta(days=day)))
     rows = _rollup_rows(conn, day, max_id, keys)
     if rows:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from .failures import describe
 from .inserter import Inserter
 from .spool import Spool, encode_rejected
+from .totals import TotalsSpec
 
 __all__ = ["Resubmitted", "resubmit_rejected"]
 
@@ -45,13 +46,16 @@ class Resubmitted:
         return not (self.refused or self.kept or self.not_rows)
 
 
-def resubmit_rejected(engine: Engine, spool: Spool, batch_size: int = 500) -> Resubmitted:
+def resubmit_rejected(
+    engine: Engine, spool: Spool, batch_size: int = 500, totals: TotalsSpec | None = None
+) -> Resubmitted:
     """Send the rows of `spool`'s rejected file to `engine` again (see the module's doc).
 
     The file is moved aside first, so rows the app sets aside meanwhile wait for the next
-    run, and a run cut short leaves its file to be picked up by the next one.
+    run, and a run cut short leaves its file to be picked up by the next one. Rows written
+    are added to the spend totals of `totals` (the spec the database's totals were built for).
     """
-    inserter = Inserter(engine, batch_size)
+    inserter = Inserter(engine, batch_size, totals)
     summary = Resubmitted()
     for path in spool.claim_rejected():
         entries = spool.read_rejected(path)

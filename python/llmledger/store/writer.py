@@ -31,6 +31,8 @@ from .inbox import Inbox
 from .inserter import Inserter
 from .keeper import Keeper
 from .spool import Spool, default_spool_path, encode_rows
+from .totals import TotalsSpec
+from .totals_sql import ensure_totals
 
 __all__ = ["Writer", "default_spool_path"]
 
@@ -55,6 +57,15 @@ if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
     os.register_at_fork(after_in_child=_restart_writers_in_child)
 
 
+def _then(prepare: Callable[[], None] | None, engine: Engine, totals: TotalsSpec):
+    def prepare_and_ensure_totals() -> None:
+        if prepare is not None:
+            prepare()
+        ensure_totals(engine, totals)
+
+    return prepare_and_ensure_totals
+
+
 class Writer:
     """Writes ledger rows to `engine` from a background thread, in batches.
 
@@ -69,7 +80,9 @@ class Writer:
     A batch is written when it reaches `batch_size` rows or `flush_interval` seconds after
     its first row. `prepare`, if given, runs on the writer thread before its first write
     and again until it succeeds (a schema check, the price snapshot); while it raises, the
-    database counts as unavailable.
+    database counts as unavailable. With `totals`, each row written is also added to the
+    spend totals of that spec, in its insert's transaction (`store.totals`); before its first
+    write the writer rebuilds the totals if they were built for another spec.
     """
 
     def __init__(
@@ -82,15 +95,16 @@ class Writer:
         max_queue: int = 100_000,
         retry_interval: float = 5.0,
         prepare: Callable[[], None] | None = None,
+        totals: TotalsSpec | None = None,
     ) -> None:
         self.engine = engine
         self.spool = Spool(Path(spool_path) if spool_path else default_spool_path(engine))
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.retry_interval = retry_interval
-        self._prepare = prepare
+        self._prepare = prepare if totals is None else _then(prepare, engine, totals)
         self._queue = Inbox(max_queue, batch_size, flush_interval)
-        self._inserter = Inserter(engine, batch_size)
+        self._inserter = Inserter(engine, batch_size, totals)
         self._keeper = Keeper(self.spool)
         self._thread_lock = threading.Lock()
         self._overflowing = False  # between the first full-queue spill and the next write
