@@ -28,6 +28,7 @@ from .capture import (
     uninstrument,
 )
 from .config import DefaultTags, OnCall, flush, shutdown
+from .health import Health, health
 from .pricing import OverridesError, PriceRule
 from .read import calls
 from .reaggregate import reaggregate
@@ -39,6 +40,7 @@ from .tagging import bind_tags, tags
 __all__ = [
     "BUCKETS",
     "Call",
+    "Health",
     "OverridesError",
     "PriceRule",
     "Quote",
@@ -48,6 +50,7 @@ __all__ = [
     "calls",
     "configure",
     "flush",
+    "health",
     "httpx_client",
     "instrument",
     "is_instrumented",

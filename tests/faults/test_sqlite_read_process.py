@@ -3,7 +3,9 @@ the caller, and never left behind (stopped early, parent killed, no stdin, forke
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,11 @@ from polars.testing import assert_frame_equal
 
 from llmledger.analytics import rollup, sqlite_reader
 from llmledger.analytics import source as source_module
-from llmledger.analytics.sqlite_reader import ReaderProcessError, read_in_own_process
+from llmledger.analytics.sqlite_reader import (
+    ReaderNotStarted,
+    ReaderProcessError,
+    read_in_own_process,
+)
 from llmledger.store import make_engine, upgrade
 from llmledger.store.read import read_calls
 
@@ -111,7 +117,7 @@ def test_a_start_that_hangs_is_bounded(database, monkeypatch, tmp_path, request_
     hangs = tmp_path / "hangs"
     hangs.write_text("#!/bin/sh\nexec sleep 60\n")
     hangs.chmod(0o755)
-    monkeypatch.setattr(sqlite_reader.sys, "executable", str(hangs))
+    monkeypatch.setattr(sqlite_reader, "PYTHON", str(hangs))
     monkeypatch.setattr(sqlite_reader, "START_TIMEOUT", 0.5)
     sql = f"SELECT '{'x' * request_bytes}'"
     began = time.monotonic()
@@ -125,10 +131,68 @@ def test_a_start_that_fails_says_why(database, monkeypatch, tmp_path):
     fails = tmp_path / "fails"
     fails.write_text("#!/bin/sh\necho 'No module named adbc_driver_sqlite' >&2\nexit 1\n")
     fails.chmod(0o755)
-    monkeypatch.setattr(sqlite_reader.sys, "executable", str(fails))
+    monkeypatch.setattr(sqlite_reader, "PYTHON", str(fails))
     with pytest.raises(ReaderProcessError, match="could not start: No module named adbc"):
         list(read_in_own_process(database, ["SELECT 1"], SCHEMA, batch_rows=10, busy_timeout=1))
     assert _children() == set()
+
+
+def _program(tmp_path: Path, name: str) -> str:
+    """An executable that is not Python, as an embedded interpreter's `sys.executable` is."""
+    if name == "missing":
+        return str(tmp_path / "no-such-python")
+    if name == "not-executable":
+        plain = tmp_path / "python"
+        plain.write_text("")
+        return str(plain)
+    return shutil.which(name)  # false exits at once; cat answers with the request itself
+
+
+@pytest.mark.parametrize("program", ["missing", "not-executable", "false", "cat"])
+def test_a_reader_that_cannot_start_falls_back_to_this_process(
+    database, reader_process, monkeypatch, caplog, tmp_path, program
+):
+    monkeypatch.setattr(source_module, "_reader_not_started", None)
+    engine = make_engine(f"sqlite:///{database}")
+    case = dict(by=["feature", "tenant"], bucket="day")
+    keys = ["day", "feature", "tenant"]
+    normal = rollup(engine, **case).sort(keys, nulls_last=True)
+    assert normal["calls"].sum() == 600
+    monkeypatch.setattr(sqlite_reader, "PYTHON", _program(tmp_path, program))
+    with caplog.at_level(logging.WARNING, logger="llmledger"):
+        fallback = rollup(engine, **case).sort(keys, nulls_last=True)
+        again = rollup(engine, **case).sort(keys, nulls_last=True)
+    engine.dispose()
+    assert_frame_equal(fallback, normal, check_exact=True)
+    assert_frame_equal(again, normal, check_exact=True)
+    # Said once, with why; the second read did not try to start the process again.
+    [said] = [r.getMessage() for r in caplog.records if "reader process" in r.getMessage()]
+    assert "could not start" in said and "go through this process's sqlite3" in said
+    assert _children() == set()
+
+
+def test_a_reader_that_started_then_failed_is_an_error_not_a_fallback(
+    database, reader_process, monkeypatch, tmp_path
+):
+    monkeypatch.setattr(source_module, "_reader_not_started", None)
+    ready_then_fails = tmp_path / "ready-then-fails"
+    ready_then_fails.write_text(
+        "#!/bin/sh\nprintf R\necho 'database disk image is malformed' >&2\nexit 1\n"
+    )
+    ready_then_fails.chmod(0o755)
+    monkeypatch.setattr(sqlite_reader, "PYTHON", str(ready_then_fails))
+    engine = make_engine(f"sqlite:///{database}")
+    with pytest.raises(ReaderProcessError, match="failed: database disk image is malformed"):
+        rollup(engine, by=["feature"])
+    engine.dispose()
+    assert source_module._reader_not_started is None
+
+
+def test_not_starting_is_said_before_any_row(database, monkeypatch, tmp_path):
+    monkeypatch.setattr(sqlite_reader, "PYTHON", str(tmp_path / "no-such-python"))
+    read = read_in_own_process(database, ["SELECT 1"], SCHEMA, batch_rows=10, busy_timeout=1)
+    with pytest.raises(ReaderNotStarted, match=r"could not start: .*No such file"):
+        next(read)
 
 
 def _script(body: str) -> str:

@@ -80,7 +80,10 @@ class Prepared:
         self.tags: tuple[str, ...] = ()
         if isinstance(schema.get("tags"), pl.Struct):
             self.tags = tuple(f.name for f in schema["tags"].fields)  # type: ignore[union-attr]
-            columns += [pl.col("tags").struct.field(k).alias(f"tags.{k}") for k in self.tags]
+            # Renamed, then unnested: `struct.field(k)` reads `*` and `^...$` as patterns (and
+            # panics on `*`); `tags.`-prefixed names are never patterns.
+            renamed = pl.col("tags").struct.rename_fields([f"tags.{k}" for k in self.tags])
+            columns.append(renamed.struct.unnest())
         # Through a pyarrow table at Polars' newest Arrow level: each chunk becomes a batch, no
         # copy. Handed over directly, a frame of several chunks (a concatenation, a frame read
         # in parts) is first rechunked by Polars' export, a copy of the whole ledger.

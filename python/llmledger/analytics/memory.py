@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+import polars.selectors as cs
 
 from .. import _core
 from ..config import current_pricer
@@ -110,14 +111,16 @@ def _rollup(prepared: Prepared, specs: list[tuple[str, str | None]], **spec: Any
     """The core's rollup of `prepared`, with `backfilled_cost` after `cost`: how much of the
     group's cost the nightly job priced after the calls were recorded unpriced (0 if none).
     That is the same rollup of the backfilled calls alone, which are few."""
-    result = _frame(prepared.ledger.rollup(specs, **spec))
+    # The core's names (a tag `k` is `tags.k`) until the end: a bare tag key may be `*` or
+    # `^...$`, which Polars' `join(on=...)`, `select` and `cast` read as patterns.
+    result = pl.DataFrame(prepared.ledger.rollup(specs, **spec))
     keys = result.columns[: len(specs)]
     later = prepared.backfilled
     if later is None:
         result = result.with_columns(_NO_MONEY.alias("backfilled_cost"))
     else:
         spec.update(repricing=None, latency_values=False)  # the tables are the whole ledger's
-        part = _frame(later.ledger.rollup(specs, **spec))
+        part = pl.DataFrame(later.ledger.rollup(specs, **spec))
         part = part.select(*keys, backfilled_cost="cost").cast({k: result.schema[k] for k in keys})
         if keys:
             result = result.join(part, on=keys, how="left", nulls_equal=True, maintain_order="left")
@@ -126,7 +129,8 @@ def _rollup(prepared: Prepared, specs: list[tuple[str, str | None]], **spec: Any
         result = result.with_columns(pl.col("backfilled_cost").fill_null(_NO_MONEY))
     columns = result.columns[:-1]
     at = columns.index("cost") + 1
-    return result.select(*columns[:at], "backfilled_cost", *columns[at:])
+    result = result.select(*columns[:at], "backfilled_cost", *columns[at:])
+    return result.rename({c: c.removeprefix("tags.") for c in keys})
 
 
 def _key_specs(prepared: Prepared, keys: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -140,11 +144,6 @@ def _key_specs(prepared: Prepared, keys: Sequence[str]) -> list[tuple[str, str |
         assert column is not None, "keys added by Prepared.with_keys"
         specs.append((column, None))
     return specs
-
-
-def _frame(result: Any) -> pl.DataFrame:
-    frame = pl.DataFrame(result)
-    return frame.rename({c: c.removeprefix("tags.") for c in frame.columns})
 
 
 def reprice_frame(
@@ -213,14 +212,17 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
     sums += [pl.when(pl.col(c).is_not_null().any()).then(pl.col(c).sum()).alias(c) for c in money]
     pooled = pl.col("latency_ms_values").list.explode(keep_nulls=False, empty_as_null=False)
     if keys:
-        merged = frame.group_by(keys, maintain_order=True).agg(*sums, pooled)
+        # By exact name: a key may be a tag named `*` or `^...$`, patterns to `group_by`.
+        merged = frame.group_by(cs.by_name(keys), maintain_order=True).agg(*sums, pooled)
     else:
         merged = frame.select(*sums, pooled.implode())
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
     stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))
     columns = [c for c in parts[0].columns if c != "latency_ms_values"]
-    return merged.drop("latency_ms_values").hstack(stats).select(*columns, *stats.columns)
+    return (
+        merged.drop("latency_ms_values").hstack(stats).select(cs.by_name(*columns, *stats.columns))
+    )
 
 
 def _same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[pl.DataFrame]:
@@ -228,7 +230,10 @@ def _same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[
     has it as a string column, whatever its type in the others."""
     types = {}
     for key in keys:
-        found = {p.schema[key] for p in parts if p[key].null_count() < p.height}
+        found = {p.schema[key] for p in parts if p.get_column(key).null_count() < p.height}
         if len(found) == 1:
             types[key] = found.pop()
-    return [p.cast({k: t for k, t in types.items() if p.schema[k] != t}) for p in parts]
+    # Series by exact name: `cast({name: type})` reads names as patterns.
+    return [
+        p.with_columns(p[k].cast(t) for k, t in types.items() if p.schema[k] != t) for p in parts
+    ]

@@ -9,7 +9,9 @@ The fast path per database was measured on a 10-million-row ledger (docs/analyti
   writes it through Python's `sqlite3` (that corrupts the ledger: see `sqlite_reader`), so
   it runs in a reader process of its own; a read of fewer than
   `sqlite_reader.SMALL_READ_ROWS` rows, where starting that process would dominate, is a
-  DB-API fetch through this process's `sqlite3`.
+  DB-API fetch through this process's `sqlite3`. So is every read once the reader process
+  could not be started (an embedded interpreter, whose `sys.executable` is not Python):
+  slower for a large read, never wrong, said once in the log.
 - PostgreSQL: ADBC's libpq driver (binary COPY out), likewise two connections.
 - MySQL/MariaDB: connectorx (binary protocol straight into Arrow); no ADBC driver ships on PyPI.
 - Anything else, or a driver that is not installed, or an in-memory SQLite database that only
@@ -22,7 +24,9 @@ infers, so the kernels see one schema.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 import queue
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,8 +45,13 @@ __all__ = ["TAG_PREFIX", "Query", "read_batches"]
 TAG_PREFIX = "tags."
 """Tag `k` comes back as the column `tags.k` (the name the kernels' frame layer uses)."""
 
+log = logging.getLogger("llmledger")
+
 BATCH_ROWS = 65_536
 _PARTITION_MIN_ROWS = 200_000  # below this a second connection costs more than it saves
+# Why the SQLite reader process could not be started, once it could not: every later read
+# stays in this process, not paying `START_TIMEOUT` again nor logging again.
+_reader_not_started: str | None = None
 
 _INT_COLUMNS = frozenset({"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS})
 _BACKFILLED = pa.field("backfilled_cost", pa.int64())
@@ -151,21 +160,38 @@ def _installed(module: str) -> bool:
 
 def _sqlite_file(engine: Engine, q: Query, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """A SQLite file: in a reader process (ADBC, adbc-driver-sqlite is a dependency of the
-    package), or for a small read, through the engine's own `sqlite3`."""
+    package), or for a small read, or when that process cannot be started, through the
+    engine's own `sqlite3`."""
+    global _reader_not_started
     small = sqlite_reader.SMALL_READ_ROWS
-    if _rows_at_least(engine, q, small) < small:
-        yield from _fetch(engine, q, schema)
-        return
-    sqls = [_select(q, "sqlite", p) for p in _partitions(engine, q)]
-    yield from sqlite_reader.read_in_own_process(
-        engine.url.database,
-        sqls,
-        schema,
-        batch_rows=BATCH_ROWS,
-        # Wait, as the ledger's own engine does, rather than fail at once while a writer
-        # holds a lock.
-        busy_timeout=SQLITE_BUSY_TIMEOUT,
-    )
+    if _reader_not_started is None and _rows_at_least(engine, q, small) >= small:
+        sqls = [_select(q, "sqlite", p) for p in _partitions(engine, q)]
+        reader = sqlite_reader.read_in_own_process(
+            engine.url.database,
+            sqls,
+            schema,
+            batch_rows=BATCH_ROWS,
+            # Wait, as the ledger's own engine does, rather than fail at once while a writer
+            # holds a lock.
+            busy_timeout=SQLITE_BUSY_TIMEOUT,
+        )
+        with contextlib.closing(reader):  # a consumer that stops early ends the process now
+            try:
+                first = next(reader, None)
+            # Only a process that never started: one that fails on the data raises its error.
+            except sqlite_reader.ReaderNotStarted as error:
+                _reader_not_started = str(error)
+                log.warning(
+                    "llmledger: %s; large reads of SQLite ledgers go through this process's "
+                    "sqlite3 from now on (slower, same results)",
+                    error,
+                )
+            else:
+                if first is not None:
+                    yield first
+                    yield from reader
+                return
+    yield from _fetch(engine, q, schema)
 
 
 def _rows_at_least(engine: Engine, q: Query, enough: int) -> int:

@@ -18,12 +18,14 @@ pyarrow, the driver) would dominate, goes through this process's own `sqlite3`, 
 library.
 
 The reader process is one-shot and tied to this read: it starts within `START_TIMEOUT` or
-the read fails; its errors are raised here as `ReaderProcessError` with its own message; it
-is killed and reaped when the consumer stops early or raises, and it exits by itself when
-this process dies (its stdin, a pipe from here, reaches end of file). Nothing is inherited
-from this process but its working directory and environment: its stdin, stdout and stderr
-are pipes and a temporary file of its own, so a parent without a stdin, or a forked worker,
-starts it the same way.
+the read fails with `ReaderNotStarted` before any row (no interpreter at `PYTHON`, as in an
+embedded one such as uWSGI or mod_wsgi, whose `sys.executable` is the server's binary; or no
+process at all), which the caller may answer by reading another way; its later errors are
+raised here as `ReaderProcessError` with its own message; it is killed and reaped when the
+consumer stops early or raises, and it exits by itself when this process dies (its stdin, a
+pipe from here, reaches end of file). Nothing is inherited from this process but its working
+directory and environment: its stdin, stdout and stderr are pipes and a temporary file of
+its own, so a parent without a stdin, or a forked worker, starts it the same way.
 """
 
 from __future__ import annotations
@@ -42,7 +44,14 @@ import pyarrow as pa
 
 from . import sqlite_child
 
-__all__ = ["SMALL_READ_ROWS", "START_TIMEOUT", "ReaderProcessError", "read_in_own_process"]
+__all__ = [
+    "PYTHON",
+    "SMALL_READ_ROWS",
+    "START_TIMEOUT",
+    "ReaderNotStarted",
+    "ReaderProcessError",
+    "read_in_own_process",
+]
 
 SMALL_READ_ROWS = 100_000
 """Reads of fewer rows than this stay in this process (through `sqlite3`). Measured with
@@ -53,12 +62,22 @@ reader process 0.71 s, 1.34 s, 1.51 s."""
 START_TIMEOUT = 30.0
 """Seconds the reader process may take to start (its imports) before the read fails."""
 
+PYTHON: str | None = sys.executable
+"""The interpreter that runs the reader process: this process's own, unless set. Python
+documents `sys.executable` as possibly empty or None; an embedded interpreter has its host's
+binary there."""
+
 _CHILD = Path(sqlite_child.__file__)
 _PIPE_BYTES = 1 << 20  # the parent's read buffer: a batch of 65,536 rows is a few MB
 
 
 class ReaderProcessError(RuntimeError):
     """The process reading the SQLite file failed; the message ends with its own error."""
+
+
+class ReaderNotStarted(ReaderProcessError):
+    """The reader process could not be started, or did not say it was ready within
+    `START_TIMEOUT`: nothing was read (raised before the first batch)."""
 
 
 def read_in_own_process(
@@ -79,17 +98,26 @@ def read_in_own_process(
         "batch_rows": batch_rows,
         "busy_timeout_ms": int(busy_timeout * 1000),
     }
-    with tempfile.TemporaryFile() as stderr:
-        # stderr goes to a file, not a pipe: a child writing a long traceback can never block
-        # on a pipe this process is not reading, while this process waits on its stdout.
-        child = subprocess.Popen(
-            # -P: the script's folder (this package's) is not put on the child's sys.path.
-            [sys.executable, "-P", str(_CHILD)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            bufsize=_PIPE_BYTES,
+    if not PYTHON:
+        raise ReaderNotStarted(
+            "the SQLite reader process has no interpreter: sys.executable is empty"
         )
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            # stderr goes to a file, not a pipe: a child writing a long traceback can never
+            # block on a pipe this process is not reading, while this process waits on stdout.
+            child = subprocess.Popen(
+                # -P: the script's folder (this package's) is not put on the child's sys.path.
+                [PYTHON, "-P", str(_CHILD)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                bufsize=_PIPE_BYTES,
+            )
+        # No such file, not executable, not a program, or no process to be had (EAGAIN,
+        # ENOMEM): nothing started.
+        except OSError as error:
+            raise ReaderNotStarted(f"the SQLite reader process could not start: {error}") from None
         try:
             yield from _stream(child, request, stderr)
         finally:
@@ -105,16 +133,17 @@ def _stream(child: subprocess.Popen, request: dict, stderr) -> Iterator[pa.Recor
     try:
         started = _send(child, json.dumps(request).encode() + b"\n", deadline)
     except BrokenPipeError:  # it died at start; its stderr says why
-        raise _failure(child, stderr, "could not start") from None
+        raise _failure(child, stderr, "could not start", ReaderNotStarted) from None
     if started:
         ready, _, _ = select.select([child.stdout], [], [], max(0, deadline - time.monotonic()))
         started = bool(ready)
     if not started:
-        raise ReaderProcessError(
+        raise ReaderNotStarted(
             f"the SQLite reader process did not start within {START_TIMEOUT:g} s"
         )
+    # A program that is not Python exits, or writes something else.
     if child.stdout.read(1) != sqlite_child.READY:
-        raise _failure(child, stderr, "could not start")
+        raise _failure(child, stderr, "could not start", ReaderNotStarted)
     try:
         yield from pa.ipc.open_stream(child.stdout)
     except (pa.ArrowInvalid, OSError) as error:  # the stream was cut short: the child failed
@@ -145,7 +174,9 @@ def _send(child: subprocess.Popen, data: bytes, deadline: float) -> bool:
     return True
 
 
-def _failure(child: subprocess.Popen, stderr, what: str) -> ReaderProcessError:
+def _failure(
+    child: subprocess.Popen, stderr, what: str, kind: type[ReaderProcessError] = ReaderProcessError
+) -> ReaderProcessError:
     """The child's error, once it has exited (killed if it has not within a second)."""
     try:
         child.wait(timeout=1)
@@ -155,6 +186,6 @@ def _failure(child: subprocess.Popen, stderr, what: str) -> ReaderProcessError:
     stderr.seek(0)
     message = stderr.read().decode(errors="replace").strip()
     last = message.splitlines()[-1] if message else f"exit status {child.returncode}"
-    error = ReaderProcessError(f"the SQLite reader process {what}: {last}")
+    error = kind(f"the SQLite reader process {what}: {last}")
     error.add_note(message)
     return error

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
+import polars.selectors as cs
 
 from ..analytics import Prepared, prepare, rollup
 from ..store.schema import BUCKETS
@@ -53,12 +54,19 @@ class Summary:
 def _top(ledger: Prepared, keys: list[str], total: Decimal | None, top: int) -> pl.DataFrame:
     grouped = (
         rollup(ledger, by=keys)
-        .select(*keys, "calls", "cost", "unpriced_calls")
+        .select(cs.by_name(*keys, "calls", "cost", "unpriced_calls"))  # keys are not patterns
         .sort(["cost", "calls"], descending=True, nulls_last=True, maintain_order=True)
         .head(top)
     )
     share = [None if not total or c is None else c / total for c in grouped["cost"]]
     return grouped.with_columns(pl.Series("share", share, dtype=pl.Decimal(38, 12)))
+
+
+def _with_text_key(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    # A tag key may be `*` or `^...$`: a pattern to `pl.col(key)`, and to the Series methods
+    # Polars runs as expressions on the Series' name (`fill_null`), hence the neutral name.
+    text = frame.get_column(key).cast(pl.String).rename("text").fill_null(UNTAGGED)
+    return frame.with_columns(text.rename(key))
 
 
 def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
@@ -75,9 +83,7 @@ def summarize(frame: pl.DataFrame, by: list[str], top: int = 10) -> Summary:
     total = everything["cost"]
     by_tag = {
         # As text: a key may name a column (`--by http_status`) as well as a tag.
-        key: _top(ledger, [key], total, top).with_columns(
-            pl.col(key).cast(pl.String).fill_null(UNTAGGED)
-        )
+        key: _with_text_key(_top(ledger, [key], total, top), key)
         for key in by
     }
     return Summary(

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+import polars.selectors as cs
 from sqlalchemy import Engine, Text, cast, literal_column, select
 
 from .derived import backfill
@@ -123,7 +124,11 @@ def read_calls(
 def _has_values(frame: pl.DataFrame, key: str) -> bool:
     """Whether some call of `frame` has tag `key`."""
     tags = frame["tags"]
-    return key in tags.struct.fields and tags.struct.field(key).null_count() < frame.height
+    # By exact name: `struct.field` reads `*` and `^...$` as patterns.
+    return (
+        key in tags.struct.fields
+        and tags.struct.unnest().get_column(key).null_count() < frame.height
+    )
 
 
 def _frame(rows: Sequence[Any]) -> pl.DataFrame:
@@ -155,8 +160,5 @@ def _tags(texts: pl.Series) -> pl.Series:
     fields = sorted(decoded.struct.fields)
     if not fields:  # no row has a tag
         return pl.Series("tags", [{}] * len(texts), pl.Struct([]))
-    return (
-        decoded.struct.unnest()
-        .select(pl.struct(pl.col(fields).cast(pl.String)).alias("tags"))
-        .to_series()
-    )
+    # `by_name`: exact names, in this order; `pl.col` reads `*` and `^...$` as patterns.
+    return decoded.struct.unnest().select(cs.by_name(fields)).cast(pl.String).to_struct("tags")
