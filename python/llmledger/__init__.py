@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
+from .budgets import Budget, BudgetExceeded
+from .budgets.preflight import check_budget
 from .capture import (
     async_httpx_client,
     httpx_client,
@@ -38,6 +40,8 @@ from .tagging import bind_tags, tags
 
 __all__ = [
     "BUCKETS",
+    "Budget",
+    "BudgetExceeded",
     "Call",
     "OverridesError",
     "PriceRule",
@@ -46,6 +50,7 @@ __all__ = [
     "async_httpx_client",
     "bind_tags",
     "calls",
+    "check_budget",
     "configure",
     "flush",
     "httpx_client",
@@ -73,6 +78,8 @@ def configure(
     hosts: Mapping[str, str | tuple[str, str]] | None = None,
     enabled: bool | None = None,
     on_call: OnCall | None = None,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
+    budget_tz: str = "UTC",
 ) -> None:
     """Sets where and how calls are recorded.
 
@@ -103,6 +110,15 @@ def configure(
     priced and tagged, once, on the ledger's writer thread, never the app's: a slow hook
     delays the writing of later calls, not the app. What it raises is logged once per
     exception type and counted in `llmledger.record.hooks.problems` (see that module).
+
+    `budgets` is a list of `llmledger.Budget`; day, week and month periods are calendar
+    periods in `budget_tz` (an IANA zone, UTC by default). The writer then keeps the spend
+    totals they read (in each insert's transaction); every process writing one database
+    must configure the same budget scopes and zone, or the first writer of a new set rebuilds
+    the totals. "block" budgets (and "raise" budgets once reached) are checked before each
+    request of an instrumented client leaves, and by `llmledger.check_budget()`: see there
+    for what a check counts and how stale it may be. Budgets are not checked while recording
+    is off.
     """
     config.configure(
         database_url,
@@ -111,5 +127,7 @@ def configure(
         spool_path=spool_path,
         enabled=enabled,
         on_call=on_call,
+        budgets=budgets,
+        budget_tz=budget_tz,
     )
     capture.configure(hosts=hosts)

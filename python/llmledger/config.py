@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from .budgets.check import Guard
+from .budgets.spec import Budget, totals_spec_for
 from .pricing import Pricer, build_pricer
 from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
 from .store.failures import describe
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "State",
     "configure",
+    "configured",
     "current_pricer",
     "enabled",
     "flush",
@@ -92,6 +95,7 @@ class State:
     default_tags: DefaultTags
     owns_engine: bool = True  # made here from a URL, not the app's own Engine
     on_call: OnCall | None = None
+    guard: Guard | None = None  # the budgets, when some are configured and recording is on
 
     def close(self) -> None:
         """Write what is queued, stop the writer, and close the connections made here."""
@@ -168,8 +172,13 @@ def configure(
     spool_path: str | PathLike[str] | None = None,
     enabled: bool | None = None,
     on_call: OnCall | None = None,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
+    budget_tz: str = "UTC",
 ) -> None:
     """`llmledger.configure`, less capture's hosts: the parameters are documented there."""
+    if not isinstance(budgets, list | tuple) or not all(isinstance(b, Budget) for b in budgets):
+        raise TypeError("budgets must be a list of llmledger.Budget")
+    totals = totals_spec_for(budgets, budget_tz)
     if isinstance(default_tags, Mapping):
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
@@ -195,8 +204,15 @@ def configure(
             engine.dispose()
         raise
     preparation = _Preparation(engine, pricer, schema_checked)
-    writer = Writer(engine, spool_path=spool_path, prepare=preparation)
-    _install(State(engine, writer, pricer, default_tags, owns_engine, on_call))
+    guard = Guard(budgets, engine, totals) if budgets else None
+    writer = Writer(
+        engine,
+        spool_path=spool_path,
+        prepare=preparation,
+        totals=totals,
+        pending=None if guard is None else guard.pending,
+    )
+    _install(State(engine, writer, pricer, default_tags, owns_engine, on_call, guard))
 
 
 def _install(new: State) -> None:
@@ -233,6 +249,12 @@ def state() -> State:
             if _state is None:
                 configure()
     return _state  # type: ignore[return-value]  # set by configure()
+
+
+def configured() -> State | None:
+    """The current configuration, or None before any: never configures (capture's preflight
+    asks it on every request)."""
+    return _state
 
 
 def current_pricer() -> Pricer:
