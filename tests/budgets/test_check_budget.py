@@ -119,12 +119,17 @@ def test_nothing_is_checked_while_recording_is_off(tmp_path) -> None:
 
 def test_a_budget_that_cannot_be_read_lets_the_call_through(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'l.db'}"
-    budget = llmledger.Budget("day", usd="0.1", action="block")
-    llmledger.configure(url, budgets=[budget])
+    budgets = [
+        llmledger.Budget("day", usd="0.1", action="block"),
+        llmledger.Budget("week", usd=1, action="raise"),
+    ]
+    llmledger.configure(url, budgets=budgets)
     spend(1)
     assert llmledger.flush() is True
-    llmledger.configure(url, budgets=[budget])  # a fresh cache
+    llmledger.configure(url, budgets=budgets)  # a fresh cache
     with llmledger.config.state().engine.begin() as connection:
         connection.execute(text("DROP TABLE llmledger_spend_totals"))
     llmledger.check_budget()  # logged and counted, not raised
-    assert preflight.problems == {"preflight": 1}
+    call = llmledger.track("openai", MODEL, **QUARTER)  # recorded, returned
+    assert call.cost_pico == 250_000_000_000
+    assert preflight.problems == {"preflight": 1, "after_call": 1}

@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import config, tagging
+from .check import Guard
 from .spec import BudgetExceeded
 
-__all__ = ["check_budget", "preflight", "problems"]
+__all__ = ["after_call", "check_budget", "preflight", "problems"]
 
 log = logging.getLogger("llmledger")
 
 problems: Counter[str] = Counter()
-"""Preflights that could not check their budgets (and let the call through), by kind:
-"preflight"."""
+"""Checks that could not read their budgets (and let the call through), by kind:
+"preflight" (before a call), "after_call" (a "raise" budget, after `track()` recorded)."""
 
 
 def preflight(
@@ -50,6 +51,17 @@ def preflight(
     except Exception:  # a budget must never break the call it cannot check: log, count, go on
         problems["preflight"] += 1
         log.warning("llmledger: could not check budgets; the call proceeds", exc_info=True)
+
+
+def after_call(guard: Guard, row: Mapping[str, Any]) -> None:
+    """`guard.after_call(row)`, raising `BudgetExceeded` and nothing else."""
+    try:
+        guard.after_call(row)
+    except BudgetExceeded:
+        raise
+    except Exception:  # the call is recorded; an unreadable budget must not fail track()
+        problems["after_call"] += 1
+        log.warning("llmledger: could not check raise budgets after a call", exc_info=True)
 
 
 def check_budget(provider: str | None = None, model: str | None = None, /, **tags: Any) -> None:

@@ -66,6 +66,11 @@ class Budget:
     scope's next requests; "notify" records the spend only (the callback is not built yet).
     A "call" budget limits one call's cost, known only after the call: it cannot block.
     `notify_at`: the shares of the limit to notify at, each above 0.
+
+    A `model` budget counts the calls recorded with that model, which is the model the
+    response names (OpenAI answers "gpt-4o-mini" with "gpt-4o-mini-2024-07-18"); before a
+    request, the model the request names is compared. Name a model both use, or budget the
+    provider.
     """
 
     period: str

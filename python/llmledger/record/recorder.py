@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import tagging
+from ..budgets.preflight import after_call
 from ..config import State, state
 from ..pricing import Priced, Pricer
 from ..store.schema import BUCKETS, COST_COLUMNS
@@ -219,7 +220,7 @@ def track(
     else:  # the hook runs on the writer's thread, never this one
         writer.submit_later(Announce(st.on_call, writer, row, call), row=row)
     if st.guard is not None and st.guard.after:
-        st.guard.after_call(row)  # raise budgets: the call is recorded, then the app decides
+        after_call(st.guard, row)  # raise budgets: the call is recorded, then the app decides
     return call
 
 
