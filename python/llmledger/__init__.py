@@ -19,6 +19,7 @@ from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
 from .budgets import Budget, BudgetExceeded
+from .budgets.notify import BudgetEvent
 from .budgets.preflight import check_budget
 from .capture import (
     async_httpx_client,
@@ -29,7 +30,7 @@ from .capture import (
     track_stream,
     uninstrument,
 )
-from .config import DefaultTags, OnCall, flush, shutdown
+from .config import DefaultTags, OnBudget, OnCall, flush, shutdown
 from .pricing import OverridesError, PriceRule
 from .read import calls
 from .reaggregate import reaggregate
@@ -41,6 +42,7 @@ from .tagging import bind_tags, tags
 __all__ = [
     "BUCKETS",
     "Budget",
+    "BudgetEvent",
     "BudgetExceeded",
     "Call",
     "OverridesError",
@@ -79,6 +81,7 @@ def configure(
     enabled: bool | None = None,
     on_call: OnCall | None = None,
     budgets: list[Budget] | tuple[Budget, ...] = (),
+    on_budget: OnBudget | None = None,
     budget_tz: str = "UTC",
 ) -> None:
     """Sets where and how calls are recorded.
@@ -117,8 +120,12 @@ def configure(
     must configure the same budget scopes and zone, or the first writer of a new set rebuilds
     the totals. "block" budgets (and "raise" budgets once reached) are checked before each
     request of an instrumented client leaves, and by `llmledger.check_budget()`: see there
-    for what a check counts and how stale it may be. Budgets are not checked while recording
-    is off.
+    for what a check counts and how stale it may be. `on_budget(event)` gets a
+    `llmledger.BudgetEvent` once per "notify" budget, scope, period and `notify_at` share
+    reached, across processes and restarts (crossings are recorded in the database), on the
+    writer thread after the call that crossed is written; what it raises is logged and
+    counted in `llmledger.budgets.preflight.problems`. Budgets are not checked while
+    recording is off.
     """
     config.configure(
         database_url,
@@ -128,6 +135,7 @@ def configure(
         enabled=enabled,
         on_call=on_call,
         budgets=budgets,
+        on_budget=on_budget,
         budget_tz=budget_tz,
     )
     capture.configure(hosts=hosts)

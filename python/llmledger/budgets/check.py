@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -25,10 +26,15 @@ from ..store.totals_sql import read_totals
 from .pending import Pending
 from .spec import Budget, BudgetExceeded
 
-__all__ = ["CACHE_SECONDS", "Guard"]
+__all__ = ["CACHE_SECONDS", "Guard", "problems"]
 
 CACHE_SECONDS = 1.0
 _MAX_CACHED = 100_000
+
+problems: Counter[str] = Counter()
+"""Budget checks that failed and let the call through, by kind: "preflight" (before a call),
+"after_call" (a "raise" budget, after `track()` recorded), "notify" (a notify check after a
+write) and "on_budget" (the callback raised). Also `llmledger.budgets.preflight.problems`."""
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

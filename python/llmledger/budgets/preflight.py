@@ -9,21 +9,16 @@ than stop an app whose database is out.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from .. import config, tagging
-from .check import Guard
+from .check import Guard, problems
 from .spec import BudgetExceeded
 
 __all__ = ["after_call", "check_budget", "preflight", "problems"]
 
 log = logging.getLogger("llmledger")
-
-problems: Counter[str] = Counter()
-"""Checks that could not read their budgets (and let the call through), by kind:
-"preflight" (before a call), "after_call" (a "raise" budget, after `track()` recorded)."""
 
 
 def preflight(

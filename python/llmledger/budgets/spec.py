@@ -63,7 +63,8 @@ class Budget:
     `action`: "block" raises `BudgetExceeded` before an instrumented request leaves, and from
     `check_budget()`, once the period's spend has reached the limit; "raise" raises it from
     `track()` after the call that reaches the limit is recorded, then acts as "block" for the
-    scope's next requests; "notify" records the spend only (the callback is not built yet).
+    scope's next requests; "notify" calls `configure(on_budget=...)` once per `notify_at`
+    share reached, per scope and period (see `llmledger.budgets.notify`).
     A "call" budget limits one call's cost, known only after the call: it cannot block.
     `notify_at`: the shares of the limit to notify at, each above 0.
 

@@ -99,7 +99,9 @@ class Writer:
     spend totals of that spec, in its insert's transaction (`store.totals`); before its first
     write the writer rebuilds the totals if they were built for another spec. `pending`
     (budgets' `Pending`) is told each row once it is known (`accept`) and once the writer is
-    done with it (`settle`): written, spooled or set aside.
+    done with it (`settle`): written, spooled or set aside. `after_batch(rows)` runs on the
+    writer thread after each batch of new rows is handled (budgets' notifications), before
+    the flushes waiting on it are released; it must not raise.
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class Writer:
         prepare: Callable[[], None] | None = None,
         totals: TotalsSpec | None = None,
         pending: Pending | None = None,
+        after_batch: Callable[[list[Row]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.spool = Spool(Path(spool_path) if spool_path else default_spool_path(engine))
@@ -129,6 +132,7 @@ class Writer:
         self._last_replay = 0.0  # monotonic time of the last replay attempt
         self._closed = False
         self._pending = pending
+        self._after_batch = after_batch
         self._start()
         _writers.add(self)
 
@@ -297,6 +301,8 @@ class Writer:
             stop = self._take(item, batch, waiters)
         self._guarded(self._write, batch, bool(waiters), fallback=batch)
         self._settle(batch)
+        if self._after_batch is not None and batch:
+            self._after_batch(batch)
         for waiter in waiters:
             waiter.set()
         waiters.clear()
