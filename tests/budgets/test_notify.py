@@ -113,3 +113,13 @@ def test_two_processes_spending_at_once_fire_each_share_once(ledger) -> None:
     assert [p.returncode for p in procs] == [0, 0]
     fired = sorted(json.loads(line)["threshold"] for out in outputs for line in out.splitlines())
     assert fired == ["0.5", "0.8", "1"]  # 2 USD spent in all: each share once, in one of them
+
+
+def test_an_outage_spools_calls_without_notify_errors(tmp_path) -> None:
+    down = "postgresql+psycopg://llmledger:x@127.0.0.1:9/llmledger"  # nothing listens on 9
+    events: list[llmledger.BudgetEvent] = []
+    llmledger.configure(down, budgets=[BUDGET], on_budget=events.append,
+                        spool_path=tmp_path / "spool.jsonl")  # fmt: skip
+    spend(4)
+    assert llmledger.config.state().writer.stats()["spooled"] == 4
+    assert events == [] and problems == {}

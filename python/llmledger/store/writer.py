@@ -100,7 +100,7 @@ class Writer:
     write the writer rebuilds the totals if they were built for another spec. `pending`
     (budgets' `Pending`) is told each row once it is known (`accept`) and once the writer is
     done with it (`settle`): written, spooled or set aside. `after_batch(rows)` runs on the
-    writer thread after each batch of new rows is handled (budgets' notifications), before
+    writer thread after each batch of new rows is written (budgets' notifications), before
     the flushes waiting on it are released; it must not raise.
     """
 
@@ -301,8 +301,8 @@ class Writer:
             stop = self._take(item, batch, waiters)
         self._guarded(self._write, batch, bool(waiters), fallback=batch)
         self._settle(batch)
-        if self._after_batch is not None and batch:
-            self._after_batch(batch)
+        if self._after_batch is not None and batch and not self._keeper.unavailable:
+            self._after_batch(batch)  # not in an outage: the batch is spooled, nothing to read
         for waiter in waiters:
             waiter.set()
         waiters.clear()
