@@ -18,6 +18,9 @@ from sqlalchemy import Engine
 from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
+from .budgets import Budget, BudgetExceeded
+from .budgets.notify import BudgetEvent
+from .budgets.preflight import check_budget
 from .capture import (
     async_httpx_client,
     httpx_client,
@@ -27,7 +30,7 @@ from .capture import (
     track_stream,
     uninstrument,
 )
-from .config import DefaultTags, OnCall, flush, shutdown
+from .config import DefaultTags, OnBudget, OnCall, flush, shutdown
 from .health import Health, health
 from .pricing import OverridesError, PriceRule
 from .read import calls
@@ -39,6 +42,9 @@ from .tagging import bind_tags, tags
 
 __all__ = [
     "BUCKETS",
+    "Budget",
+    "BudgetEvent",
+    "BudgetExceeded",
     "Call",
     "Health",
     "OverridesError",
@@ -48,6 +54,7 @@ __all__ = [
     "async_httpx_client",
     "bind_tags",
     "calls",
+    "check_budget",
     "configure",
     "flush",
     "health",
@@ -76,6 +83,9 @@ def configure(
     hosts: Mapping[str, str | tuple[str, str]] | None = None,
     enabled: bool | None = None,
     on_call: OnCall | None = None,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
+    on_budget: OnBudget | None = None,
+    budget_tz: str = "UTC",
 ) -> None:
     """Sets where and how calls are recorded.
 
@@ -106,6 +116,19 @@ def configure(
     priced and tagged, once, on the ledger's writer thread, never the app's: a slow hook
     delays the writing of later calls, not the app. What it raises is logged once per
     exception type and counted in `llmledger.record.hooks.problems` (see that module).
+
+    `budgets` is a list of `llmledger.Budget`; day, week and month periods are calendar
+    periods in `budget_tz` (an IANA zone, UTC by default). The writer then keeps the spend
+    totals they read (in each insert's transaction); every process writing one database
+    must configure the same budget scopes and zone, or the first writer of a new set rebuilds
+    the totals. "block" budgets (and "raise" budgets once reached) are checked before each
+    request of an instrumented client leaves, and by `llmledger.check_budget()`: see there
+    for what a check counts and how stale it may be. `on_budget(event)` gets a
+    `llmledger.BudgetEvent` once per "notify" budget, scope, period and `notify_at` share
+    reached, across processes and restarts (crossings are recorded in the database), on the
+    writer thread after the call that crossed is written; what it raises is logged and
+    counted in `llmledger.budgets.preflight.problems`. Budgets are not checked while
+    recording is off.
     """
     config.configure(
         database_url,
@@ -114,5 +137,8 @@ def configure(
         spool_path=spool_path,
         enabled=enabled,
         on_call=on_call,
+        budgets=budgets,
+        on_budget=on_budget,
+        budget_tz=budget_tz,
     )
     capture.configure(hosts=hosts)

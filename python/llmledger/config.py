@@ -26,6 +26,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from .budgets.check import Guard
+from .budgets.notify import Notifier
+from .budgets.spec import Budget, totals_spec_for
 from .pricing import Pricer, build_pricer
 from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
 from .store.failures import describe
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "State",
     "configure",
+    "configured",
     "current_pricer",
     "enabled",
     "flush",
@@ -57,6 +61,7 @@ def resolve_database_url(given: str | None = None) -> str:
 
 DefaultTags = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 OnCall = Callable[[Any], object]  # receives a `llmledger.Call`; its return value is ignored
+OnBudget = Callable[[Any], object]  # receives a `llmledger.BudgetEvent`
 
 # What LLMLEDGER_ENABLED may say, compared case-insensitively, spaces around ignored. Empty
 # or unset means on: recording is the default.
@@ -92,6 +97,7 @@ class State:
     default_tags: DefaultTags
     owns_engine: bool = True  # made here from a URL, not the app's own Engine
     on_call: OnCall | None = None
+    guard: Guard | None = None  # the budgets, when some are configured and recording is on
 
     def close(self) -> None:
         """Write what is queued, stop the writer, and close the connections made here."""
@@ -168,8 +174,16 @@ def configure(
     spool_path: str | PathLike[str] | None = None,
     enabled: bool | None = None,
     on_call: OnCall | None = None,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
+    on_budget: OnBudget | None = None,
+    budget_tz: str = "UTC",
 ) -> None:
     """`llmledger.configure`, less capture's hosts: the parameters are documented there."""
+    if not isinstance(budgets, list | tuple) or not all(isinstance(b, Budget) for b in budgets):
+        raise TypeError("budgets must be a list of llmledger.Budget")
+    if on_budget is not None and not callable(on_budget):
+        raise TypeError(f"on_budget must be a callable taking a BudgetEvent, got {on_budget!r}")
+    totals = totals_spec_for(budgets, budget_tz)
     if isinstance(default_tags, Mapping):
         resolve_defaults(default_tags)  # validate now, where the user called us
     elif default_tags is not None and not callable(default_tags):
@@ -195,8 +209,19 @@ def configure(
             engine.dispose()
         raise
     preparation = _Preparation(engine, pricer, schema_checked)
-    writer = Writer(engine, spool_path=spool_path, prepare=preparation)
-    _install(State(engine, writer, pricer, default_tags, owns_engine, on_call))
+    guard = Guard(budgets, engine, totals) if budgets else None
+    notifier = None
+    if on_budget is not None and any(b.action == "notify" for b in budgets):
+        notifier = Notifier(budgets, engine, totals, on_budget)
+    writer = Writer(
+        engine,
+        spool_path=spool_path,
+        prepare=preparation,
+        totals=totals,
+        pending=None if guard is None else guard.pending,
+        after_batch=None if notifier is None else notifier.after_write,
+    )
+    _install(State(engine, writer, pricer, default_tags, owns_engine, on_call, guard))
 
 
 def _install(new: State) -> None:
@@ -233,6 +258,12 @@ def state() -> State:
             if _state is None:
                 configure()
     return _state  # type: ignore[return-value]  # set by configure()
+
+
+def configured() -> State | None:
+    """The current configuration, or None before any: never configures (capture's preflight
+    asks it on every request)."""
+    return _state
 
 
 def current_pricer() -> Pricer:

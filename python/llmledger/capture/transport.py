@@ -2,8 +2,10 @@
 
 Requests that are not LLM calls (file uploads, model listings, other hosts), and every
 request while recording is off (the kill switch, `config.enabled()`), go straight to the
-wrapped transport. LLM calls get an `Exchange`, and their response body is wrapped so
-that the SDK reads the very same bytes, chunk by chunk, as they arrive.
+wrapped transport. LLM calls get an `Exchange`, their budgets are checked (`budgets.preflight`:
+`BudgetExceeded` is the one exception capture raises into the app, before the request leaves),
+and their response body is wrapped so that the SDK reads the very same bytes, chunk by chunk,
+as they arrive.
 
 The SDKs of OpenAI, Anthropic and Google import `httpx2` (the maintained fork of httpx), so
 this wraps httpx2's transports.
@@ -11,13 +13,17 @@ this wraps httpx2's transports.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import httpx2
 
-from ..config import enabled
+from ..budgets import BudgetExceeded
+from ..budgets.preflight import preflight
+from ..config import configured, enabled
 from .hosts import Dialect, Route, dialect_of, guess_route, host_for, register_host, route
+from .refusal import as_raised
 from .sink import report_problem
 from .tee import AsyncTeeStream, Exchange, TeeStream
 
@@ -105,6 +111,32 @@ def _start(router: _Router, request: httpx2.Request) -> Exchange | None:
         return None
 
 
+def _check_budgets(exchange: Exchange) -> None:
+    """Raise `BudgetExceeded` if the call would spend a budget already spent, before its
+    request leaves; nothing to do (one attribute read) when no budget is checked before."""
+    st = configured()
+    guard = None if st is None else st.guard
+    if guard is None or not guard.before:
+        return
+    route = exchange.route
+    model = route.url_model
+    if model is None and guard.needs_model:
+        model = _body_model(exchange.body)
+    try:
+        preflight(exchange.tags, route.provider, model)
+    except BudgetExceeded as error:
+        raise as_raised(error, route) from None
+
+
+def _body_model(body: bytes) -> str | None:
+    """The model a JSON request body names (OpenAI's and Anthropic's APIs), else None."""
+    try:
+        model = json.loads(body).get("model")
+    except (ValueError, AttributeError, RecursionError):  # not JSON (multipart), not an object
+        return None
+    return model if isinstance(model, str) else None
+
+
 def _begin(exchange: Exchange, response: httpx2.Response) -> bool:
     """Read the response status; False if capture cannot follow this response."""
     try:
@@ -145,6 +177,8 @@ class TeeTransport(httpx2.BaseTransport):
         if not enabled():  # the kill switch: straight through, nothing teed
             return self.inner.handle_request(request)
         exchange = _start(self._router, request)
+        if exchange is not None:
+            _check_budgets(exchange)  # BudgetExceeded, the one error capture lets through
         response = self.inner.handle_request(request)
         if exchange is not None and _begin(exchange, response):
             if _tee_read_body(exchange, response):
@@ -174,6 +208,8 @@ class AsyncTeeTransport(httpx2.AsyncBaseTransport):
         if not enabled():  # the kill switch: straight through, nothing teed
             return await self.inner.handle_async_request(request)
         exchange = _start(self._router, request)
+        if exchange is not None:
+            _check_budgets(exchange)  # BudgetExceeded, the one error capture lets through
         response = await self.inner.handle_async_request(request)
         if exchange is not None and _begin(exchange, response):
             if _tee_read_body(exchange, response):

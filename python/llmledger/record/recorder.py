@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import tagging
+from ..budgets.preflight import after_call
 from ..config import State, state
 from ..pricing import Priced, Pricer
 from ..store.schema import BUCKETS, COST_COLUMNS
@@ -169,6 +170,9 @@ def track(
 
     While recording is off (`configure(enabled=False)`, `LLMLEDGER_ENABLED=0`) the call is
     checked, priced and returned all the same, and nothing is written: no row, no hook.
+
+    Raises `llmledger.BudgetExceeded` after recording the call when it brought a "raise"
+    budget to its limit (its own cost for a "call" budget, the period's spend otherwise).
     """
     tokens = _tokens(buckets)
     at_dt, ts_us = _timestamp(at)
@@ -214,7 +218,9 @@ def track(
     if st.on_call is None:
         writer.submit(row)
     else:  # the hook runs on the writer's thread, never this one
-        writer.submit_later(Announce(st.on_call, writer, row, call))
+        writer.submit_later(Announce(st.on_call, writer, row, call), row=row)
+    if st.guard is not None and st.guard.after:
+        after_call(st.guard, row)  # raise budgets: the call is recorded, then the app decides
     return call
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "Scope",
     "Total",
     "TotalsSpec",
+    "budget_crossings",
     "metadata",
     "spend_totals",
     "tally",
@@ -73,6 +74,19 @@ totals_state = Table(
 )
 """The spec the totals were built for (name ``spec``): the nightly job's backfill and
 `llmledger spool replay --rejected` keep the same totals without being told."""
+
+budget_crossings = Table(
+    "llmledger_budget_crossings",
+    metadata,
+    Column("budget_key", String(64), primary_key=True),
+    Column("start_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("scope_key", String(64), primary_key=True),
+    Column("share", String(32), primary_key=True),
+    Column("spent", BigInteger, nullable=False),
+    Column("crossed_at_us", BigInteger, nullable=False),
+)
+"""Budget thresholds crossed (`llmledger.budgets.notify`): the row's insert is what decides,
+across processes and restarts, that one notification fires."""
 
 
 @dataclass(frozen=True)

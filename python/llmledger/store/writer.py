@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -33,6 +33,9 @@ from .keeper import Keeper
 from .spool import Spool, default_spool_path, encode_rows
 from .totals import TotalsSpec
 from .totals_sql import ensure_totals
+
+if TYPE_CHECKING:
+    from ..budgets.pending import Pending
 
 __all__ = ["Writer", "default_spool_path"]
 
@@ -66,6 +69,18 @@ def _then(prepare: Callable[[], None] | None, engine: Engine, totals: TotalsSpec
     return prepare_and_ensure_totals
 
 
+class _Accepted:
+    """A row maker whose row was counted as pending when it was queued."""
+
+    __slots__ = ("make_row",)
+
+    def __init__(self, make_row: RowMaker) -> None:
+        self.make_row = make_row
+
+    def __call__(self) -> Row | None:
+        return self.make_row()
+
+
 class Writer:
     """Writes ledger rows to `engine` from a background thread, in batches.
 
@@ -82,7 +97,11 @@ class Writer:
     and again until it succeeds (a schema check, the price snapshot); while it raises, the
     database counts as unavailable. With `totals`, each row written is also added to the
     spend totals of that spec, in its insert's transaction (`store.totals`); before its first
-    write the writer rebuilds the totals if they were built for another spec.
+    write the writer rebuilds the totals if they were built for another spec. `pending`
+    (budgets' `Pending`) is told each row once it is known (`accept`) and once the writer is
+    done with it (`settle`): written, spooled or set aside. `after_batch(rows)` runs on the
+    writer thread after each batch of new rows is written (budgets' notifications), before
+    the flushes waiting on it are released; it must not raise.
     """
 
     def __init__(
@@ -96,6 +115,8 @@ class Writer:
         retry_interval: float = 5.0,
         prepare: Callable[[], None] | None = None,
         totals: TotalsSpec | None = None,
+        pending: Pending | None = None,
+        after_batch: Callable[[list[Row]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.spool = Spool(Path(spool_path) if spool_path else default_spool_path(engine))
@@ -110,6 +131,8 @@ class Writer:
         self._overflowing = False  # between the first full-queue spill and the next write
         self._last_replay = 0.0  # monotonic time of the last replay attempt
         self._closed = False
+        self._pending = pending
+        self._after_batch = after_batch
         self._start()
         _writers.add(self)
 
@@ -149,13 +172,19 @@ class Writer:
         """
         self._enqueue(row)
 
-    def submit_later(self, make_row: RowMaker) -> None:
+    def submit_later(self, make_row: RowMaker, *, row: Row | None = None) -> None:
         """Queue `make_row`, to be called on the writer thread for the row to write. Rows
         keep their order with those from `submit`; a full queue or a closed writer builds the
-        row here and spools it."""
+        row here and spools it. `row`: the row `make_row` will return, when known already
+        (then its cost counts as pending from now, not from when it is made)."""
+        if row is not None and self._pending is not None:
+            self._pending.accept((row,))
+            make_row = _Accepted(make_row)
         self._enqueue(make_row)
 
     def _enqueue(self, item: Row | RowMaker) -> None:
+        if self._pending is not None and type(item) is dict:
+            self._pending.accept((item,))
         if not self._closed:
             try:
                 self._queue.put_nowait(item)
@@ -164,7 +193,13 @@ class Writer:
                 if not self._overflowing:
                     self._overflowing = True
                     log.warning("llmledger: write queue full; spooling rows to %s", self.spool.path)
-        self._keeper.spool_rows(self._rows_of([item]))
+        rows = self._rows_of([item])
+        self._keeper.spool_rows(rows)
+        self._settle(rows)
+
+    def _settle(self, rows: list[Row]) -> None:
+        if self._pending is not None:
+            self._pending.settle(rows)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every row submitted before this call is written, spooled or set aside.
@@ -206,6 +241,7 @@ class Writer:
         rows = self._rows_of(leftover)
         if rows:
             self._keeper.spool_rows(rows)
+            self._settle(rows)
 
     def on_thread(self) -> bool:
         """Whether the caller runs on this writer's thread (where queued row makers run)."""
@@ -241,6 +277,7 @@ class Writer:
             # The thread ends (SystemExit raised in a row maker): the rows in hand go to
             # the spool and their flushes are released; the next flush() starts a thread.
             self._keeper.spool_rows(batch)
+            self._settle(batch)
             for waiter in waiters:
                 waiter.set()
             raise
@@ -263,6 +300,9 @@ class Writer:
                 break
             stop = self._take(item, batch, waiters)
         self._guarded(self._write, batch, bool(waiters), fallback=batch)
+        self._settle(batch)
+        if self._after_batch is not None and batch and not self._keeper.unavailable:
+            self._after_batch(batch)  # not in an outage: the batch is spooled, nothing to read
         for waiter in waiters:
             waiter.set()
         waiters.clear()
@@ -308,6 +348,8 @@ class Writer:
                 continue
             if row is not None:
                 rows.append(row)
+                if self._pending is not None and type(item) is not _Accepted:
+                    self._pending.accept((row,))
         return rows
 
     def _write(self, batch: list[Row], flushing: bool) -> None:

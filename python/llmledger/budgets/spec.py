@@ -1,0 +1,203 @@
+"""What a budget is: `Budget`, checked where the user builds it, `BudgetExceeded`, and the
+spend totals (`TotalsSpec`) a list of budgets needs the writer to keep.
+
+Amounts are exact: a limit is kept in pico-USD, the unit of the ledger's costs, and a float
+is refused (0.1 is not one tenth in binary; pass "0.1" or a Decimal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..store.totals import PERIODS, Scope, TotalsSpec
+
+__all__ = ["ACTIONS", "BUDGET_PERIODS", "Budget", "BudgetExceeded", "totals_spec_for"]
+
+BUDGET_PERIODS = ("call", *PERIODS)
+ACTIONS = ("notify", "raise", "block")
+_PICO = Decimal(10) ** 12
+
+
+def _amount(usd: Any) -> tuple[Decimal, int]:
+    """`usd` (Decimal, int or str) as a Decimal and in pico-USD, exactly; TypeError or
+    ValueError naming usd."""
+    if isinstance(usd, bool) or not isinstance(usd, Decimal | int | str):
+        raise TypeError(
+            f"Budget.usd must be a Decimal, int or str amount, got {type(usd).__name__}"
+            + (
+                " (floats are not exact: pass a str such as '0.1')"
+                if isinstance(usd, float)
+                else ""
+            )
+        )
+    try:
+        amount = Decimal(usd.strip() if isinstance(usd, str) else usd)
+    except InvalidOperation:
+        raise ValueError(f"Budget.usd: {usd!r} is not an amount") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"Budget.usd must be a positive amount, got {usd!r}")
+    pico = amount * _PICO
+    if pico != pico.to_integral_value():
+        raise ValueError(f"Budget.usd: {usd!r} has more than 12 decimal places (pico-USD)")
+    return amount, int(pico)
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"Budget.{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A spend limit: `usd` per `period` ("call", "day", "week", "month": calendar periods in
+    `configure(budget_tz=...)`), for the whole app, or for each value of the tag `per`
+    (``per="tenant"``: each tenant on its own), narrowed to calls tagged `where`
+    (``{"feature": "agent"}``) and to a `provider` (the id calls are recorded with, such as
+    "openai") or a provider's `model`.
+
+    `action`: "block" raises `BudgetExceeded` before an instrumented request leaves, and from
+    `check_budget()`, once the period's spend has reached the limit; "raise" raises it from
+    `track()` after the call that reaches the limit is recorded, then acts as "block" for the
+    scope's next requests; "notify" calls `configure(on_budget=...)` once per `notify_at`
+    share reached, per scope and period (see `llmledger.budgets.notify`).
+    A "call" budget limits one call's cost, known only after the call: it cannot block.
+    `notify_at`: the shares of the limit to notify at, each above 0.
+
+    A `model` budget counts the calls recorded with that model, which is the model the
+    response names (OpenAI answers "gpt-4o-mini" with "gpt-4o-mini-2024-07-18"); before a
+    request, the model the request names is compared. Name a model both use, or budget the
+    provider.
+    """
+
+    period: str
+    usd: Decimal | int | str
+    per: str | None = None
+    where: Mapping[str, str] | None = None
+    action: str = "notify"
+    notify_at: tuple[float | Decimal | str, ...] = (1.0,)
+    provider: str | None = None
+    model: str | None = None
+    limit_pico: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.period not in BUDGET_PERIODS:
+            raise ValueError(f"Budget.period must be one of {BUDGET_PERIODS}, got {self.period!r}")
+        if self.action not in ACTIONS:
+            raise ValueError(f"Budget.action must be one of {ACTIONS}, got {self.action!r}")
+        if self.period == "call" and self.action == "block":
+            raise ValueError(
+                "Budget: a 'call' budget cannot block, a call's cost is known only after it; "
+                "use action='raise' or 'notify'"
+            )
+        amount, limit = _amount(self.usd)
+        object.__setattr__(self, "usd", amount)
+        object.__setattr__(self, "limit_pico", limit)
+        if self.per is not None:
+            _text("per", self.per)
+        where = dict(self.where or {})
+        if not isinstance(self.where, Mapping | None):
+            raise TypeError(f"Budget.where must be a dict of tag values, got {self.where!r}")
+        for key, value in where.items():
+            _text("where key", key)
+            _text(f"where[{key!r}]", value)
+        if self.per is not None and self.per in where:
+            raise ValueError(f"Budget: per={self.per!r} is also in where")
+        object.__setattr__(self, "where", tuple(sorted(where.items())))
+        if self.provider is not None:
+            _text("provider", self.provider)
+        if self.model is not None:
+            _text("model", self.model)
+            if self.provider is None:
+                raise ValueError(
+                    "Budget.model needs the provider too (one model name is sold by several)"
+                )
+        object.__setattr__(self, "notify_at", _shares(self.notify_at))
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        """The tag keys of this budget's scopes: those of `where`, and `per`."""
+        keys = [k for k, _ in self.where]  # type: ignore[union-attr]
+        return tuple(sorted([*keys, self.per] if self.per else keys))
+
+    def scope_of(
+        self, tags: Mapping[str, str], provider: str | None, model: str | None
+    ) -> Scope | None:
+        """The scope a call with these tags, provider and model spends in, or None when the
+        budget does not apply to it."""
+        for key, value in self.where:  # type: ignore[union-attr]
+            if tags.get(key) != value:
+                return None
+        if self.provider is not None and provider != self.provider:
+            return None
+        if self.model is not None and model != self.model:
+            return None
+        pairs = dict(self.where)  # type: ignore[arg-type]
+        if self.per is not None:
+            value = tags.get(self.per)
+            if value is None:
+                return None
+            pairs[self.per] = value
+        return Scope(pairs, self.provider, self.model)
+
+
+def _shares(notify_at: Any) -> tuple[Decimal, ...]:
+    if isinstance(notify_at, str | bytes) or not isinstance(notify_at, Iterable):
+        raise TypeError(f"Budget.notify_at must be a tuple of shares, got {notify_at!r}")
+    shares = []
+    for share in notify_at:
+        if isinstance(share, bool) or not isinstance(share, int | float | Decimal | str):
+            raise TypeError(f"Budget.notify_at: {share!r} is not a number")
+        try:  # a float share is read from its shortest repr: 0.8 is 8/10
+            value = Decimal(repr(share) if isinstance(share, float) else share)
+        except InvalidOperation:
+            raise ValueError(f"Budget.notify_at: {share!r} is not a number") from None
+        if not value.is_finite() or value <= 0:
+            raise ValueError(f"Budget.notify_at: each share must be above 0, got {share!r}")
+        shares.append(value)
+    if not shares:
+        raise ValueError("Budget.notify_at needs at least one share")
+    return tuple(sorted(set(shares)))
+
+
+class BudgetExceeded(Exception):
+    """A budget's limit was reached. `budget`: the `Budget`; `scope`: whose spend (a
+    `llmledger.store.Scope`, e.g. tags ``(("tenant", "acme"),)``); `spent` and `limit`:
+    Decimal USD, exact. `spent` is the period's spend when raised before a request (it may
+    include calls not yet written), the call's cost for a "call" budget."""
+
+    def __init__(self, budget: Budget, scope: Scope, spent: Decimal, limit: Decimal) -> None:
+        self.budget = budget
+        self.scope = scope
+        self.spent = spent
+        self.limit = limit
+        who = ", ".join(f"{k}={v}" for k, v in scope.tags) or "the whole app"
+        if scope.provider:
+            who += f" ({scope.provider}{'/' + scope.model if scope.model else ''})"
+        super().__init__(
+            f"{budget.period} budget of {limit} USD reached for {who}: spent {spent} USD"
+        )
+
+    def __reduce__(self):  # picklable, despite the four-argument init (as the base class:
+        # capture's SDK-specific subclasses are made at run time)
+        return (BudgetExceeded, (self.budget, self.scope, self.spent, self.limit))
+
+
+def totals_spec_for(budgets: Iterable[Budget], tz: str) -> TotalsSpec | None:
+    """The totals `budgets` read, in zone `tz`; None when none needs totals (only "call"
+    budgets, or none). ValueError naming budget_tz for a zone that is not IANA's."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"budget_tz: {tz!r} is not an IANA time zone") from None
+    kept = [b for b in budgets if b.period != "call"]
+    if not kept:
+        return None
+    keys = tuple(dict.fromkeys(b.tag_keys for b in kept if b.tag_keys))
+    periods = tuple(p for p in PERIODS if any(b.period == p for b in kept))
+    models = any(b.provider is not None for b in kept)
+    return TotalsSpec(tz, keys, periods, models)
