@@ -10,6 +10,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
+from conftest import server_url
 from sqlalchemy import func, select
 
 from llmledger.analytics import reprice, rollup
@@ -307,6 +308,18 @@ def test_a_second_run_at_once_stops_before_touching_anything(engine):
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(state)).scalar_one() == 0
     assert run(engine).new_calls == 30  # the lock is free again once that run ends
+
+
+def test_runs_on_two_databases_of_one_server_do_not_stop_each_other(engine, tmp_path):
+    # MySQL's named locks are the server's: the lock must still be one database's.
+    backend = engine.dialect.name
+    other_url = f"sqlite:///{tmp_path / 'other.db'}" if backend == "sqlite" else server_url(backend)
+    other = make_engine(other_url)
+    try:
+        with one_run_at_a_time(other), one_run_at_a_time(engine):
+            pass
+    finally:
+        other.dispose()
 
 
 def test_backfilled_costs_count_in_calls_and_rollups(engine):

@@ -39,13 +39,17 @@ def one_run_at_a_time(engine: Engine) -> Iterator[None]:
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_KEY})
     elif dialect in ("mysql", "mariadb"):
+        # Named locks are the whole server's, not one database's: the name carries the
+        # database's (hashed, as a name may be 64 characters at most), so runs on two
+        # databases of one server never stop each other.
+        name = f"CONCAT('{_NAME}.', SHA1(DATABASE()))"
         with engine.connect() as conn:
-            if conn.execute(text("SELECT GET_LOCK(:n, 0)"), {"n": _NAME}).scalar() != 1:
+            if conn.execute(text(f"SELECT GET_LOCK({name}, 0)")).scalar() != 1:
                 raise busy
             try:
                 yield
             finally:
-                conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": _NAME})
+                conn.execute(text(f"SELECT RELEASE_LOCK({name})"))
     elif dialect == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         import fcntl
 
