@@ -50,7 +50,7 @@ def health() -> Health:
     """
     # The configuration as it is, never the defaults `config.state()` would set up: a health
     # check must not create a database.
-    current = config._state
+    current = config.configured()
     writer = None if current is None else current.writer
     return Health(
         enabled=config.enabled(),
