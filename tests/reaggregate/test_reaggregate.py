@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from decimal import Decimal
 
 import polars as pl
 import pytest
 from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
-from conftest import server_url
 from sqlalchemy import func, select
 
 from llmledger.analytics import reprice, rollup
@@ -311,9 +311,15 @@ def test_a_second_run_at_once_stops_before_touching_anything(engine):
 
 
 def test_runs_on_two_databases_of_one_server_do_not_stop_each_other(engine, tmp_path):
-    # MySQL's named locks are the server's: the lock must still be one database's.
+    # MySQL's named locks are the server's: the lock must still be one database's. The other
+    # database is the test server's own (the `engine` fixture's is a fresh one beside it).
+    servers = {"postgresql": "LLMLEDGER_TEST_POSTGRES_URL", "mysql": "LLMLEDGER_TEST_MYSQL_URL"}
     backend = engine.dialect.name
-    other_url = f"sqlite:///{tmp_path / 'other.db'}" if backend == "sqlite" else server_url(backend)
+    other_url = (
+        f"sqlite:///{tmp_path / 'other.db'}"
+        if backend == "sqlite"
+        else os.environ[servers[backend]]
+    )
     other = make_engine(other_url)
     try:
         with one_run_at_a_time(other), one_run_at_a_time(engine):
