@@ -10,7 +10,7 @@ import logging
 import sys
 from collections import Counter
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import tagging
 from ..config import State, state
@@ -19,17 +19,27 @@ from ..record import hooks, recorder
 if TYPE_CHECKING:
     from ..pricing import Priced
     from ..store.writer import Writer
-    from .manual import StreamCollector
-    from .tee import Exchange
+    from .hosts import Route
+    from .observation import Observation
 
-    Finished = Exchange | StreamCollector
 
 __all__ = ["deliver", "problems", "report_problem", "scope_tags"]
 
 log = logging.getLogger("llmledger")
 
+
+class Finished(Protocol):
+    """A call whose response is over: a tee's `Exchange` or a `track_stream` collector."""
+
+    route: Route
+
+    def observation(self) -> Observation:
+        """The call as capture saw it, built on the writer thread."""
+        ...
+
+
 problems: Counter[str] = Counter()
-"""Capture problems by kind, for `llmledger doctor`: "capture", "decode", "parse", "record",
+"""Capture problems by kind, for `llmledger.health()`: "capture", "decode", "parse", "record",
 "usage" (a provider's usage unusable or clamped) and "host" (calls to a host the registry
 does not know, once per host)."""
 
