@@ -32,6 +32,7 @@ from .budgets.spec import Budget, totals_spec_for
 from .pricing import Pricer, build_pricer
 from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
 from .store.failures import describe
+from .store.totals_sql import TotalsNotSupported, require_returning
 from .store.writer import Writer
 from .tagging import resolve_defaults
 
@@ -204,7 +205,11 @@ def configure(
     owns_engine = not isinstance(database_url, Engine)
     try:
         schema_checked = _check_schema_unless_down(engine)
-    except SchemaNotReadyError:  # no ledger tables there: close what was opened, then say so
+        if totals is not None and schema_checked:
+            # Budgets on a database that cannot keep their totals: say so here, rather than
+            # have every row wait in the spool for a writer that cannot add them.
+            require_returning(engine.dialect)
+    except (SchemaNotReadyError, TotalsNotSupported):  # close what was opened, then say so
         if owns_engine:
             engine.dispose()
         raise

@@ -98,3 +98,21 @@ def test_budget_exceeded_carries_exact_amounts_and_pickles() -> None:
     assert str(error) == "day budget of 0.5 USD reached for tenant=acme: spent 0.6 USD"
     again = pickle.loads(pickle.dumps(error))
     assert (again.scope, again.spent) == (error.scope, error.spent)
+
+
+def test_budgets_on_a_database_that_cannot_keep_totals_are_refused_at_configure(
+    tmp_path, monkeypatch
+) -> None:
+    # SQLite before 3.35 has no INSERT ... RETURNING: configure() says so, where the user
+    # called it, instead of every row waiting in the spool for a writer that cannot add them.
+    import sqlite3
+
+    from llmledger.store.totals_sql import TotalsNotSupported
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    with pytest.raises(TotalsNotSupported, match=r"SQLite 3\.35\+"):
+        llmledger.configure(
+            f"sqlite:///{tmp_path / 'ledger.db'}", budgets=[llmledger.Budget("day", usd=5)]
+        )
+    llmledger.configure(f"sqlite:///{tmp_path / 'ledger.db'}")  # without budgets: as ever
+    llmledger.shutdown()

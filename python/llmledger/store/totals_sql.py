@@ -24,11 +24,13 @@ from .schema import calls
 from .totals import Calendar, Deltas, Scope, Total, TotalsSpec, spend_totals, tally, totals_state
 
 __all__ = [
+    "TotalsNotSupported",
     "add_backfilled",
     "add_totals",
     "ensure_totals",
     "read_totals",
     "rebuild_totals",
+    "require_returning",
     "stored_spec",
 ]
 
@@ -159,15 +161,20 @@ def _store_spec(connection: Connection, spec: TotalsSpec) -> None:
 def ensure_totals(engine: Engine, spec: TotalsSpec) -> None:
     """Rebuild the totals unless they were built for `spec` (a writer's first step)."""
     with engine.connect() as connection:
-        _require_returning(connection.dialect)
+        require_returning(connection.dialect)
         if stored_spec(connection) == spec:
             return
     rebuild_totals(engine, spec)
 
 
-def _require_returning(dialect: Dialect) -> None:
-    # Only rows actually inserted may count, and INSERT ... RETURNING is what says which:
-    # SQLite has it since 3.35, MariaDB since 10.5, MySQL not at all.
+class TotalsNotSupported(RuntimeError):
+    """The database cannot keep spend totals exactly (it lacks INSERT ... RETURNING)."""
+
+
+def require_returning(dialect: Dialect) -> None:
+    """`TotalsNotSupported` unless the (connected) database can keep spend totals: only rows
+    actually inserted may count, and INSERT ... RETURNING is what says which. SQLite has it
+    since 3.35, MariaDB since 10.5, MySQL not at all."""
     if dialect.name == "sqlite":
         supported = sqlite3.sqlite_version_info >= (3, 35)
     elif dialect.name == "mysql":
@@ -175,7 +182,7 @@ def _require_returning(dialect: Dialect) -> None:
     else:
         supported = True
     if not supported:
-        raise NotImplementedError(
+        raise TotalsNotSupported(
             "spend totals need PostgreSQL, SQLite 3.35+ or MariaDB 10.5+ (INSERT ... RETURNING)"
         )
 
