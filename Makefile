@@ -1,6 +1,6 @@
 # The one entry point. `make demo` and `make test` work on a fresh clone; .ci/run calls `make test`.
 #
-# `make test` runs in the locked environment (requirements/lock.txt: every dependency pinned,
+# `make test` runs in the locked environment (requirements-lock.txt: every dependency pinned,
 # with hashes), so a new release of a dependency cannot turn it red. `make test-latest` runs
 # the same suite in .venv-latest against the newest releases pyproject.toml allows: run it
 # before each submission, and fix what a new release changed for users. `make lock` renews
@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 INSTALL ?= locked
 BIN := $(VENV)/bin
-LOCK := requirements/lock.txt
+LOCK := requirements-lock.txt
 export VIRTUAL_ENV := $(abspath $(VENV))
 
 .PHONY: demo test test-latest lock build lint bench clean
@@ -46,7 +46,7 @@ test-latest:
 lock:
 	$(PYTHON) -m pip install -q uv
 	.venv-latest/bin/python -m pip freeze --exclude-editable | grep -v '^llmledger' > .venv-latest/constraints.txt
-	$(PYTHON) -m uv pip compile pyproject.toml requirements/tools.in --extra dev --python-version 3.11 \
+	$(PYTHON) -m uv pip compile pyproject.toml requirements-tools.in --extra dev --python-version 3.11 \
 		-c .venv-latest/constraints.txt --generate-hashes --no-header --quiet -o $(LOCK)
 
 lint: build

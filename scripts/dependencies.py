@@ -1,7 +1,7 @@
 """Prints the package's dependencies and its `dev` extra, one requirement a line, for pip.
 
 `make test-latest` installs them with `pip install --upgrade` to test against the newest
-releases that pyproject.toml allows; `make test` installs requirements/lock.txt instead.
+releases that pyproject.toml allows; `make test` installs requirements-lock.txt instead.
 """
 
 import tomllib
