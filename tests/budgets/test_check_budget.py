@@ -23,7 +23,8 @@ def ledger(database_url):
     engine = make_engine(database_url)
     upgrade(engine)
     engine.dispose()
-    return database_url
+    yield database_url
+    llmledger.shutdown()  # before the database is dropped, or its last rows go to a spool
 
 
 @pytest.fixture(autouse=True)
