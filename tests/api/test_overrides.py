@@ -123,3 +123,36 @@ def test_overrides_from_a_toml_file(tmp_path):
         assert llmledger.quote("openai", "my-model", input_tokens=2000).cost == Decimal("0.003")
     finally:
         llmledger.shutdown()
+
+
+@pytest.fixture
+def own_deployment(tmp_path):
+    """A deployment the user prices on its own, named like a catalog provider: the catalog
+    recognises any name containing "openai" as OpenAI."""
+    llmledger.configure(
+        f"sqlite:///{tmp_path / 'ledger.db'}",
+        spool_path=tmp_path / "spool.jsonl",
+        price_overrides={
+            "models": [
+                {"provider": "openai-eu", "model": "gpt-4o", "prices": {"input_mtok": "10"}},
+            ],
+            "discounts": {"openai-eu": "10"},
+        },
+    )
+    yield
+    llmledger.shutdown()
+
+
+def test_an_override_for_a_provider_of_its_own_applies_and_names_the_rows(own_deployment):
+    call = llmledger.track("openai-eu", "gpt-4o", input_tokens=1_000_000, at=AT)
+    assert (call.provider, call.cost, call.price_rule.source) == (
+        "openai-eu",
+        Decimal(10),
+        "override",
+    )
+    # Its other models fall back to OpenAI's catalog prices, less its own 10% discount:
+    # gpt-4o-mini input at 0.15 USD per million tokens.
+    mini = llmledger.quote("openai-eu", "gpt-4o-mini", input_tokens=1_000_000, at=AT)
+    assert (mini.provider, mini.cost) == ("openai-eu", Decimal("0.135"))
+    # OpenAI itself keeps the catalog's price, undiscounted.
+    assert llmledger.quote("openai", "gpt-4o", input_tokens=1_000_000, at=AT).cost == Decimal("2.5")

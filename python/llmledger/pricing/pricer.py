@@ -107,11 +107,12 @@ class Pricer:
         self.core = Catalog(json.dumps(core_json(spec)))
         self._models = spec["models"]
         self._providers = {p["id"]: p for p in spec["providers"]}
+        self._discounts: dict[str, int] = spec["overrides"]["discounts"]
+        # Providers the user names: by a model override or a discount.
         self._override_providers = {
             self._models[i]["provider"] for i in spec["overrides"]["models"]
-        }
+        } | set(self._discounts)
         self._modes = {m: i for i, m in enumerate(spec["modes"])}
-        self._discounts: dict[str, int] = spec["overrides"]["discounts"]
         self._resolved: dict[tuple[str, str], Resolution | None] = {}
         self._provider_ids: dict[str, str] = {}
         self._rules: dict[tuple, PriceRule] = {}
@@ -145,17 +146,26 @@ class Pricer:
 
     def discount_ppm(self, provider: str) -> int:
         """The configured discount for catalog prices of a provider, in parts per million."""
-        canonical = self.canonical_provider(provider)
-        return self._discounts.get(canonical or provider.lower(), 0)
+        name = provider.lower().strip()
+        if name in self._discounts:
+            return self._discounts[name]
+        return self._discounts.get(self.canonical_provider(provider) or name, 0)
 
     def provider_id(self, provider: str) -> str:
-        """The id a ledger row stores: the catalog's when known, else the name lower-cased."""
+        """The id a ledger row stores: a provider an override names, as named; else the
+        catalog's id when known; else the name lower-cased.
+
+        An override's own provider comes first because the catalog recognises providers by
+        loose clauses ("contains openai"): without it, `openai-eu`, a deployment the user
+        prices on its own, would be stored and priced as `openai`."""
         try:
             return self._provider_ids[provider]
         except KeyError:
-            pid = self.canonical_provider(provider) or provider.lower().strip()
-            self._provider_ids[provider] = pid
-            return pid
+            name = provider.lower().strip()
+            if name not in self._override_providers:
+                name = self.canonical_provider(provider) or name
+            self._provider_ids[provider] = name
+            return name
 
     def canonical_provider(self, provider: str) -> str | None:
         """The catalog's id for a provider name (`gemini` -> `google`), or None if unknown."""
@@ -194,8 +204,7 @@ class Pricer:
 
     def _resolve(self, provider: str, name: str) -> Resolution | None:
         canonical = self.canonical_provider(provider)
-        discount = self._discounts.get(canonical or provider.lower().strip(), 0)
-        catalog = self._resolve_catalog(canonical, name, discount)
+        catalog = self._resolve_catalog(canonical, name, self.discount_ppm(provider))
         for index in self.spec["overrides"]["models"]:
             entry = self._models[index]
             if entry["provider"] in ("*", canonical, provider.lower()) and clauses.matches(
