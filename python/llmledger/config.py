@@ -15,6 +15,7 @@ database is opened and nothing is recorded; `State` then holds the pricer alone,
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -30,7 +31,7 @@ from .budgets.check import Guard
 from .budgets.notify import Notifier
 from .budgets.spec import Budget, totals_spec_for
 from .pricing import Pricer, build_pricer
-from .store import SchemaNotReadyError, ensure_schema, make_engine, save_snapshot
+from .store import SchemaNotReadyError, ensure_schema, make_engine
 from .store.failures import describe
 from .store.totals_sql import TotalsNotSupported, require_returning
 from .store.writer import Writer
@@ -106,27 +107,6 @@ class State:
             self.writer.close()
         if self.owns_engine and self.engine is not None:
             self.engine.dispose()
-
-
-@dataclass
-class _Preparation:
-    """What the writer does before its first write (see `Writer`'s `prepare`): check the
-    schema, if the database did not answer at `configure()`, and store the price snapshot.
-    Raises what the database raises, or `SchemaNotReadyError`; the writer keeps rows in the
-    spool and calls again until it succeeds."""
-
-    engine: Engine
-    pricer: Pricer
-    schema_checked: bool
-
-    def __call__(self) -> None:
-        if not self.schema_checked:
-            ensure_schema(self.engine)
-            self.schema_checked = True
-        with self.engine.begin() as conn:
-            save_snapshot(
-                conn, self.pricer.snapshot_id, self.pricer.source, self.pricer.snapshot_content
-            )
 
 
 _state: State | None = None
@@ -213,7 +193,6 @@ def configure(
         if owns_engine:
             engine.dispose()
         raise
-    preparation = _Preparation(engine, pricer, schema_checked)
     guard = Guard(budgets, engine, totals) if budgets else None
     notifier = None
     if on_budget is not None and any(b.action == "notify" for b in budgets):
@@ -221,7 +200,9 @@ def configure(
     writer = Writer(
         engine,
         spool_path=spool_path,
-        prepare=preparation,
+        # A database down at configure() gets its schema checked once it answers.
+        prepare=None if schema_checked else functools.partial(ensure_schema, engine),
+        snapshot=(pricer.snapshot_id, pricer.source, pricer.snapshot_content),
         totals=totals,
         pending=None if guard is None else guard.pending,
         after_batch=None if notifier is None else notifier.after_write,

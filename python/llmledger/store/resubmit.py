@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from .failures import describe
 from .inserter import Inserter
+from .snapshots import save_kept_snapshots
 from .spool import Spool, encode_rejected
 from .totals import TotalsSpec
 
@@ -57,6 +58,7 @@ def resubmit_rejected(
     """
     inserter = Inserter(engine, batch_size, totals)
     summary = Resubmitted()
+    save_kept_snapshots(engine, spool)  # the rows may name a snapshot only the spool holds
     for path in spool.claim_rejected():
         entries = spool.read_rejected(path)
         rows = [entry.row for entry in entries if entry.row is not None]

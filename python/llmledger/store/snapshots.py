@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, Insert, select
+from sqlalchemy import Connection, Engine, Insert, select
 
 from .dialects import insert_ignoring_duplicates
 from .schema import price_snapshots
+from .spool import Spool
 
-__all__ = ["load_snapshot", "save_snapshot"]
+__all__ = ["load_snapshot", "save_kept_snapshots", "save_snapshot"]
 
 
 def save_snapshot(conn: Connection, snapshot_id: str, source: str, content: bytes) -> None:
@@ -39,3 +40,17 @@ def load_snapshot(conn: Connection, snapshot_id: str) -> bytes | None:
     """The stored content of snapshot `snapshot_id`, or None when it was never stored."""
     query = select(price_snapshots.c.content).where(price_snapshots.c.id == snapshot_id)
     return conn.execute(query).scalar_one_or_none()
+
+
+def save_kept_snapshots(engine: Engine, spool: Spool) -> None:
+    """Store the snapshots kept beside `spool` (`Spool.keep_snapshot`), then remove their
+    files: run before its rows are replayed, so that no row names a snapshot the database
+    lacks. Raises what the database raises; the files stay for the next try."""
+    kept = spool.kept_snapshots()
+    if not kept:
+        return
+    with engine.begin() as conn:
+        for _, snapshot_id, source, content in kept:
+            save_snapshot(conn, snapshot_id, source, content)
+    for path, *_ in kept:
+        path.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ the workers of a web server usually share one working directory and so one spool
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import glob
@@ -135,6 +136,7 @@ class Spool:
         stem = glob.escape(str(path.with_name(path.stem)))
         self._replaying_glob = f"{stem}.*.replaying{path.suffix}"
         self._resubmitting_glob = f"{stem}.rejected.*.resubmitting{path.suffix}"
+        self._snapshots_glob = f"{stem}.snapshot.*.json"
         self._thread_lock = threading.Lock()
 
     def after_fork(self) -> None:
@@ -163,6 +165,33 @@ class Spool:
                 if file.read(1) != b"\n":
                     data = b"\n" + data
             file.write(data)
+
+    def keep_snapshot(self, snapshot_id: str, source: str, content: bytes) -> None:
+        """Keep a price snapshot beside the spool until a replay stores it (`kept_snapshots`):
+        rows spooled by a process that never reached the database name a snapshot only that
+        process knew. Written whole or not at all; raises OSError on failure."""
+        path = self.path.with_name(f"{self.path.stem}.snapshot.{snapshot_id}.json")
+        if path.exists():
+            return
+        encoded = base64.b64encode(content).decode("ascii")
+        data = json.dumps({"id": snapshot_id, "source": source, "content": encoded})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        partial.write_text(data, encoding="ascii")
+        os.replace(partial, path)
+
+    def kept_snapshots(self) -> list[tuple[Path, str, str, bytes]]:
+        """The snapshots kept beside the spool: (file, id, source, content) each."""
+        kept = []
+        for name in sorted(glob.glob(self._snapshots_glob)):
+            path = Path(name)
+            try:
+                entry = json.loads(path.read_bytes())
+            except FileNotFoundError:  # another process stored it and removed the file
+                continue
+            content = base64.b64decode(entry["content"])
+            kept.append((path, entry["id"], entry["source"], content))
+        return kept
 
     def pending(self) -> bool:
         """Whether rows are waiting: a spool or an unfinished replay file exists."""

@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from .inbox import Inbox
 from .inserter import Inserter
 from .keeper import Keeper
+from .snapshots import save_kept_snapshots, save_snapshot
 from .spool import Spool, default_spool_path, encode_rows
 from .totals import TotalsSpec
 from .totals_sql import ensure_totals
@@ -94,14 +95,17 @@ class Writer:
     logged with their `event_id` and the reason, to the ``*.rejected.jsonl`` file beside it.
     A batch is written when it reaches `batch_size` rows or `flush_interval` seconds after
     its first row. `prepare`, if given, runs on the writer thread before its first write
-    and again until it succeeds (a schema check, the price snapshot); while it raises, the
-    database counts as unavailable. With `totals`, each row written is also added to the
-    spend totals of that spec, in its insert's transaction (`store.totals`); before its first
-    write the writer rebuilds the totals if they were built for another spec. `pending`
-    (budgets' `Pending`) is told each row once it is known (`accept`) and once the writer is
-    done with it (`settle`): written, spooled or set aside. `after_batch(rows)` runs on the
-    writer thread after each batch of new rows is written (budgets' notifications), before
-    the flushes waiting on it are released; it must not raise.
+    and again until it succeeds (a schema check), then `snapshot` (id, source, content), the
+    price snapshot the rows name, is stored; until both succeed the database counts as
+    unavailable, and the snapshot is kept beside the spool so that rows replayed by another
+    process never name a snapshot the database lacks. With `totals`, each row written is also
+    added to the spend totals of that spec, in its insert's transaction (`store.totals`);
+    before its first write the writer rebuilds the totals if they were built for another
+    spec. `pending` (budgets' `Pending`) is told each row once it is known (`accept`) and
+    once the writer is done with it (`settle`): written, spooled or set aside.
+    `after_batch(rows)` runs on the writer thread after each batch of new rows is written
+    (budgets' notifications), before the flushes waiting on it are released; it must not
+    raise.
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class Writer:
         max_queue: int = 100_000,
         retry_interval: float = 5.0,
         prepare: Callable[[], None] | None = None,
+        snapshot: tuple[str, str, bytes] | None = None,
         totals: TotalsSpec | None = None,
         pending: Pending | None = None,
         after_batch: Callable[[list[Row]], None] | None = None,
@@ -124,6 +129,8 @@ class Writer:
         self.flush_interval = flush_interval
         self.retry_interval = retry_interval
         self._prepare = prepare if totals is None else _then(prepare, engine, totals)
+        self._snapshot = snapshot
+        self._snapshot_kept = False
         self._queue = Inbox(max_queue, batch_size, flush_interval)
         self._inserter = Inserter(engine, batch_size, totals)
         self._keeper = Keeper(self.spool)
@@ -377,22 +384,46 @@ class Writer:
         return True
 
     def _ready(self) -> bool:
-        """Whether `prepare` has succeeded (running it if not)."""
-        if self._prepare is None:
+        """Whether `prepare` has succeeded and the price snapshot is stored (doing both if
+        not). Until then the snapshot is kept beside the spool, for whichever process
+        replays the rows that name it."""
+        if self._prepare is None and self._snapshot is None:
             return True
         try:
-            self._prepare()
+            if self._prepare is not None:
+                self._prepare()
+                self._prepare = None
+            if self._snapshot is not None:
+                with self.engine.begin() as conn:
+                    save_snapshot(conn, *self._snapshot)
+                self._snapshot = None
         # What the database raises when it cannot be used, or SchemaNotReadyError while the
         # ledger's tables are missing: either way rows wait in the spool and this is retried.
         except Exception as exc:
             self._keeper.mark_unavailable(exc)
+            self._keep_snapshot()
             return False
-        self._prepare = None
         return True
+
+    def _keep_snapshot(self) -> None:
+        if self._snapshot is None or self._snapshot_kept:
+            return
+        try:
+            self.spool.keep_snapshot(*self._snapshot)
+            self._snapshot_kept = True
+        except OSError as exc:  # the rows still spool; only their rule's snapshot is lost
+            log.error("llmledger: cannot keep the price snapshot beside the spool: %s", exc)
+            self._keeper.count("errors")
 
     def _replay(self) -> None:
         self._last_replay = time.monotonic()
         if not self._ready():
+            return
+        try:
+            save_kept_snapshots(self.engine, self.spool)
+        # As in `_ready`: the database cannot be used now; the rows wait with their snapshots.
+        except Exception as exc:
+            self._keeper.mark_unavailable(exc)
             return
         try:
             files = self.spool.claim()
