@@ -82,6 +82,7 @@ def test_google_client_sync_and_async_share_the_wiring(fake: Any, ledger: Any) -
     client.close()
     assert len(ledger.rows()) == 3
     assert "_inner_client_cls" not in vars(api._async_httpx_client)
+    assert api._http_options.httpx_async_client is None  # aiohttp back, where installed
     assert not isinstance(api._httpx_client._transport, TeeTransport)
 
 

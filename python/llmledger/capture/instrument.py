@@ -8,6 +8,7 @@ keep their httpx2 client in `_client`; Google's keeps a sync and an async one on
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, TypeVar
 
 import httpx2
@@ -37,13 +38,7 @@ def instrument(client: C, provider: str | None = None) -> C:
     if sdk == "google":
         api = client._api_client  # type: ignore[attr-defined]
         _wire_per_loop(api._async_httpx_client, provider)
-        if api._use_aiohttp():
-            # With aiohttp installed, google-genai sends async requests through it, not httpx2.
-            log.warning(
-                "llmledger.instrument: this google-genai client sends async requests through "
-                "aiohttp, which capture does not see; create it with http_options="
-                "HttpOptions(httpx_async_client=llmledger.async_httpx_client()) to record them"
-            )
+        _send_async_through_httpx(api)
     return client
 
 
@@ -53,9 +48,13 @@ def uninstrument(client: C) -> C:
     for http_client in _http_clients(client, sdk):
         unwire(http_client)
     if sdk == "google":
-        async_client = client._api_client._async_httpx_client  # type: ignore[attr-defined]
+        api = client._api_client  # type: ignore[attr-defined]
+        async_client = api._async_httpx_client
         if async_client is not None and "_inner_client_cls" in vars(async_client):
             del async_client._inner_client_cls
+        if api in _switched_to_httpx:
+            api._http_options.httpx_async_client = None
+            _switched_to_httpx.discard(api)
     return client
 
 
@@ -98,6 +97,28 @@ def _http_clients(client: Any, sdk: Dialect) -> list[httpx2.Client | httpx2.Asyn
                 "llmledger.httpx_client() / async_httpx_client() to the SDK instead"
             )
     return found
+
+
+# google-genai API clients whose async requests `instrument` moved from aiohttp to httpx2.
+_switched_to_httpx: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _send_async_through_httpx(api: Any) -> None:
+    """With aiohttp installed, google-genai sends async requests through aiohttp, which capture
+    cannot see, unless the client was given an httpx client. Give it its own httpx2 client
+    (wired above): both are transports the SDK supports, the requests are the same, and
+    every async call is recorded. `uninstrument` puts aiohttp back."""
+    if not api._use_aiohttp():
+        return
+    if api._async_httpx_client is None:  # Vertex AI's google-auth async session
+        log.warning(
+            "llmledger.instrument: this google-genai client sends async requests through "
+            "aiohttp, which capture does not see; create it with http_options="
+            "HttpOptions(httpx_async_client=llmledger.async_httpx_client()) to record them"
+        )
+        return
+    api._http_options.httpx_async_client = api._async_httpx_client
+    _switched_to_httpx.add(api)
 
 
 def _wire_per_loop(async_client: Any, provider: str | None) -> None:
