@@ -214,7 +214,7 @@ def configure(
             engine.dispose()
         raise
     preparation = _Preparation(engine, pricer, schema_checked)
-    guard = Guard(budgets, engine, totals) if budgets else None
+    guard = Guard(budgets, engine, totals, pricer=pricer) if budgets else None
     notifier = None
     if on_budget is not None and any(b.action == "notify" for b in budgets):
         notifier = Notifier(budgets, engine, totals, on_budget)
