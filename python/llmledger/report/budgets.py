@@ -62,7 +62,8 @@ def _row(status: BudgetStatus) -> list[str]:
 def _elapsed(status: BudgetStatus, at: dt.datetime) -> str:
     whole = status.period_end - status.period_start
     share = min(max((at - status.period_start) / whole, 0), 1)
-    return f"{status.period_start:%Y-%m-%d %H:%M} .. {status.period_end:%Y-%m-%d %H:%M}, {share:.1%} elapsed"
+    bounds = f"{status.period_start:%Y-%m-%d %H:%M} .. {status.period_end:%Y-%m-%d %H:%M}"
+    return f"{bounds}, {share:.1%} elapsed"
 
 
 def render(
@@ -104,7 +105,7 @@ def render(
             spent = sum((s.spent for s in rest), Decimal(0))
             unpriced = sum(s.unpriced_calls for s in rest)
             out.append(
-                f"    ... {len(rest):,} more {budget.per} values: {usd(spent)} spent, "
+                f"    ... {len(rest):,} more ({budget.per}): {usd(spent)} spent, "
                 f"{unpriced:,} unpriced calls"
             )
     if any(s.unpriced_calls for s in statuses):
@@ -130,6 +131,11 @@ def _budget(budget: Budget) -> dict[str, Any]:
     }
 
 
+def _scope(status: BudgetStatus) -> dict[str, Any]:
+    scope = status.scope
+    return {"tags": dict(scope.tags), "provider": scope.provider, "model": scope.model}  # type: ignore[arg-type]
+
+
 def as_json(
     budgets: Sequence[Budget], statuses: Sequence[BudgetStatus], tz: str, at: dt.datetime
 ) -> str:
@@ -142,8 +148,7 @@ def as_json(
             "statuses": [
                 {
                     "budget": _budget(s.budget),
-                    "scope": {"tags": dict(s.scope.tags), "provider": s.scope.provider,  # type: ignore[arg-type]
-                              "model": s.scope.model},  # fmt: skip
+                    "scope": _scope(s),
                     "period_start": s.period_start.isoformat(),
                     "period_end": s.period_end.isoformat(),
                     "spent": _amount(s.spent),
