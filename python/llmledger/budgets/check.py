@@ -65,7 +65,8 @@ class Guard:
             b for b in budgets if b.action in ("block", "raise") and b.period != "call"
         )
         self.after = tuple(b for b in budgets if b.action == "raise")
-        self.needs_model = any(b.model is not None for b in self.before)
+        # Whether a preflight needs the request's model (capture then parses it from the body).
+        self.needs_model = any(b.model is not None or b.unpriced == "block" for b in self.before)
         # scope -> (monotonic expiry, {period: (start_us, cost read, settled at the read)})
         self._cache: dict[Scope, tuple[float, dict[str, tuple[int, int, int]]]] = {}
         self._read_lock = threading.Lock()
