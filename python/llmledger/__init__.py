@@ -21,6 +21,7 @@ from .analytics import reprice, rollup
 from .budgets import Budget, BudgetExceeded
 from .budgets.notify import BudgetEvent
 from .budgets.preflight import check_budget
+from .budgets.status import BudgetStatus, TotalsNotKept, budget_status
 from .capture import (
     async_httpx_client,
     httpx_client,
@@ -45,14 +46,17 @@ __all__ = [
     "Budget",
     "BudgetEvent",
     "BudgetExceeded",
+    "BudgetStatus",
     "Call",
     "Health",
     "OverridesError",
     "PriceRule",
     "Quote",
+    "TotalsNotKept",
     "UnknownTagWarning",
     "async_httpx_client",
     "bind_tags",
+    "budget_status",
     "calls",
     "check_budget",
     "configure",

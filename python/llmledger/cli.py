@@ -1,5 +1,5 @@
 """The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
-spool."""
+spool, budgets."""
 
 from __future__ import annotations
 
@@ -278,11 +278,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     doctor.set_defaults(func=cmd_doctor)
 
+    from .cli_budgets import add_parser as add_budgets
     from .cli_spool import add_parser as add_spool
     from .reaggregate import add_parser as add_reaggregate
 
     add_reaggregate(sub)
     add_spool(sub)
+    add_budgets(sub)
     return parser
 
 

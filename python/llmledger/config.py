@@ -193,7 +193,7 @@ def configure(
         if owns_engine:
             engine.dispose()
         raise
-    guard = Guard(budgets, engine, totals) if budgets else None
+    guard = Guard(budgets, engine, totals, pricer=pricer) if budgets else None
     notifier = None
     if on_budget is not None and any(b.action == "notify" for b in budgets):
         notifier = Notifier(budgets, engine, totals, on_budget)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from llmledger.pricing import build_pricer
 from llmledger.store.derived import backfill
 from llmledger.store.schema import calls
 from llmledger.store.totals import TotalsSpec, spend_totals
@@ -37,6 +38,7 @@ def expected(engine, spec: TotalsSpec) -> dict[Key, tuple[int, int, int]]:
         rows = connection.execute(query).all()
     groups = [()] + [(k,) if isinstance(k, str) else tuple(sorted(k)) for k in spec.tag_keys]
     narrowings = [(False, False)] + ([(True, False), (True, True)] if spec.models else [])
+    pricer = build_pricer()  # a model is kept under the name of the catalog entry pricing it
     for at_us, provider, model, tags, cost, backfilled in rows:
         cost = cost if cost is not None else backfilled
         for group in groups:
@@ -51,7 +53,7 @@ def expected(engine, spec: TotalsSpec) -> dict[Key, tuple[int, int, int]]:
                         start,
                         scope,
                         provider if by_provider else None,
-                        model if by_model else None,
+                        (pricer.model_id(provider, model) or model) if by_model else None,
                     )
                     sums[key][0] += 1
                     sums[key][1] += cost or 0

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..pricing import Pricer
 from ..store.totals import Scope, TotalsSpec
 from ..store.totals_sql import read_totals
 from .pending import Pending
@@ -46,17 +47,26 @@ class Guard:
     """The configured budgets of one process, and what checking them needs. `spec` and
     `pending` are None when only "call" budgets are configured (nothing to read)."""
 
-    def __init__(self, budgets: Iterable[Budget], engine: Engine, spec: TotalsSpec | None) -> None:
+    def __init__(
+        self,
+        budgets: Iterable[Budget],
+        engine: Engine,
+        spec: TotalsSpec | None,
+        *,
+        pricer: Pricer | None = None,
+    ) -> None:
         budgets = tuple(budgets)
         self.engine = engine
         self.spec = spec
+        self.pricer = pricer  # the configured prices, for budgets with unpriced="block"
         self.pending = None if spec is None else Pending(spec)
         # Checked before a request: block budgets, and raise budgets once reached.
         self.before = tuple(
             b for b in budgets if b.action in ("block", "raise") and b.period != "call"
         )
         self.after = tuple(b for b in budgets if b.action == "raise")
-        self.needs_model = any(b.model is not None for b in self.before)
+        # Whether a preflight needs the request's model (capture then parses it from the body).
+        self.needs_model = any(b.model is not None or b.unpriced == "block" for b in self.before)
         # scope -> (monotonic expiry, {period: (start_us, cost read, settled at the read)})
         self._cache: dict[Scope, tuple[float, dict[str, tuple[int, int, int]]]] = {}
         self._read_lock = threading.Lock()
@@ -71,6 +81,15 @@ class Guard:
             spent = self.spent(scope, budget.period)
             if spent >= budget.limit_pico:
                 raise BudgetExceeded(budget, scope, _usd(spent), budget.usd)  # type: ignore[arg-type]
+            if budget.unpriced == "block" and not self._priceable(provider, model):
+                raise BudgetExceeded(budget, scope, _usd(spent), budget.usd, unpriced=model)  # type: ignore[arg-type]
+
+    def _priceable(self, provider: str | None, model: str | None) -> bool:
+        """Whether the configured prices cover this request's model; True when the request
+        names none (nothing to judge it by)."""
+        if provider is None or model is None or self.pricer is None:
+            return True
+        return self.pricer.resolve(provider, model) is not None
 
     def after_call(self, row: Mapping[str, Any]) -> None:
         """Raise `BudgetExceeded` for the first "raise" budget that the recorded call `row`

@@ -72,8 +72,10 @@ def check_budget(provider: str | None = None, model: str | None = None, /, **tag
     or month ("call" budgets act after the call). Spent is the database's totals, read at most
     `llmledger.budgets.check.CACHE_SECONDS` (1 s) ago, plus this process's calls not yet
     written; calls other processes wrote in that second may be missed. Unpriced calls count as
-    0 USD. Does nothing while recording is off or no such budget is configured, and fails open
-    (logged, counted in `llmledger.budgets.preflight.problems`) when the totals cannot be read.
+    0 USD; a budget with ``unpriced="block"`` also refuses `model` when no configured price
+    covers it (`BudgetExceeded.unpriced` names it). Does nothing while recording is off or no
+    such budget is configured, and fails open (logged, counted in
+    `llmledger.budgets.preflight.problems`) when the totals cannot be read.
     """
     explicit = tagging.clean_explicit(tags)  # bad tags raise here, where the user called
     preflight(tagging.snapshot(), provider, model, explicit)

@@ -13,12 +13,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..store.totals import PERIODS, Scope, TotalsSpec
+from ..store.totals import PERIODS, Scope, TotalsSpec, model_key
 
-__all__ = ["ACTIONS", "BUDGET_PERIODS", "Budget", "BudgetExceeded", "totals_spec_for"]
+__all__ = ["ACTIONS", "BUDGET_PERIODS", "UNPRICED", "Budget", "BudgetExceeded", "totals_spec_for"]
 
 BUDGET_PERIODS = ("call", *PERIODS)
 ACTIONS = ("notify", "raise", "block")
+UNPRICED = ("ignore", "block")
 _PICO = Decimal(10) ** 12
 
 
@@ -68,10 +69,22 @@ class Budget:
     A "call" budget limits one call's cost, known only after the call: it cannot block.
     `notify_at`: the shares of the limit to notify at, each above 0.
 
-    A `model` budget counts the calls recorded with that model, which is the model the
-    response names (OpenAI answers "gpt-4o-mini" with "gpt-4o-mini-2024-07-18"); before a
-    request, the model the request names is compared. Name a model both use, or budget the
-    provider.
+    A `model` budget counts the calls of that model as the price catalog knows it
+    (genai-prices' model matching, through `provider`): ``model="gpt-4o"`` counts the calls
+    recorded as "gpt-4o", "gpt-4o-2024-08-06" or "GPT-4o" (the model a response names, which
+    is often dated), not "gpt-4o-mini", nor a dated name the catalog prices as a model of its
+    own ("gpt-4o-2024-05-13"). Before a request, the model the request names is matched the
+    same way. A model the catalog does not know matches its exact name only.
+    `llmledger prices explain PROVIDER MODEL` shows which entry a name matches.
+
+    `unpriced`: what a call no price covers (cost unknown, recorded as NULL) does to the
+    budget. "ignore" (the default) counts it as 0 USD; `llmledger budgets` and
+    `budget_status()` show the scope's unpriced calls beside its spend. "block" (a "block"
+    budget only) also refuses, before it leaves, a request in the budget's scope whose model
+    the configured prices (catalog and overrides) cannot price, raising `BudgetExceeded`
+    with `unpriced` set to that model: spend nobody can count is not let through. A request
+    whose model is not known before it is sent (`check_budget()` without a model) is not
+    refused for it.
     """
 
     period: str
@@ -82,6 +95,7 @@ class Budget:
     notify_at: tuple[float | Decimal | str, ...] = (1.0,)
     provider: str | None = None
     model: str | None = None
+    unpriced: str = "ignore"
     limit_pico: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +107,13 @@ class Budget:
             raise ValueError(
                 "Budget: a 'call' budget cannot block, a call's cost is known only after it; "
                 "use action='raise' or 'notify'"
+            )
+        if self.unpriced not in UNPRICED:
+            raise ValueError(f"Budget.unpriced must be one of {UNPRICED}, got {self.unpriced!r}")
+        if self.unpriced == "block" and self.action != "block":
+            raise ValueError(
+                "Budget: unpriced='block' refuses a request before it leaves, which only a "
+                f"'block' budget does; this one is action={self.action!r}"
             )
         amount, limit = _amount(self.usd)
         object.__setattr__(self, "usd", amount)
@@ -134,15 +155,19 @@ class Budget:
                 return None
         if self.provider is not None and provider != self.provider:
             return None
-        if self.model is not None and model != self.model:
-            return None
+        if self.model is not None:
+            assert self.provider is not None  # checked in __post_init__
+            budgeted = model_key(self.provider, self.model)
+            if model is None or model_key(provider, model) != budgeted:  # type: ignore[arg-type]
+                return None
         pairs = dict(self.where)  # type: ignore[arg-type]
         if self.per is not None:
             value = tags.get(self.per)
             if value is None:
                 return None
             pairs[self.per] = value
-        return Scope(pairs, self.provider, self.model)
+        model = None if self.model is None else model_key(self.provider, self.model)  # type: ignore[arg-type]
+        return Scope(pairs, self.provider, model)
 
 
 def _shares(notify_at: Any) -> tuple[Decimal, ...]:
@@ -168,23 +193,38 @@ class BudgetExceeded(Exception):
     """A budget's limit was reached. `budget`: the `Budget`; `scope`: whose spend (a
     `llmledger.store.Scope`, e.g. tags ``(("tenant", "acme"),)``); `spent` and `limit`:
     Decimal USD, exact. `spent` is the period's spend when raised before a request (it may
-    include calls not yet written), the call's cost for a "call" budget."""
+    include calls not yet written), the call's cost for a "call" budget. `unpriced`: None
+    when the limit was reached; the request's model when a budget with ``unpriced="block"``
+    refused it because no price covers that model (the limit may not be reached)."""
 
-    def __init__(self, budget: Budget, scope: Scope, spent: Decimal, limit: Decimal) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        scope: Scope,
+        spent: Decimal,
+        limit: Decimal,
+        unpriced: str | None = None,
+    ) -> None:
         self.budget = budget
         self.scope = scope
         self.spent = spent
         self.limit = limit
+        self.unpriced = unpriced
         who = ", ".join(f"{k}={v}" for k, v in scope.tags) or "the whole app"
         if scope.provider:
             who += f" ({scope.provider}{'/' + scope.model if scope.model else ''})"
-        super().__init__(
-            f"{budget.period} budget of {limit} USD reached for {who}: spent {spent} USD"
-        )
+        if unpriced is None:
+            message = f"{budget.period} budget of {limit} USD reached for {who}: spent {spent} USD"
+        else:
+            message = (
+                f"{budget.period} budget of {limit} USD for {who} refuses model {unpriced!r}, "
+                f"which no price covers (unpriced='block'; spent {spent} USD)"
+            )
+        super().__init__(message)
 
-    def __reduce__(self):  # picklable, despite the four-argument init (as the base class:
+    def __reduce__(self):  # picklable, despite the five-argument init (as the base class:
         # capture's SDK-specific subclasses are made at run time)
-        return (BudgetExceeded, (self.budget, self.scope, self.spent, self.limit))
+        return (BudgetExceeded, (self.budget, self.scope, self.spent, self.limit, self.unpriced))
 
 
 def totals_spec_for(budgets: Iterable[Budget], tz: str) -> TotalsSpec | None:

@@ -30,4 +30,4 @@ def as_raised(error: BudgetExceeded, route: Route) -> BudgetExceeded:
     if route.dialect != "anthropic" or anthropic is None:
         return error
     kind = _anthropic_kind(anthropic.AnthropicError)
-    return kind(error.budget, error.scope, error.spent, error.limit)
+    return kind(error.budget, error.scope, error.spent, error.limit, error.unpriced)

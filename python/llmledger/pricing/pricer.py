@@ -193,6 +193,13 @@ class Pricer:
         """The pricing mode an unknown one most likely misspells, or None."""
         return _closest(mode.lower().strip(), self.modes)
 
+    def model_id(self, provider: str, model: str) -> str | None:
+        """The id of the model entry that prices `model` called through `provider`: one id for
+        every name the entry's matching takes ("gpt-4o" and "gpt-4o-2024-08-06" are both
+        "gpt-4o"); None when nothing prices it."""
+        resolution = self.resolve(provider, model)
+        return None if resolution is None else self._models[resolution.index]["id"]
+
     def resolve(self, provider: str, model: str) -> Resolution | None:
         """The compiled model that prices `model` called through `provider`, or None."""
         key = (provider, model)

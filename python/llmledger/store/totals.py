@@ -12,6 +12,10 @@ are unbounded text; its tags, provider and model are kept beside it to be read. 
 start is stored as its first instant (UTC microseconds, like the ledger's `at_us`), so the
 same calendar day in another time zone is another row, never a mix.
 
+A scope narrowed to a model is kept under the model's name in the price catalog
+(`model_key`): genai-prices' matching says which names are one model, so "gpt-4o" and the
+"gpt-4o-2024-08-06" a response names count together, and "gpt-4o-mini" apart.
+
 This module only computes (`tally`): the statements are in `totals_sql`.
 """
 
@@ -37,7 +41,9 @@ __all__ = [
     "Total",
     "TotalsSpec",
     "budget_crossings",
+    "catalog_id",
     "metadata",
+    "model_key",
     "spend_totals",
     "tally",
     "totals_state",
@@ -93,12 +99,15 @@ across processes and restarts, that one notification fires."""
 class TotalsSpec:
     """Which totals are kept. `tag_keys`: a key ("tenant") or a group of keys
     (``("feature", "tenant")``) per entry; `models`: also keep each scope per provider and
-    per provider and model. Every process writing one database must use the same spec."""
+    per provider and model. Every process writing one database must use the same spec.
+    `model_names`: the content id of the catalog whose matching names the models
+    (`model_key`; the installed one by default), so that another catalog rebuilds the totals."""
 
     tz: str = "UTC"
     tag_keys: tuple[str | tuple[str, ...], ...] = field(default=(), compare=False)
     periods: tuple[str, ...] = PERIODS
     models: bool = False
+    model_names: str | None = None
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
     # The scopes' tag keys, whole app first: what two specs are compared by.
     groups: tuple[tuple[str, ...], ...] = field(init=False, repr=False)
@@ -115,6 +124,10 @@ class TotalsSpec:
         object.__setattr__(self, "zone", zone)
         object.__setattr__(self, "groups", ((), *dict.fromkeys(groups)))
         object.__setattr__(self, "periods", tuple(p for p in PERIODS if p in self.periods))
+        if not self.models:
+            object.__setattr__(self, "model_names", None)
+        elif self.model_names is None:
+            object.__setattr__(self, "model_names", catalog_id())
 
     def as_json(self) -> dict[str, Any]:
         """The spec as stored in `llmledger_totals_state`."""
@@ -124,12 +137,15 @@ class TotalsSpec:
             "tag_keys": groups,
             "periods": list(self.periods),
             "models": self.models,
+            "model_names": self.model_names,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TotalsSpec:
         keys = tuple(tuple(g) for g in data["tag_keys"])
-        return cls(data["tz"], keys, tuple(data["periods"]), bool(data["models"]))
+        # Totals kept before models were named by the catalog have no id: "" is none.
+        names = data.get("model_names") or ""
+        return cls(data["tz"], keys, tuple(data["periods"]), bool(data["models"]), names)
 
     def keeps(self, scope: Scope) -> bool:
         """Whether this spec keeps `scope`'s totals."""
@@ -177,6 +193,25 @@ def _scope_key(tags: tuple[tuple[str, str], ...], provider: str | None, model: s
     # ASCII JSON: a lone surrogate in a tag value (which SQLite stores) is escaped, not an error.
     identity = json.dumps([[list(p) for p in tags], provider, model])
     return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def catalog_id() -> str:
+    """The content id of the installed price catalog (genai-prices' data, no overrides)."""
+    from ..pricing import build_pricer  # not at import: building the catalog takes a second
+
+    return build_pricer().snapshot_id
+
+
+@lru_cache(maxsize=65536)
+def model_key(provider: str, model: str) -> str:
+    """The name `model`'s spend through `provider` is kept and budgeted under: the id of the
+    installed catalog's entry that prices it (genai-prices' matching, as in pricing: dated
+    names and other spellings of one model give its id), else `model` as given.
+
+    The bare catalog, not the app's price overrides: every process names models alike."""
+    from ..pricing import build_pricer
+
+    return build_pricer().model_id(provider, model) or model
 
 
 def _instant(day: dt.date, zone: ZoneInfo) -> int:
@@ -239,7 +274,7 @@ def tally(
             pairs = tuple((k, tags[k]) for k in group)
             for by_provider, by_model in narrowings:
                 p = provider if by_provider else None
-                m = model if by_model else None
+                m = model_key(provider, model) if by_model else None
                 key = _scope_key(pairs, p, m)
                 for period, start, end in periods:
                     delta = deltas.get((period, start, key))
