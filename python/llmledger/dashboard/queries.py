@@ -1,0 +1,168 @@
+"""The figures each page shows, every sum taken by `llmledger.rollup()` on the database.
+
+Pages add no money themselves: totals, groups and days are rollups, so the exact Decimal sums
+and the rule "a group none of whose calls was priced has no cost (not $0)" are the rollup's.
+A page that needs only sums makes one rollup call per chart or table; percentiles are the
+rollup's own columns. Before any rollup, the tags a filter names are checked against the
+range's tag keys (`known_tags`): a key no call has is a `BadFilter` naming the nearest one,
+never an empty page that looks like a real answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import polars.selectors as cs
+from sqlalchemy import Engine
+
+from ..analytics import rollup
+from ..store.filters import tag_keys, to_us
+from ..store.schema import BUCKETS
+from .filters import BadFilter, Filters
+
+__all__ = [
+    "Totals",
+    "check_tags",
+    "known_tags",
+    "models",
+    "money_sum",
+    "tag_value",
+    "tag_values",
+    "totals",
+]
+
+TOP_VALUES = 50
+"""Values of a tag `/tags/{key}` lists, by spend."""
+
+
+def known_tags(engine: Engine, f: Filters) -> list[str]:
+    """Every tag key some call of the range has, sorted."""
+    with engine.connect() as connection:
+        return sorted(tag_keys(connection, to_us(f.since), to_us(f.until)))
+
+
+def check_tags(asked: Iterable[str], known: list[str]) -> None:
+    """A `BadFilter` for a tag key no call of the range has (a typo, most often)."""
+    for key in asked:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise BadFilter(f"no call in this range has the tag {key!r}{hint}")
+
+
+def money_sum(values: pl.Series) -> Decimal | None:
+    """The exact sum of a rollup's cost column; None when no group was priced."""
+    if values.null_count() == len(values):
+        return None
+    return values.sum()
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Spend, calls, tokens and unpriced calls of a set of rollup rows."""
+
+    calls: int
+    cost: Decimal | None
+    tokens: int
+    unpriced_calls: int
+
+    @property
+    def unpriced_share(self) -> Decimal | None:
+        return Decimal(self.unpriced_calls) / self.calls if self.calls else None
+
+    @property
+    def average(self) -> Decimal | None:
+        return None if self.cost is None or not self.calls else self.cost / self.calls
+
+
+def totals(rows: pl.DataFrame) -> Totals:
+    """The totals of rollup rows (every group counted once). No call costs exactly $0; calls
+    none of which was priced cost None (unknown, not zero)."""
+    calls = int(rows["calls"].sum())
+    return Totals(
+        calls=calls,
+        cost=money_sum(rows["cost"]) if calls else Decimal(0),
+        tokens=int(sum(rows[b].sum() for b in BUCKETS)),
+        unpriced_calls=int(rows["unpriced_calls"].sum()),
+    )
+
+
+def _rollup(engine: Engine, f: Filters, by: list[str], **kw: Any) -> pl.DataFrame:
+    kw.setdefault("where", f.where())
+    return rollup(engine, by=by, since=f.since, until=f.until, **kw)
+
+
+def _with_share(frame: pl.DataFrame, total: Decimal | None) -> pl.DataFrame:
+    share = [None if not total or c is None else c / total for c in frame["cost"]]
+    return frame.with_columns(pl.Series("share", share, dtype=pl.Decimal(38, 12)))
+
+
+def _by_cost(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(["cost", "calls"], descending=True, nulls_last=True, maintain_order=True)
+
+
+MODEL_SORTS = {
+    "cost": "cost",
+    "calls": "calls",
+    "tokens": "tokens",
+    "average": "average",
+    "p50": "latency_ms_p50",
+    "p95": "latency_ms_p95",
+    "model": "model",
+}
+"""`/models`' sortable columns: the `sort` parameter's values and the columns they sort."""
+
+
+def models(engine: Engine, f: Filters, sort: str, descending: bool) -> pl.DataFrame:
+    """Per provider and model: calls, cost, share, tokens per bucket and in all, average
+    cost, latency p50 / p95, in the order asked (unpriced last when sorting by money)."""
+    rows = _rollup(engine, f, ["provider", "model"])
+    rows = _with_share(rows, money_sum(rows["cost"])).with_columns(
+        tokens=pl.sum_horizontal(*BUCKETS),
+        average=pl.col("cost") / pl.col("calls"),
+    )
+    if sort not in MODEL_SORTS:
+        raise BadFilter(f"sort must be one of {', '.join(MODEL_SORTS)}, not {sort!r}")
+    keys = [MODEL_SORTS[sort], "provider", "model"]
+    return rows.sort(keys, descending=[descending, False, False], nulls_last=True)
+
+
+def tag_values(engine: Engine, f: Filters, key: str) -> tuple[pl.DataFrame, Totals]:
+    """The top `TOP_VALUES` values of tag `key` (null: the calls without it) by spend, with
+    calls and share, and the totals of every value."""
+    rows = _rollup(engine, f, [key])
+    everything = totals(rows)
+    top = _by_cost(_with_share(rows, everything.cost)).head(TOP_VALUES)
+    # By exact name: a tag key may read as a pattern (`*`, `^x$`) to `pl.col`.
+    top = top.select(cs.by_name(key, "calls", "cost", "share", "unpriced_calls"))
+    return top.rename({key: "value"}), everything
+
+
+def tag_value(
+    engine: Engine, f: Filters, key: str, value: str, others: list[str]
+) -> dict[str, Any]:
+    """One value of a tag: its totals, models, daily spend, and its calls broken down by each
+    other tag key of `others`."""
+    where = {**f.where(), key: value}
+    daily = _rollup(engine, f, [], bucket="day", where=where)
+    found: dict[str, Any] = {"totals": totals(daily), "daily": daily.sort("day")}
+    found["models"] = _by_cost(_rollup(engine, f, ["provider", "model"], where=where))
+    found["breakdowns"] = {}
+    for other in others:
+        rows = _rollup(engine, f, [other], where=where)
+        top = _by_cost(_with_share(rows, found["totals"].cost)).head(TOP_VALUES)
+        found["breakdowns"][other] = top.select(cs.by_name(other, "calls", "cost", "share")).rename(
+            {other: "value"}
+        )
+    return found
+
+
+def day_range(since: dt.date, until: dt.date) -> list[dt.date]:
+    """Every day from `since` up to, not including, `until`."""
+    return [since + dt.timedelta(days=i) for i in range((until - since).days)]
