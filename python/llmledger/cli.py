@@ -1,5 +1,5 @@
 """The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
-spool."""
+spool, dashboard."""
 
 from __future__ import annotations
 
@@ -279,8 +279,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     from .cli_spool import add_parser as add_spool
+    from .dashboard.serve import add_parser as add_dashboard
     from .reaggregate import add_parser as add_reaggregate
 
+    add_dashboard(sub)
     add_reaggregate(sub)
     add_spool(sub)
     return parser
