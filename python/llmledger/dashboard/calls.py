@@ -25,8 +25,8 @@ from starlette.responses import Response, StreamingResponse
 from ..store.read import Page, read_page
 from ..store.schema import BUCKETS, COST_COLUMNS, price_snapshots
 from .filters import PAGE_SIZE, CallFilters, Filters, parse_calls
-from .pages import _filters
-from .web import Dashboard
+from .pages import page_filters
+from .site import Dashboard
 
 __all__ = ["EXPORT_PAGE", "call_page", "calls_csv", "calls_page", "neutralise"]
 
@@ -80,7 +80,7 @@ def _priced(cf: CallFilters) -> bool | None:
 
 
 def calls_page(dashboard: Dashboard, request: Request) -> Response:
-    f, _ = _filters(dashboard, request)
+    f, _ = page_filters(dashboard, request)
     cf = parse_calls(_params(request))
     page = Page(
         order=cf.order, limit=PAGE_SIZE + 1, offset=(cf.page - 1) * PAGE_SIZE, priced=_priced(cf)
@@ -129,7 +129,7 @@ def call_page(dashboard: Dashboard, request: Request) -> Response:
 
 
 def calls_csv(dashboard: Dashboard, request: Request) -> Response:
-    f, known = _filters(dashboard, request)
+    f, known = page_filters(dashboard, request)
     cf = parse_calls(_params(request))
     name = f"llmledger-calls-{f.since}-{f.to}.csv"
     return StreamingResponse(

@@ -27,11 +27,12 @@ from .queries import (
     tag_value,
     tag_values,
 )
-from .web import Dashboard
+from .site import Dashboard
 
 __all__ = [
     "models_page",
     "overview_page",
+    "page_filters",
     "quality_page",
     "tag_page",
     "tag_value_page",
@@ -50,7 +51,7 @@ def _one(request: Request, name: str, default: str) -> str:
     return values[0] if values and values[0] else default
 
 
-def _filters(dashboard: Dashboard, request: Request, *keys: str):
+def page_filters(dashboard: Dashboard, request: Request, *keys: str) -> tuple[Filters, list[str]]:
     """The filters and the range's tag keys, every tag named (filters and `keys`) known."""
     f = dashboard.filters(request)
     known = known_tags(dashboard.engine, f)
@@ -62,7 +63,7 @@ def overview_page(dashboard: Dashboard, request: Request) -> Response:
     stack = _one(request, "stack", "provider")
     if stack not in STACKS:
         raise BadFilter(f"stack must be one of {', '.join(STACKS)}, not {stack!r}")
-    f, _ = _filters(dashboard, request)
+    f, _ = page_filters(dashboard, request)
     found = overview(dashboard.engine, f, stack)
     chart = stacked_bars(f"Daily spend by {stack}", found.days, found.series)
     return dashboard.render(
@@ -93,7 +94,7 @@ def models_page(dashboard: Dashboard, request: Request) -> Response:
     order = _one(request, "dir", "desc")
     if order not in ("asc", "desc"):
         raise BadFilter(f"dir must be asc or desc, not {order!r}")
-    f, _ = _filters(dashboard, request)
+    f, _ = page_filters(dashboard, request)
     rows = models(dashboard.engine, f, sort, order == "desc")
     return dashboard.render(
         request,
@@ -108,7 +109,7 @@ def models_page(dashboard: Dashboard, request: Request) -> Response:
 
 
 def tags_page(dashboard: Dashboard, request: Request) -> Response:
-    f, known = _filters(dashboard, request)
+    f, known = page_filters(dashboard, request)
     return dashboard.render(request, "tags.html", title="Tags", f=f, keys=known)
 
 
@@ -158,7 +159,7 @@ def _daily(rows: pl.DataFrame, f: Filters) -> tuple[list[dt.date], list[Decimal]
 
 
 def quality_page(dashboard: Dashboard, request: Request) -> Response:
-    f, known = _filters(dashboard, request)
+    f, known = page_filters(dashboard, request)
     return dashboard.render(
         request, "quality.html", title="Data quality", f=f, q=quality(dashboard.engine, f, known)
     )

@@ -12,84 +12,28 @@ Templates autoescape everything: tag keys and values, model names and filters ar
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..store.engine import current_revision, head_revision
-from .filters import BadFilter, Filters, parse
-from .formatting import FILTERS
+from ..store.engine import head_revision
+from . import calls, pages
+from .filters import BadFilter
+from .site import Dashboard, SetupRequired
 
-__all__ = ["Dashboard", "build"]
+__all__ = ["build"]
 
 log = logging.getLogger("llmledger")
-
-NAV = (
-    ("/", "Overview"),
-    ("/models", "Models"),
-    ("/tags", "Tags"),
-    ("/calls", "Calls"),
-    ("/quality", "Quality"),
-)
-
-
-class SetupRequired(Exception):
-    """The database has no ledger tables at this package's revision."""
-
-
-@dataclass
-class Dashboard:
-    """What every page reads: the engine, the budgets to show, the templates."""
-
-    engine: Engine
-    budgets: list[Any] | None
-    budget_tz: str
-    env: Environment = field(init=False)
-    ready: bool = False
-
-    def __post_init__(self) -> None:
-        self.env = Environment(
-            loader=PackageLoader("llmledger.dashboard", "templates"),
-            autoescape=select_autoescape(["html"]),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters.update(FILTERS)
-
-    def check_ready(self) -> None:
-        """`SetupRequired` until the database's ledger is at this package's revision."""
-        if self.ready:
-            return
-        current = current_revision(self.engine)
-        if current != head_revision():
-            raise SetupRequired(current)
-        self.ready = True
-
-    def filters(self, request: Request) -> Filters:
-        params = {k: request.query_params.getlist(k) for k in request.query_params}
-        return parse(params, dt.datetime.now(dt.UTC).date())
-
-    def render(
-        self, request: Request, template: str, status: int = 200, **context: Any
-    ) -> Response:
-        base = request.scope.get("root_path", "").rstrip("/")
-        html = self.env.get_template(template).render(
-            base=base, nav=NAV, path=request.url.path.removeprefix(base) or "/", **context
-        )
-        return HTMLResponse(html, status_code=status)
 
 
 def _page(dashboard: Dashboard, handler: Callable[[Dashboard, Request], Response]):
@@ -104,8 +48,6 @@ def _page(dashboard: Dashboard, handler: Callable[[Dashboard, Request], Response
 
 def build(engine: Engine, budgets: list[Any] | None, budget_tz: str) -> Starlette:
     """The Starlette app over `engine` (see `llmledger.dashboard.app`)."""
-    from . import calls, pages
-
     dashboard = Dashboard(engine, budgets, budget_tz)
     routes = [
         Route("/", _page(dashboard, pages.overview_page)),
