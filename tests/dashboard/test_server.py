@@ -40,13 +40,15 @@ def test_setup_required_on_a_database_without_the_ledger(database_url):
 
 
 def test_mounted_under_a_prefix_links_stay_inside_it(ledger_url):
-    host = Starlette(routes=[Mount("/llm-costs", llmledger.dashboard.app(ledger_url))])
+    engine = make_engine(ledger_url)
+    host = Starlette(routes=[Mount("/llm-costs", llmledger.dashboard.app(engine))])
     with TestClient(host) as client:
         page = client.get(f"/llm-costs/models?{RANGE}").text
         assert 'href="/llm-costs/static/style.css"' in page
         assert 'href="/llm-costs/calls?from=2026-10-01' in page
         assert client.get("/llm-costs/static/style.css").status_code == 200
         assert 'href="/models' not in page
+    engine.dispose()
 
 
 def test_token_auth_as_bearer_or_basic_password(ledger_url):

@@ -51,4 +51,7 @@ def app(
         ) from error
     from ..store import make_engine
 
-    return build(make_engine(engine_or_url), list(budgets) if budgets else None, budget_tz)
+    engine = make_engine(engine_or_url)
+    # An engine made here from a URL is the app's: its connections close when the app stops.
+    owned = engine if engine is not engine_or_url else None
+    return build(engine, list(budgets) if budgets else None, budget_tz, owned)

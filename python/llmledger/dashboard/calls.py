@@ -80,7 +80,7 @@ def _priced(cf: CallFilters) -> bool | None:
 
 
 def calls_page(dashboard: Dashboard, request: Request) -> Response:
-    f, _ = page_filters(dashboard, request)
+    f = page_filters(dashboard, request)
     cf = parse_calls(_params(request))
     page = Page(
         order=cf.order, limit=PAGE_SIZE + 1, offset=(cf.page - 1) * PAGE_SIZE, priced=_priced(cf)
@@ -129,7 +129,8 @@ def call_page(dashboard: Dashboard, request: Request) -> Response:
 
 
 def calls_csv(dashboard: Dashboard, request: Request) -> Response:
-    f, known = page_filters(dashboard, request)
+    f = page_filters(dashboard, request)
+    known = dashboard.tag_keys(f)
     cf = parse_calls(_params(request))
     name = f"llmledger-calls-{f.since}-{f.to}.csv"
     return StreamingResponse(

@@ -22,8 +22,9 @@ from .queries import (
     MODEL_SORTS,
     check_tags,
     day_range,
-    known_tags,
+    has_tag,
     models,
+    rolled_up_tags,
     tag_value,
     tag_values,
 )
@@ -40,8 +41,6 @@ __all__ = [
 ]
 
 STACKS = ("provider", "model")
-BREAKDOWNS = 4
-"""Other tag keys a tag value's page breaks its calls down by."""
 
 
 def _one(request: Request, name: str, default: str) -> str:
@@ -51,19 +50,27 @@ def _one(request: Request, name: str, default: str) -> str:
     return values[0] if values and values[0] else default
 
 
-def page_filters(dashboard: Dashboard, request: Request, *keys: str) -> tuple[Filters, list[str]]:
-    """The filters and the range's tag keys, every tag named (filters and `keys`) known."""
+def page_filters(dashboard: Dashboard, request: Request) -> Filters:
+    """The filters, every tag they name checked to be some call's in the range."""
     f = dashboard.filters(request)
-    known = known_tags(dashboard.engine, f)
-    check_tags([*dict(f.tags), *keys], known)
-    return f, known
+    check_tags(dashboard.engine, f, dict(f.tags), lambda: dashboard.tag_keys(f))
+    return f
+
+
+def _tag_route(dashboard: Dashboard, request: Request, key: str) -> Filters:
+    """The filters of `/tags/{key}...`: a 404 when no call of the range has `key`."""
+    f = dashboard.filters(request)
+    if not has_tag(dashboard.engine, f, key):
+        raise HTTPException(404, f"no call from {f.since} to {f.to} has the tag {key!r}")
+    check_tags(dashboard.engine, f, dict(f.tags), lambda: dashboard.tag_keys(f))
+    return f
 
 
 def overview_page(dashboard: Dashboard, request: Request) -> Response:
     stack = _one(request, "stack", "provider")
     if stack not in STACKS:
         raise BadFilter(f"stack must be one of {', '.join(STACKS)}, not {stack!r}")
-    f, _ = page_filters(dashboard, request)
+    f = page_filters(dashboard, request)
     found = overview(dashboard.engine, f, stack)
     chart = stacked_bars(f"Daily spend by {stack}", found.days, found.series)
     return dashboard.render(
@@ -94,7 +101,7 @@ def models_page(dashboard: Dashboard, request: Request) -> Response:
     order = _one(request, "dir", "desc")
     if order not in ("asc", "desc"):
         raise BadFilter(f"dir must be asc or desc, not {order!r}")
-    f, _ = page_filters(dashboard, request)
+    f = page_filters(dashboard, request)
     rows = models(dashboard.engine, f, sort, order == "desc")
     return dashboard.render(
         request,
@@ -109,17 +116,13 @@ def models_page(dashboard: Dashboard, request: Request) -> Response:
 
 
 def tags_page(dashboard: Dashboard, request: Request) -> Response:
-    f, known = page_filters(dashboard, request)
-    return dashboard.render(request, "tags.html", title="Tags", f=f, keys=known)
+    f = page_filters(dashboard, request)
+    return dashboard.render(request, "tags.html", title="Tags", f=f, keys=dashboard.tag_keys(f))
 
 
 def tag_page(dashboard: Dashboard, request: Request) -> Response:
     key = request.path_params["key"]
-    f = dashboard.filters(request)
-    known = known_tags(dashboard.engine, f)
-    if key not in known:
-        raise HTTPException(404, f"no call from {f.since} to {f.to} has the tag {key!r}")
-    check_tags(dict(f.tags), known)
+    f = _tag_route(dashboard, request, key)
     rows, everything = tag_values(dashboard.engine, f, key)
     return dashboard.render(
         request, "tag.html", title=f"Tag {key}", f=f, key=key, rows=rows, totals=everything
@@ -128,12 +131,14 @@ def tag_page(dashboard: Dashboard, request: Request) -> Response:
 
 def tag_value_page(dashboard: Dashboard, request: Request) -> Response:
     key, value = request.path_params["key"], request.path_params["value"]
-    f = dashboard.filters(request)
-    known = known_tags(dashboard.engine, f)
-    if key not in known:
-        raise HTTPException(404, f"no call from {f.since} to {f.to} has the tag {key!r}")
-    check_tags(dict(f.tags), known)
-    others = [k for k in known if k != key and k not in dict(f.tags)][:BREAKDOWNS]
+    f = _tag_route(dashboard, request, key)
+    # Broken down by the tags the nightly job rolls up (feature, tenant by default): those
+    # the planner answers from its daily table, not from every call.
+    others = [
+        k
+        for k in rolled_up_tags(dashboard.engine)
+        if k != key and k not in dict(f.tags) and has_tag(dashboard.engine, f, k)
+    ]
     found = tag_value(dashboard.engine, f, key, value, others)
     if not found["totals"].calls:
         raise HTTPException(404, f"no call from {f.since} to {f.to} has {key} = {value!r}")
@@ -159,7 +164,6 @@ def _daily(rows: pl.DataFrame, f: Filters) -> tuple[list[dt.date], list[Decimal]
 
 
 def quality_page(dashboard: Dashboard, request: Request) -> Response:
-    f, known = page_filters(dashboard, request)
-    return dashboard.render(
-        request, "quality.html", title="Data quality", f=f, q=quality(dashboard.engine, f, known)
-    )
+    f = page_filters(dashboard, request)
+    found = quality(dashboard.engine, f, dashboard.tag_keys(f))
+    return dashboard.render(request, "quality.html", title="Data quality", f=f, q=found)

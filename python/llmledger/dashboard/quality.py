@@ -22,7 +22,7 @@ from ..analytics import rollup
 from ..pricing import build_pricer
 from ..store.schema import price_snapshots
 from .filters import Filters
-from .queries import Totals, totals
+from .queries import Totals, summed, totals
 
 __all__ = ["Quality", "override_for", "quality"]
 
@@ -54,22 +54,29 @@ def override_for(provider: str, model: str) -> str:
 
 
 def quality(engine: Engine, f: Filters, tag_keys: list[str]) -> Quality:
-    """The quality page's figures for `f`'s range and filters; `tag_keys`: the range's."""
+    """The quality page's figures for `f`'s range and filters; `tag_keys`: the range's.
+
+    One rollup by provider, model, status and usage source, re-priced, gives the unpriced
+    models, the estimated streams, the failed calls and the drift (all sums of its rows); the
+    calls without tags are a second one."""
     where = f.where()
-
-    def rolled(by: list[str], **kw: Any) -> pl.DataFrame:
-        kw["where"] = {**where, **kw.get("where", {})}
-        return rollup(engine, by=by, since=f.since, until=f.until, **kw)
-
+    rows = rollup(
+        engine,
+        by=["provider", "model", "status", "usage_source"],
+        since=f.since,
+        until=f.until,
+        where=where,
+        reprice=True,
+    )
     drift = (
-        rolled(["provider", "model"], reprice=True)
+        summed(rows, ["provider", "model"])
         .filter(pl.col("cost_difference").is_not_null() & (pl.col("cost_difference") != 0))
         .with_columns(size=pl.col("cost_difference").abs())
         .sort(["size", "provider", "model"], descending=[True, False, False])
         .select("provider", "model", "calls", "cost", "repriced_cost", "cost_difference")
     )
     unpriced = (
-        rolled(["provider", "model"], where={"status": "ok"})
+        summed(rows.filter(pl.col("status") == "ok"), ["provider", "model"])
         .filter(pl.col("unpriced_calls") > 0)
         .sort(["unpriced_calls", "provider", "model"], descending=[True, False, False])
         .select("provider", "model", "unpriced_calls")
@@ -81,19 +88,18 @@ def quality(engine: Engine, f: Filters, tag_keys: list[str]) -> Quality:
         )
     )
     untagged = None
-    if tag_keys:
-        # Without any tag: None for every key the range has (and not filtered on).
-        missing = {k: None for k in tag_keys if k not in where}
-        untagged = totals(rolled([], where=missing)) if len(missing) == len(tag_keys) else None
+    missing = {k: None for k in tag_keys if k not in where}
+    if tag_keys and len(missing) == len(tag_keys):
+        # Without any tag: None for every key the range has.
+        untagged = totals(rollup(engine, since=f.since, until=f.until, where={**where, **missing}))
     statuses = (
-        rolled(["status"])
-        .filter(pl.col("status") != "ok")
-        .sort("calls", descending=True)
+        summed(rows.filter(pl.col("status") != "ok"), ["status"])
+        .sort(["calls", "status"], descending=[True, False])
         .select("status", "calls", "unpriced_calls", "cost")
     )
     return Quality(
         unpriced=unpriced,
-        estimated=totals(rolled([], where={"usage_source": "estimated"})),
+        estimated=totals(rows.filter(pl.col("usage_source") == "estimated")),
         untagged=untagged,
         statuses=statuses,
         catalog=_catalog(engine),

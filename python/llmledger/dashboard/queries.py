@@ -4,34 +4,41 @@ Pages add no money themselves: totals, groups and days are rollups, so the exact
 and the rule "a group none of whose calls was priced has no cost (not $0)" are the rollup's.
 A page that needs only sums makes one rollup call per chart or table; percentiles are the
 rollup's own columns. Before any rollup, the tags a filter names are checked against the
-range's tag keys (`known_tags`): a key no call has is a `BadFilter` naming the nearest one,
-never an empty page that looks like a real answer.
+range's calls (`has_tag`: the first call carrying the key ends the look, so a key in use
+costs next to nothing): a key no call has is a `BadFilter` naming the nearest one, never an
+empty page that looks like a real answer. Listing every key of a range is a scan of its tags
+(`known_tags`); the pages that need the list read it through `Dashboard.tag_keys`, cached.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
 import polars.selectors as cs
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from ..analytics import rollup
-from ..store.filters import tag_keys, to_us
+from ..reaggregate import DEFAULT_TAG_KEYS
+from ..store.derived import state
+from ..store.filters import conditions, tag_keys, tag_sql, to_us
 from ..store.schema import BUCKETS
 from .filters import BadFilter, Filters
 
 __all__ = [
     "Totals",
     "check_tags",
+    "has_tag",
     "known_tags",
     "models",
     "money_sum",
+    "rolled_up_tags",
+    "summed",
     "tag_value",
     "tag_values",
     "totals",
@@ -47,13 +54,35 @@ def known_tags(engine: Engine, f: Filters) -> list[str]:
         return sorted(tag_keys(connection, to_us(f.since), to_us(f.until)))
 
 
-def check_tags(asked: Iterable[str], known: list[str]) -> None:
-    """A `BadFilter` for a tag key no call of the range has (a typo, most often)."""
+def has_tag(engine: Engine, f: Filters, key: str) -> bool:
+    """Whether some call of `f`'s range has tag `key`: a look that stops at the first one."""
+    dialect = engine.dialect.name
+    found = conditions(dialect, to_us(f.since), to_us(f.until))
+    found.append(f"{tag_sql(dialect, key)} IS NOT NULL")
+    sql = f"SELECT 1 FROM llmledger_calls WHERE {' AND '.join(found)} LIMIT 1"
+    with engine.connect() as connection:
+        # exec_driver_sql: literals only (the read API's), nothing to parse as a parameter.
+        return connection.exec_driver_sql(sql).first() is not None
+
+
+def check_tags(
+    engine: Engine, f: Filters, asked: Iterable[str], known: Callable[[], list[str]]
+) -> None:
+    """A `BadFilter` for a tag key no call of the range has (a typo, most often), naming the
+    nearest of the range's keys (`known()`, read only then)."""
     for key in asked:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+        if not has_tag(engine, f, key):
+            close = difflib.get_close_matches(key, known(), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise BadFilter(f"no call in this range has the tag {key!r}{hint}")
+
+
+def rolled_up_tags(engine: Engine) -> tuple[str, ...]:
+    """The tag keys the nightly job's daily rollup groups by (its defaults before a run):
+    the breakdowns the planner can answer from that table."""
+    with engine.connect() as connection:
+        keys = connection.execute(select(state.c.tag_keys).limit(1)).scalar_one_or_none()
+    return tuple(keys) if keys else DEFAULT_TAG_KEYS
 
 
 def money_sum(values: pl.Series) -> Decimal | None:
@@ -150,9 +179,11 @@ def tag_value(
     """One value of a tag: its totals, models, daily spend, and its calls broken down by each
     other tag key of `others`."""
     where = {**f.where(), key: value}
-    daily = _rollup(engine, f, [], bucket="day", where=where)
-    found: dict[str, Any] = {"totals": totals(daily), "daily": daily.sort("day")}
-    found["models"] = _by_cost(_rollup(engine, f, ["provider", "model"], where=where))
+    # One rollup for the daily trend and the models: both are sums of its rows.
+    rows = _rollup(engine, f, ["provider", "model"], bucket="day", where=where)
+    found: dict[str, Any] = {"totals": totals(rows)}
+    found["daily"] = summed(rows, ["day"]).sort("day")
+    found["models"] = _by_cost(summed(rows, ["provider", "model"]))
     found["breakdowns"] = {}
     for other in others:
         rows = _rollup(engine, f, [other], where=where)
@@ -161,6 +192,22 @@ def tag_value(
             {other: "value"}
         )
     return found
+
+
+def summed(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Rollup rows summed again by `keys`: calls, unpriced calls, tokens and cost, exactly;
+    a group none of whose rows was priced has no cost (not $0). Latencies do not sum."""
+    cost = pl.when(pl.col("cost").is_null().all()).then(None).otherwise(pl.col("cost").sum())
+    sums = [pl.col(c).sum() for c in rows.columns if c in _SUMMED]
+    extra = [c for c in ("repriced_cost", "cost_difference") if c in rows.columns]
+    sums += [
+        pl.when(pl.col(c).is_null().all()).then(None).otherwise(pl.col(c).sum()).alias(c)
+        for c in extra
+    ]
+    return rows.group_by(keys, maintain_order=True).agg(cost.alias("cost"), *sums)
+
+
+_SUMMED = ("calls", "unpriced_calls", "backfilled_cost", *BUCKETS)
 
 
 def day_range(since: dt.date, until: dt.date) -> list[dt.date]:

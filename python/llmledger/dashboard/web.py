@@ -12,8 +12,9 @@ Templates autoescape everything: tag keys and values, model names and filters ar
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,18 @@ def _page(dashboard: Dashboard, handler: Callable[[Dashboard, Request], Response
     return endpoint
 
 
-def build(engine: Engine, budgets: list[Any] | None, budget_tz: str) -> Starlette:
-    """The Starlette app over `engine` (see `llmledger.dashboard.app`)."""
+def build(
+    engine: Engine, budgets: list[Any] | None, budget_tz: str, owned: Engine | None = None
+) -> Starlette:
+    """The Starlette app over `engine` (see `llmledger.dashboard.app`); `owned`, an engine
+    the app made, is disposed when the app's lifespan ends."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if owned is not None:
+            owned.dispose()
+
     dashboard = Dashboard(engine, budgets, budget_tz)
     routes = [
         Route("/", _page(dashboard, pages.overview_page)),
@@ -100,6 +111,7 @@ def build(engine: Engine, budgets: list[Any] | None, budget_tz: str) -> Starlett
 
     return Starlette(
         routes=routes,
+        lifespan=lifespan,
         exception_handlers={
             BadFilter: bad_filter,
             SetupRequired: setup_required,
