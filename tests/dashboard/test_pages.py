@@ -182,3 +182,14 @@ def test_bad_calls_filters(client):
 def test_read_only(client):
     assert client.post("/", data={}).status_code == 405
     assert client.delete("/calls/x").status_code == 405
+
+
+def test_csv_export_continues_page_after_page(client, ledger_url, monkeypatch):
+    """Pages of 7 calls: every call once, newest first, ties in time broken by id."""
+    from llmledger.dashboard import calls as calls_module
+
+    monkeypatch.setattr(calls_module, "EXPORT_PAGE", 7)
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/calls.csv?{RANGE}").text)))
+    assert len(rows) == 106 == len({r["event_id"] for r in rows})
+    times = [r["at"] for r in rows]
+    assert times == sorted(times, reverse=True)
