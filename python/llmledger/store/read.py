@@ -8,20 +8,21 @@ unpriced that the nightly job priced later keeps its NULL `cost`; the later pric
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
 import polars.selectors as cs
-from sqlalchemy import Engine, Text, cast, literal_column, select
+from sqlalchemy import Engine, Select, Text, case, cast, func, literal_column, or_, select
 
 from .derived import backfill
 from .filters import conditions, tag_keys, warn_unknown_tags, window
 from .schema import BUCKETS, COST_COLUMNS, LEDGER_COLUMNS, calls
 
-__all__ = ["BACKFILL_COLUMNS", "CALL_SCHEMA", "read_calls"]
+__all__ = ["BACKFILL_COLUMNS", "CALL_SCHEMA", "Page", "read_calls", "read_page"]
 
 MONEY = pl.Decimal(38, 12)
 _PICO = pl.Series([Decimal("1e-12")], dtype=pl.Decimal(38, 12))
@@ -72,6 +73,75 @@ _BACKFILL = select(
 ).subquery("backfill")
 
 
+@dataclass(frozen=True)
+class Page:
+    """Which calls of a window `read_page` returns, and in what order.
+
+    `order` is `newest` (time, newest first) or `cost` (recorded, else backfilled, cost,
+    highest first, unpriced calls last). `priced` keeps the calls with a cost (True) or
+    without one (False). `after` is the (`at_us`, `id`) of the last call of the previous
+    page, newest first: reading on from there stays as fast on the millionth call as on the
+    first, where an OFFSET reads every call before it again.
+    """
+
+    order: str = "newest"
+    limit: int = 50
+    offset: int = 0
+    priced: bool | None = None
+    after: tuple[int, int] | None = None
+
+
+def read_page(
+    engine: Engine,
+    since: datetime | date | str | None,
+    until: datetime | date | str | None,
+    where: Mapping[str, Any],
+    page: Page,
+) -> pl.DataFrame:
+    """One page of the calls `read_calls(engine, since, until, **where)` reads, in `page`'s
+    order, with their ledger `id` as the last column (the key `Page.after` continues from).
+    Tags it filters on are not checked against the window's: the caller knows them."""
+    since_us, until_us = window(since, until)
+    where_sql = conditions(engine.dialect.name, since_us, until_us, where)
+    query = _select(where_sql).add_columns(calls.c.id)
+    cost = func.coalesce(calls.c.cost, _BACKFILL.c.backfilled_cost)
+    if page.priced is not None:
+        query = query.where(cost.is_not(None) if page.priced else cost.is_(None))
+    if page.after is not None:
+        at_us, call_id = page.after
+        # `at_us <= ...` on its own: an index range every database uses, where an OR alone
+        # may read the whole window.
+        query = query.where(calls.c.at_us <= at_us).where(
+            or_(calls.c.at_us < at_us, calls.c.id < call_id)
+        )
+    if page.order == "cost":
+        # Unpriced last, spelt as a CASE: MySQL/MariaDB have no NULLS LAST.
+        query = query.order_by(case((cost.is_(None), 1), else_=0), cost.desc())
+    elif page.order != "newest":
+        raise ValueError(f"a page is ordered by newest or cost, not {page.order!r}")
+    query = query.order_by(calls.c.at_us.desc(), calls.c.id.desc())
+    query = query.limit(page.limit).offset(page.offset)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = _frame([row[:-1] for row in rows])
+    return frame.with_columns(pl.Series("id", [row[-1] for row in rows], pl.Int64))
+
+
+def _select(where: Sequence[str]) -> Select:
+    """The calls meeting the SQL conditions `where`, every column `_frame` reads."""
+    # JSON columns come as text: Polars decodes them in bulk, far faster than row by row.
+    columns = [
+        _BACKFILL.c[n] if n in BACKFILL_COLUMNS else calls.c[n]
+        for n in _SELECTED
+        if n != "raw_usage"
+    ]
+    return (
+        select(calls.c.at_us, *columns, cast(calls.c.raw_usage, Text), cast(calls.c.tags, Text))
+        .select_from(calls.outerjoin(_BACKFILL, _BACKFILL.c.call_id == calls.c.id))
+        .where(*(literal_column(c) for c in where))
+    )
+
+
 def read_calls(
     engine: Engine,
     since: datetime | date | str | None = None,
@@ -98,19 +168,8 @@ def read_calls(
     names a tag no call of the window has.
     """
     since_us, until_us = window(since, until)
-    # JSON columns come as text: Polars decodes them in bulk, far faster than row by row.
-    columns = [
-        _BACKFILL.c[n] if n in BACKFILL_COLUMNS else calls.c[n]
-        for n in _SELECTED
-        if n != "raw_usage"
-    ]
     where = conditions(engine.dialect.name, since_us, until_us, filters)
-    query = (
-        select(calls.c.at_us, *columns, cast(calls.c.raw_usage, Text), cast(calls.c.tags, Text))
-        .select_from(calls.outerjoin(_BACKFILL, _BACKFILL.c.call_id == calls.c.id))
-        .where(*(literal_column(c) for c in where))
-        .order_by(calls.c.at_us, calls.c.id)
-    )
+    query = _select(where).order_by(calls.c.at_us, calls.c.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
         frame = _frame(rows)
