@@ -87,13 +87,18 @@ def overview_page(dashboard: Dashboard, request: Request) -> Response:
     )
 
 
-def _budget_panel(dashboard: Dashboard) -> list | None:
-    """Each budget's status, when the dashboard was given budgets."""
+def _budget_panel(dashboard: Dashboard) -> list | str | None:
+    """Each budget's status, when the dashboard was given budgets; or, when the database
+    keeps no totals for them (no app has run with these budgets yet), what to do."""
     if not dashboard.budgets:
         return None
-    from .. import budget_status  # the budgets' read, kept out of a dashboard without budgets
+    # The budgets' read, kept out of a dashboard without budgets.
+    from ..budgets.status import TotalsNotKept, budget_status
 
-    return budget_status(dashboard.engine, dashboard.budgets, tz=dashboard.budget_tz)
+    try:
+        return budget_status(dashboard.engine, dashboard.budgets, tz=dashboard.budget_tz)
+    except TotalsNotKept as exc:
+        return str(exc)
 
 
 def models_page(dashboard: Dashboard, request: Request) -> Response:
