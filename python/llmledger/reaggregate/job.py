@@ -60,6 +60,8 @@ class Summary:
     watermark: int
     """Highest ledger id rolled up."""
     rebuilt: bool
+    archive: Any = None
+    """The archive step's `llmledger.archive.ArchiveRun`, or why none ran (a sentence)."""
 
     def __str__(self) -> str:
         line = (
@@ -74,7 +76,8 @@ class Summary:
                 f"{usd(self.backfilled_cost)} with snapshot {str(self.snapshot_id)[:12]} "
                 "(recorded costs unchanged, see llmledger_backfill)"
             )
-        return line + f"; {self.unpriced_calls:,} calls unpriced"
+        line += f"; {self.unpriced_calls:,} calls unpriced"
+        return line if self.archive is None else f"{line}; {self.archive}"
 
 
 def _day_bounds(day: int) -> tuple[int, int]:
