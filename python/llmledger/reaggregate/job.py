@@ -18,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select
 
@@ -30,6 +30,9 @@ from ..store.derived import backfill, daily_rollup, state
 from ..store.schema import BUCKETS, calls
 from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
+
+if TYPE_CHECKING:
+    from ..archive import ArchiveRun
 
 __all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
 
@@ -60,8 +63,8 @@ class Summary:
     watermark: int
     """Highest ledger id rolled up."""
     rebuilt: bool
-    archive: Any = None
-    """The archive step's `llmledger.archive.ArchiveRun`, or why none ran (a sentence)."""
+    archive: ArchiveRun | str | None = None
+    """The archive step's run, or why none ran (a sentence); None from `run_job` alone."""
 
     def __str__(self) -> str:
         line = (
