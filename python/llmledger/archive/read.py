@@ -13,7 +13,11 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from deltalake.fs import DeltaStorageHandler
+from pyarrow import fs
 
 from ..analytics.source import Query
 from ..store.schema import LEDGER_COLUMNS
@@ -67,6 +71,43 @@ def _filter(query: Query, schema: pa.Schema) -> ds.Expression | None:
     return found
 
 
+def _dataset(table: DeltaTable, query: Query) -> ds.Dataset:
+    """The table's current files of the days `query`'s window meets, as a pyarrow dataset.
+
+    Built from the snapshot's add actions: `DeltaTable.to_pyarrow_dataset` derives each file's
+    partition expression from its statistics, 0.3-0.5 s for the 90 files of a 2M-call
+    archive, as long as the rest of a rollup. A local table is read through Arrow's own file
+    system; an object store's through delta-rs's (its storage options from the environment).
+    """
+    actions = pa.table(table.get_add_actions(flatten=True))
+    days = actions["partition.day"]
+    keep = pc.is_valid(days)
+    if query.since_us is not None:
+        keep = pc.and_(keep, pc.greater_equal(days, _day(query.since_us)))
+    if query.until_us is not None:
+        keep = pc.and_(keep, pc.less_equal(days, _day(query.until_us - 1)))
+    actions = actions.filter(keep)
+    root = table.table_uri
+    if root.startswith("file://"):
+        filesystem = fs.SubTreeFileSystem(fs.FileSystem.from_uri(root)[1], fs.LocalFileSystem())
+    else:
+        sizes = dict(
+            zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), strict=True)
+        )
+        filesystem = fs.PyFileSystem(DeltaStorageHandler(root, known_sizes=sizes))
+    parquet = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)
+    )
+    fragments = [
+        parquet.make_fragment(
+            path, filesystem=filesystem, partition_expression=ds.field("day") == day
+        )
+        for path, day in zip(actions["path"].to_pylist(), days.filter(keep), strict=True)
+    ]
+    schema = pa.schema(table.schema().to_arrow())
+    return ds.FileSystemDataset(fragments, schema, parquet, filesystem)
+
+
 def read_archive(uri: str, query: Query) -> Iterator[pa.RecordBatch]:
     """The archived calls `query` selects, as record batches of exactly `query.schema()`
     (`backfilled_cost` with `query.backfilled`), in no particular order. A tag the archive has
@@ -74,7 +115,7 @@ def read_archive(uri: str, query: Query) -> Iterator[pa.RecordBatch]:
     table = open_table(uri)
     if table is None:
         raise LookupError(f"no ledger archive at {uri} (`llmledger reaggregate` writes it)")
-    dataset = table.to_pyarrow_dataset()
+    dataset = _dataset(table, query)
     wanted = query.schema()
     stored = dataset.schema
     where = _filter(query, stored)
