@@ -192,3 +192,13 @@ def test_a_delta_table_the_job_did_not_write_is_left_alone(engine, uri):
         run(engine, uri)
     assert pl.read_delta(uri).to_dicts() == [{"x": 1}]
     assert os.listdir(uri) != []
+
+
+def test_a_tag_the_archive_lacks_is_named_a_column_is_not(engine, uri):
+    from llmledger import UnknownTagWarning
+
+    insert_rows(engine, random_rows(50, seed=3))
+    run(engine, uri)
+    with pytest.warns(UnknownTagWarning, match="no call in the window has the tag 'tenantt'"):
+        rollup(uri, ["tenantt"], where={"status": "ok"})
+    assert rollup(uri, ["tenant"], where={"status": "ok"})["calls"].sum() == 50

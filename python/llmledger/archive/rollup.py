@@ -20,6 +20,7 @@ from ..analytics.memory import Moment, merge_parts, output_keys, pricer_for, rol
 from ..analytics.source import Query
 from ..analytics.sql import PART_ROWS, _query
 from ..store.filters import warn_unknown_tags, window
+from ..store.schema import LEDGER_COLUMNS
 from .read import read_archive
 from .state import archive_state
 
@@ -80,6 +81,6 @@ def rollup_archive(
     else:
         result = merge_parts(rolled, output_keys(by, bucket))
     asked = [k for k in query.tags if k not in state.tag_keys]
-    asked += [k for k in query.where if k not in query.columns and k not in state.tag_keys]
+    asked += [k for k in query.where if k not in LEDGER_COLUMNS and k not in state.tag_keys]
     warn_unknown_tags(asked, state.tag_keys)
     return result
