@@ -6,7 +6,8 @@
 A source is a frame shaped like `llmledger.calls()` (a Polars DataFrame or LazyFrame, or any
 Arrow table / stream), a `Prepared` one (`prepare(frame)`: key columns encoded once, reused by
 every call on it), or a database (a SQLAlchemy Engine or URL), read by `sql` with only the
-columns and rows needed.
+columns and rows needed, or a ledger's archive (a path or an object store's URI of the Delta
+table `llmledger reaggregate` writes: `llmledger.archive`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from ..archive.location import is_archive
 from .frame import TIME_UNITS, Prepared, prepare
 from .memory import Moment, reprice_frame, rollup_frame
 from .sql import is_database, reprice_engine, rollup_engine
@@ -56,10 +58,19 @@ def rollup(
     `reprice` also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced
     minus cost), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
     Rows come in the order of each group's first call among those rolled up.
+
+    `source` is a frame, a database (an Engine, or a URL such as `sqlite:///ledger.db`), or
+    the archive the nightly job writes: a path, or a URI whose scheme is an object store's
+    (`s3://`, `gs://`, `az://`, `abfss://`, `file://`...; `llmledger.archive.ARCHIVE_SCHEMES`),
+    read alone with no database. A database URL always has a dialect's scheme.
     """
     by = _keys(by)
     if bucket is not None and bucket not in TIME_UNITS:
         raise ValueError(f"bucket must be one of {', '.join(TIME_UNITS)}, not {bucket!r}")
+    if is_archive(source):
+        from ..archive import rollup_archive
+
+        return rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
     if is_database(source):
         return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
     return rollup_frame(source, by, since, until, bucket, tz, where, reprice)

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, text
 
 from ..store.engine import SQLITE_BUSY_TIMEOUT
 from ..store.filters import conditions, tag_sql
-from ..store.schema import BUCKETS
+from ..store.schema import BUCKETS, COST_COLUMNS
 from . import sqlite_reader
 
 __all__ = ["TAG_PREFIX", "Query", "read_batches"]
@@ -53,7 +53,9 @@ _PARTITION_MIN_ROWS = 200_000  # below this a second connection costs more than 
 # stays in this process, not paying `START_TIMEOUT` again nor logging again.
 _reader_not_started: str | None = None
 
-_INT_COLUMNS = frozenset({"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS})
+_INT_COLUMNS = frozenset(
+    {"id", "at_us", "cost", "http_status", "price_tier", *BUCKETS, *COST_COLUMNS}
+)
 _BACKFILLED = pa.field("backfilled_cost", pa.int64())
 _FLOAT_COLUMNS = frozenset({"latency_ms"})
 

@@ -6,18 +6,21 @@
 
 Incremental (a watermark on the ledger's id, so late-arriving rows count), idempotent and
 safe to kill midway; prices calls that were recorded unpriced once a price exists, keeping
-those costs apart from the recorded ones (see `job` and `tables`).
+those costs apart from the recorded ones (see `job` and `tables`); then copies the calls of
+closed days into the archive, a Delta Lake table (`llmledger.archive`).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
+from ..archive import archive_closed_days, archive_location
 from ..pricing import Pricer
 from .job import DEFAULT_TAG_KEYS, Summary, run_job
 from .lock import AlreadyRunning, one_run_at_a_time
@@ -32,6 +35,7 @@ def reaggregate(
     tag_keys: Sequence[str] | None = None,
     pricer: Pricer | None = None,
     progress: TextIO | None = None,
+    archive: str | bool = True,
 ) -> Summary:
     """Bring the daily rollup up to date with the ledger and return what was done.
 
@@ -40,6 +44,9 @@ def reaggregate(
     keys need `rebuild`. `pricer` prices calls recorded unpriced (default: the configured
     catalog and overrides). The progress bar goes to `progress` (default stderr). One run
     at a time per database: `AlreadyRunning` if another holds it.
+
+    `archive`: the archive's URI, or True for its default location (`LLMLEDGER_ARCHIVE_URI`,
+    else beside a SQLite file; a server database without it keeps none), or False for none.
     """
     from ..config import current_pricer
     from ..store import ensure_schema, make_engine
@@ -48,13 +55,24 @@ def reaggregate(
     try:
         ensure_schema(owned)
         with one_run_at_a_time(owned):
-            return run_job(
+            summary = run_job(
                 owned,
                 pricer or current_pricer(),
                 rebuild=rebuild,
                 tag_keys=tuple(tag_keys) if tag_keys else None,
                 progress=progress,
             )
+            if archive is False:
+                return replace(summary, archive="no archive (not asked for)")
+            uri = archive_location(owned, archive if isinstance(archive, str) else None)
+            if uri is None:
+                return replace(
+                    summary,
+                    archive="no archive (a server database keeps one only where "
+                    "LLMLEDGER_ARCHIVE_URI or --archive says)",
+                )
+            run = archive_closed_days(owned, uri, summary.watermark, rebuild=rebuild)
+            return replace(summary, archive=run)
     finally:
         if owned is not engine:  # made here from a URL: close its pooled connections
             owned.dispose()
@@ -77,6 +95,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="comma-separated tag keys to group by (default: as last run, else feature,tenant;"
         " changing them needs --rebuild)",
     )
+    parser.add_argument(
+        "--archive",
+        help="URI of the Delta Lake archive of closed days (a path, s3://, gs://, az://...; "
+        "default: LLMLEDGER_ARCHIVE_URI, else <database file>.archive beside a SQLite file)",
+    )
     parser.add_argument("--overrides", help="price overrides file (JSON or TOML) for the backfill")
     parser.set_defaults(func=run)
     return parser
@@ -96,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"llmledger reaggregate: --tags names a key twice: {args.tags}", file=sys.stderr)
         return 2
     try:
-        summary = reaggregate(url, args.rebuild, tag_keys=tags, pricer=build_pricer(args.overrides))
+        summary = reaggregate(
+            url,
+            args.rebuild,
+            tag_keys=tags,
+            pricer=build_pricer(args.overrides),
+            archive=args.archive or True,
+        )
     except ValueError as error:  # changed tag keys without --rebuild
         print(f"llmledger reaggregate: {error}", file=sys.stderr)
         return 2

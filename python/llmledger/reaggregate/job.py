@@ -18,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select
 
@@ -30,6 +30,9 @@ from ..store.derived import backfill, daily_rollup, state
 from ..store.schema import BUCKETS, calls
 from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
+
+if TYPE_CHECKING:
+    from ..archive import ArchiveRun
 
 __all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
 
@@ -60,6 +63,8 @@ class Summary:
     watermark: int
     """Highest ledger id rolled up."""
     rebuilt: bool
+    archive: ArchiveRun | str | None = None
+    """The archive step's run, or why none ran (a sentence); None from `run_job` alone."""
 
     def __str__(self) -> str:
         line = (
@@ -74,7 +79,8 @@ class Summary:
                 f"{usd(self.backfilled_cost)} with snapshot {str(self.snapshot_id)[:12]} "
                 "(recorded costs unchanged, see llmledger_backfill)"
             )
-        return line + f"; {self.unpriced_calls:,} calls unpriced"
+        line += f"; {self.unpriced_calls:,} calls unpriced"
+        return line if self.archive is None else f"{line}; {self.archive}"
 
 
 def _day_bounds(day: int) -> tuple[int, int]:

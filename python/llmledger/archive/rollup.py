@@ -1,0 +1,86 @@
+"""`llmledger.rollup(archive_uri, ...)`: a rollup of the archive alone, with no database.
+
+The archive's batches go to the same kernels as the database's (`read_archive` gives the
+schema `read_batches` gives), in parts of `PART_ROWS` rows merged exactly past that, so a
+rollup of the archived calls equals the rollup of the same calls read from the database.
+Each call's cost is the recorded one, else the backfilled one, as everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from ..analytics.frame import Prepared
+from ..analytics.memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
+from ..analytics.source import Query
+from ..analytics.sql import PART_ROWS, _query
+from ..store.filters import warn_unknown_tags, window
+from ..store.schema import LEDGER_COLUMNS
+from .read import read_archive
+from .state import archive_state
+
+__all__ = ["rollup_archive"]
+
+
+def _parts(uri: str, query: Query) -> Iterator[tuple[Prepared, bool]]:
+    """The archived rows of `query` in parts of at most `PART_ROWS` rows, each with whether it
+    is the last."""
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+
+    def part() -> Prepared:
+        return Prepared.from_arrow(pa.Table.from_batches(batches, query.schema()), query.tags)
+
+    for batch in read_archive(uri, query):
+        if batches and rows + batch.num_rows > PART_ROWS:
+            yield part(), False
+            batches, rows = [], 0
+        batches.append(batch)
+        rows += batch.num_rows
+    yield part(), True
+
+
+def rollup_archive(
+    uri: str,
+    by: Sequence[str] = (),
+    since: Moment = None,
+    until: Moment = None,
+    bucket: str | None = None,
+    tz: str = "UTC",
+    where: Mapping[str, str | None] | None = None,
+    reprice: Any = None,
+) -> pl.DataFrame:
+    """`llmledger.analytics.rollup` over the archive at `uri` (see there). A `reprice` given
+    as a snapshot id is refused: snapshots are stored in the database, not the archive."""
+    state = archive_state(uri)
+    if state is None:
+        raise LookupError(f"no ledger archive at {uri} (`llmledger reaggregate` writes it)")
+    if isinstance(reprice, str) and reprice != "current":
+        raise ValueError(
+            "reprice names a stored snapshot, which the archive does not hold: pass its "
+            "content or a Pricer"
+        )
+    keys = [*([bucket] if bucket else []), *by]
+    query = _query(keys, pricing=reprice is not None, window_us=window(since, until), where=where)
+    query = replace(query, backfilled=True)
+    pricer = None if reprice is None else pricer_for("current" if reprice is True else reprice)
+    rolled: list[pl.DataFrame] = []
+    for part, last in _parts(uri, query):
+        if last and not rolled:
+            result = rollup_frame(part, by, None, None, bucket, tz, None, pricer)
+            break
+        rolled.append(
+            rollup_frame(part, by, None, None, bucket, tz, None, pricer, latency_values=True)
+        )
+        del part
+    else:
+        result = merge_parts(rolled, output_keys(by, bucket))
+    asked = [k for k in query.tags if k not in state.tag_keys]
+    asked += [k for k in query.where if k not in LEDGER_COLUMNS and k not in state.tag_keys]
+    warn_unknown_tags(asked, state.tag_keys)
+    return result
