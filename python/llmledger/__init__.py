@@ -33,6 +33,7 @@ from .capture import (
 from .config import DefaultTags, OnBudget, OnCall, flush, shutdown
 from .health import Health, health
 from .pricing import OverridesError, PriceRule
+from .prune import PruneRefused, prune
 from .read import calls
 from .reaggregate import reaggregate
 from .record.call import Call, Quote
@@ -49,6 +50,7 @@ __all__ = [
     "Health",
     "OverridesError",
     "PriceRule",
+    "PruneRefused",
     "Quote",
     "UnknownTagWarning",
     "async_httpx_client",
@@ -61,6 +63,7 @@ __all__ = [
     "httpx_client",
     "instrument",
     "is_instrumented",
+    "prune",
     "quote",
     "reaggregate",
     "register_host",

@@ -1,5 +1,5 @@
-"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
-spool."""
+"""The `llmledger` command: demo, report, prices explain, reaggregate, prune, db upgrade,
+doctor, spool."""
 
 from __future__ import annotations
 
@@ -279,9 +279,11 @@ def _parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     from .cli_spool import add_parser as add_spool
+    from .prune.command import add_parser as add_prune
     from .reaggregate import add_parser as add_reaggregate
 
     add_reaggregate(sub)
+    add_prune(sub)
     add_spool(sub)
     return parser
 
