@@ -83,6 +83,7 @@ def prune(
     batch_size: int = DEFAULT_BATCH,
     progress: TextIO | None = None,
     _after_batch: Callable[[int], object] | None = None,
+    _now: dt.datetime | None = None,
 ) -> Pruned:
     """Delete the ledger's calls older than `older_than` ("180d", "26w" or a timedelta),
     or dated before `before`, rounded down to a UTC midnight; return what was deleted.
@@ -92,14 +93,15 @@ def prune(
     or calls before it that the nightly job has not rolled up; `AlreadyRunning` while
     `llmledger reaggregate` or another prune runs. `dry_run` counts without deleting.
     `batch_size` calls are deleted per transaction; the progress bar goes to `progress`
-    (default stderr).
+    (default stderr). `_after_batch(calls)` runs after each batch commits and `_now`
+    stands for the clock (for tests).
     """
     from ..store import make_engine
     from ..store.engine import require_ledger
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    now = dt.datetime.now(dt.UTC)
+    now = _now or dt.datetime.now(dt.UTC)
     horizon = horizon_of(older_than, before, now)
     owned = make_engine(engine)
     try:
