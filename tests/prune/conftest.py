@@ -4,12 +4,16 @@ pruned without interruption), to compare with."""
 
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from llmledger.store import make_engine, upgrade
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "store"))  # ledger_rows
 
 
 @pytest.fixture
