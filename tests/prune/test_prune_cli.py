@@ -5,6 +5,7 @@ a bad age or a running job into one line and an exit code."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from analytics.sql_rows import insert_rows, random_rows
@@ -83,6 +84,10 @@ def test_refusals_and_bad_input_are_one_line(url, capsys):
     with one_run_at_a_time(engine):
         assert main(["prune", "--older-than", "26w", "--db", url, "--yes"]) == 3
     assert "`llmledger prune` is running on this database" in capsys.readouterr().err
+    missing = url.replace("ledger.db", "typo.db")
+    assert main(["prune", "--older-than", "26w", "--db", missing, "--yes"]) == 1
+    assert "no ledger at" in capsys.readouterr().err
+    assert not Path(missing.removeprefix("sqlite:///")).exists()
     with pytest.raises(SystemExit):  # argparse: one of the two cutoffs, not both
         main(["prune", "--older-than", "26w", "--before", "2026-01-01", "--db", url])
     engine.dispose()

@@ -116,7 +116,8 @@ def prune(
 def _prune(engine, horizon, now, dry_run, batch_size, progress, after_batch) -> Pruned:
     with engine.connect() as conn:
         rolled_up = check_prunable(conn, horizon, now)
-        keys = tuple(conn.execute(select(state.c.tag_keys)).scalar_one())
+        query = select(state.c.tag_keys).where(state.c.name == "daily")
+        keys = tuple(conn.execute(query).scalar_one())
         last_id = last_prunable_id(conn, rolled_up)
         days = days_to_prune(conn, horizon, last_id)
     at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=horizon)

@@ -59,9 +59,14 @@ def run(args: argparse.Namespace) -> int:
     3 while the nightly job or another prune runs."""
     from ..config import resolve_database_url
     from ..reaggregate import AlreadyRunning
+    from ..report.commands import missing_ledger
+    from ..store.urls import ledger_url
     from . import PruneRefused, prune
 
-    url = resolve_database_url(args.db)
+    url = ledger_url(resolve_database_url(args.db))
+    if problem := missing_ledger("prune", url):  # never create a SQLite file to prune it
+        print(f"llmledger prune: {problem}", file=sys.stderr)
+        return 1
     cutoff = {"older_than": args.older_than, "before": args.before}
     try:
         if not args.yes or args.dry_run:
