@@ -1,6 +1,6 @@
 """Deleting the ledger's calls before the horizon, a batch per transaction.
 
-Each batch is at most `batch_size` calls of one UTC day, taken in time order. In one
+Each batch is the next `batch_size` calls of one UTC day, in time order. In one
 transaction it adds their sums (grouped as the daily rollup groups them) to
 `llmledger_pruned_rollup`, deletes their backfilled prices and deletes them; the batch that
 empties the day also rolls the day up again, as its pruned sums plus the calls the ledger
@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select
 
@@ -62,9 +63,9 @@ def days_to_prune(conn: Connection, horizon: int, last_id: int) -> list[tuple[in
     return [(int(day), int(n)) for day, n in conn.execute(query)]
 
 
-def _add_pruned(conn: Connection, day: int, ids: list[int], keys: tuple[str, ...]) -> None:
-    """Add the sums of calls `ids` (all of day `day`) to the day's pruned sums."""
-    groups = group_sums(conn, calls.c.id.in_(ids), keys)
+def _add_pruned(conn: Connection, day: int, batch: Any, keys: tuple[str, ...]) -> None:
+    """Add the sums of the calls `batch` selects (all of day `day`) to the day's pruned sums."""
+    groups = group_sums(conn, batch, keys)
     date = EPOCH + dt.timedelta(days=day)
     mine = and_(pruned_rollup.c.day == date, pruned_rollup.c.group_key.in_([k for _, k in groups]))
     held = conn.execute(select(pruned_rollup).where(mine)).mappings().all()
@@ -83,20 +84,19 @@ def _batch(
         # The write lock from the start: a read first would fail to upgrade (SQLITE_BUSY)
         # if the app's writer committed in between.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    ids = list(
-        conn.execute(
-            select(calls.c.id)
-            .where(_of_day(day, last_id))
-            .order_by(calls.c.at_us)
-            .limit(batch_size)
-        ).scalars()
-    )
-    deleted = backfilled = 0
-    if ids:
-        _add_pruned(conn, day, ids, keys)
-        backfilled = conn.execute(delete(backfill).where(backfill.c.call_id.in_(ids))).rowcount
-        deleted = conn.execute(delete(calls).where(calls.c.id.in_(ids))).rowcount
-    done = not conn.execute(select(exists().where(_of_day(day, last_id)))).scalar()
+    in_day = _of_day(day, last_id)
+    # The batch: the day's first `batch_size` calls in time, as a range of `at_us` (calls
+    # before it are gone), so each statement below is an index range, not a list of ids.
+    # Calls sharing the last instant all go: a batch may exceed `batch_size` by those.
+    last_at = conn.execute(
+        select(calls.c.at_us).where(in_day).order_by(calls.c.at_us).offset(batch_size - 1)
+    ).first()
+    batch = in_day if last_at is None else and_(in_day, calls.c.at_us <= last_at[0])
+    _add_pruned(conn, day, batch, keys)
+    of_batch = select(calls.c.id).where(batch)
+    backfilled = conn.execute(delete(backfill).where(backfill.c.call_id.in_(of_batch))).rowcount
+    deleted = conn.execute(delete(calls).where(batch)).rowcount
+    done = last_at is None or not conn.execute(select(exists().where(in_day))).scalar()
     if done:  # the pruned sums, and what the job rolled up of the day's calls still here
         recompute_day(conn, day, watermark, keys)
     return deleted, backfilled, done
