@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import polars as pl
 import pytest
-from analytics.sql_rows import insert_rows, random_rows
+from analytics.sql_rows import DAY_US, insert_rows, random_rows
 from sqlalchemy import select
 
 from llmledger import rollup
@@ -170,3 +170,15 @@ def test_progress_bar_counts_the_calls(engine):
     stream = io.StringIO()
     summary = cut(engine, progress=stream, batch_size=9)
     assert stream.getvalue().startswith(f"prune calls: {summary.calls} in ")
+
+
+def test_the_horizon_only_moves_forward(engine):
+    ledger(engine, n=90, seed=10)
+    cut(engine)
+    earlier = cut(engine, before=dt.date(2026, 1, 2))
+    assert earlier.calls == 0
+    with engine.connect() as connection:
+        assert pruned_before_us(connection) == HORIZON_US
+    cut(engine, before=dt.date(2026, 1, 5))
+    with engine.connect() as connection:
+        assert pruned_before_us(connection) == HORIZON_US + DAY_US
