@@ -89,7 +89,7 @@ def _batch(
     # before it are gone), so each statement below is an index range, not a list of ids.
     # Calls sharing the last instant all go: a batch may exceed `batch_size` by those.
     last_at = conn.execute(
-        select(calls.c.at_us).where(in_day).order_by(calls.c.at_us).offset(batch_size - 1)
+        select(calls.c.at_us).where(in_day).order_by(calls.c.at_us).offset(batch_size - 1).limit(1)
     ).first()
     batch = in_day if last_at is None else and_(in_day, calls.c.at_us <= last_at[0])
     _add_pruned(conn, day, batch, keys)
