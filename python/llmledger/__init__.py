@@ -34,6 +34,7 @@ from .capture import (
 from .config import DefaultTags, OnBudget, OnCall, flush, shutdown
 from .health import Health, health
 from .pricing import OverridesError, PriceRule
+from .prune import PruneRefused, prune
 from .read import calls
 from .reaggregate import reaggregate
 from .record.call import Call, Quote
@@ -51,6 +52,7 @@ __all__ = [
     "Health",
     "OverridesError",
     "PriceRule",
+    "PruneRefused",
     "Quote",
     "TotalsNotKept",
     "UnknownTagWarning",
@@ -65,6 +67,7 @@ __all__ = [
     "httpx_client",
     "instrument",
     "is_instrumented",
+    "prune",
     "quote",
     "reaggregate",
     "register_host",

@@ -1,5 +1,5 @@
-"""The `llmledger` command: demo, report, prices explain, reaggregate, db upgrade, doctor,
-spool, budgets, dashboard."""
+"""The `llmledger` command: demo, report, prices explain, reaggregate, prune, db upgrade,
+doctor, spool, budgets, dashboard."""
 
 from __future__ import annotations
 
@@ -281,10 +281,12 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_budgets import add_parser as add_budgets
     from .cli_spool import add_parser as add_spool
     from .dashboard.serve import add_parser as add_dashboard
+    from .prune.command import add_parser as add_prune
     from .reaggregate import add_parser as add_reaggregate
 
     add_dashboard(sub)
     add_reaggregate(sub)
+    add_prune(sub)
     add_spool(sub)
     add_budgets(sub)
     return parser

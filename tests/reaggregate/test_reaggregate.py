@@ -303,7 +303,9 @@ def test_cli_subcommand_prints_one_summary_line(tmp_path, capsys):
 def test_a_second_run_at_once_stops_before_touching_anything(engine):
     insert_rows(engine, random_rows(30, seed=17))
     with one_run_at_a_time(engine):  # another run, holding the database's lock
-        with pytest.raises(AlreadyRunning, match="another `llmledger reaggregate` is running"):
+        with pytest.raises(
+            AlreadyRunning, match="another `llmledger reaggregate` or `llmledger prune` is running"
+        ):
             run(engine)
         with engine.connect() as connection:
             assert connection.execute(select(func.count()).select_from(state)).scalar_one() == 0

@@ -3,33 +3,33 @@
 A run reads the watermark (the highest ledger `id` already rolled up) and the ledger's current
 highest id. The days to recompute are the UTC days of the rows between the two (so a row that
 arrives late, with an old timestamp, recomputes its old day) plus the days of calls it can now
-price that were recorded unpriced. Each day is recomputed from the ledger in one transaction:
-its backfill rows written (and their prices added to the spend totals, when the database
-keeps any), its rollup rows deleted and inserted; the last day's transaction
-also moves the watermark. A run killed midway leaves the watermark where it was, so the next
-run recomputes the same days (each recomputation replaces the day) and ends in the same state.
+price that were recorded unpriced. Each day is recomputed in one transaction, from the ledger
+plus the sums kept of the day's pruned calls (`days`: so a late call landing in a pruned day
+adds to what was pruned, never replaces it): its backfill rows written (and their prices
+added to the spend totals, when the database keeps any), its rollup rows deleted and
+inserted; the last day's transaction also moves the watermark. A run killed midway leaves the
+watermark where it was, so the next run recomputes the same days (each recomputation replaces
+the day) and ends in the same state.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, select
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select
 
 from ..money import usd
 from ..pricing import Pricer
 from ..progress import Progress
 from ..store import save_snapshot
-from ..store.derived import backfill, daily_rollup, state
-from ..store.schema import BUCKETS, calls
+from ..store.derived import backfill, daily_rollup, pruned_rollup, state
+from ..store.schema import calls
 from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
+from .days import EPOCH, recompute_day
 
 if TYPE_CHECKING:
     from ..archive import ArchiveRun
@@ -39,7 +39,6 @@ __all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
 DEFAULT_TAG_KEYS = ("feature", "tenant")
 LOOKBACK_IDS = 10_000
 _STATE = "daily"
-_EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,6 @@ class Summary:
         return line if self.archive is None else f"{line}; {self.archive}"
 
 
-def _day_bounds(day: int) -> tuple[int, int]:
-    return day * DAY_US, (day + 1) * DAY_US
-
-
 def _tag_keys(conn: Connection, requested: tuple[str, ...] | None, rebuild: bool):
     row = conn.execute(select(state).where(state.c.name == _STATE)).one_or_none()
     if row is None:
@@ -98,69 +93,12 @@ def _tag_keys(conn: Connection, requested: tuple[str, ...] | None, rebuild: bool
             f"the daily rollup groups by tags {list(stored)}, not {list(keys)}: "
             "run `llmledger reaggregate --rebuild` to regroup it"
         )
+    if keys != stored and conn.execute(select(exists().select_from(pruned_rollup))).scalar():
+        raise ValueError(
+            f"the daily rollup cannot be regrouped by tags {list(keys)}: it keeps the sums "
+            f"of pruned calls by {list(stored)}, and the ledger no longer has those calls"
+        )
     return (0 if rebuild else row.watermark_id), keys, False
-
-
-def _rollup_rows(conn: Connection, day: int, max_id: int, keys: tuple[str, ...]) -> list[dict]:
-    """The day's groups, summed by the database."""
-    start, end = _day_bounds(day)
-    tags = [calls.c.tags[k].as_string().label(f"tag{i}") for i, k in enumerate(keys)]
-    recorded_unpriced = and_(calls.c.cost.is_(None), backfill.c.call_id.is_(None))
-    query = (
-        select(
-            calls.c.provider,
-            calls.c.model,
-            calls.c.pricing_mode,
-            *tags,
-            func.count().label("calls"),
-            func.sum(case((recorded_unpriced, 1), else_=0)).label("unpriced_calls"),
-            func.count(backfill.c.call_id).label("backfilled_calls"),
-            *(func.sum(calls.c[b]).label(b) for b in BUCKETS),
-            func.sum(calls.c.cost).label("cost"),
-            func.sum(backfill.c.cost).label("backfilled_cost"),
-            func.sum(calls.c.latency_ms).label("latency_ms_sum"),
-            func.count(calls.c.latency_ms).label("latency_calls"),
-            func.max(calls.c.latency_ms).label("latency_ms_max"),
-        )
-        .select_from(calls.outerjoin(backfill, backfill.c.call_id == calls.c.id))
-        .where(calls.c.at_us >= start, calls.c.at_us < end, calls.c.id <= max_id)
-        .group_by(calls.c.provider, calls.c.model, calls.c.pricing_mode, *tags)
-    )
-    date = _EPOCH + dt.timedelta(days=day)
-    rows = []
-    for r in conn.execute(query).mappings():
-        tag_values = {k: r[f"tag{i}"] for i, k in enumerate(keys)}
-        identity = json.dumps(
-            [r["provider"], r["model"], r["pricing_mode"], tag_values], ensure_ascii=False
-        )
-        rows.append(
-            {
-                "day": date,
-                "group_key": hashlib.sha256(identity.encode()).hexdigest(),
-                "provider": r["provider"],
-                "model": r["model"],
-                "pricing_mode": r["pricing_mode"],
-                "tags": tag_values,
-                # Sums come back as Decimal on PostgreSQL and MySQL, NULL over no value.
-                **{
-                    c: int(r[c] or 0)
-                    for c in (
-                        "calls",
-                        "unpriced_calls",
-                        "backfilled_calls",
-                        *BUCKETS,
-                        "cost",
-                        "backfilled_cost",
-                        "latency_calls",
-                    )
-                },
-                "latency_ms_sum": float(r["latency_ms_sum"] or 0.0),
-                "latency_ms_max": None
-                if r["latency_ms_max"] is None
-                else float(r["latency_ms_max"]),
-            }
-        )
-    return rows
 
 
 def _recompute_day(
@@ -170,10 +108,7 @@ def _recompute_day(
         conn.execute(insert(backfill), backfills)
         # In the same transaction: a price is added to the spend totals once, with its row.
         add_backfilled(conn, backfills)
-    conn.execute(delete(daily_rollup).where(daily_rollup.c.day == _EPOCH + dt.timedelta(days=day)))
-    rows = _rollup_rows(conn, day, max_id, keys)
-    if rows:
-        conn.execute(insert(daily_rollup), rows)
+    recompute_day(conn, day, max_id, keys)
 
 
 def _save_state(conn: Connection, watermark: int, keys: tuple[str, ...], exists: bool) -> None:
@@ -213,7 +148,7 @@ def run_job(
         newest = conn.execute(select(func.max(daily_rollup.c.day))).scalar_one()
         late = 0
         if newest is not None and not rebuild:
-            late_from = ((newest - _EPOCH).days) * DAY_US
+            late_from = ((newest - EPOCH).days) * DAY_US
             late = conn.execute(
                 select(func.count()).where(fresh, calls.c.at_us < late_from)
             ).scalar_one()
@@ -233,7 +168,12 @@ def run_job(
             _save_state(conn, 0, keys, exists=not new_state)
             new_state = False
             every_day = select(day_of).where(calls.c.id <= max_id).distinct()
-            ordered = sorted({int(d) for d in conn.execute(every_day).scalars()} | days)
+            pruned_days = select(pruned_rollup.c.day).distinct()
+            ordered = sorted(
+                {int(d) for d in conn.execute(every_day).scalars()}
+                | {(d - EPOCH).days for d in conn.execute(pruned_days).scalars()}
+                | days
+            )
         if not ordered:
             _save_state(conn, max_id, keys, exists=not new_state)
     with Progress(len(ordered), "reaggregate days", stream=progress) as bar:

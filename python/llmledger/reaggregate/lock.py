@@ -1,7 +1,8 @@
-"""One reaggregate run at a time per database.
+"""One reaggregate run (or prune) at a time per database.
 
 Two runs at once would price the same unpriced calls and recompute the same days, and the
-second's inserts would collide with the first's. So a run holds a lock for its whole length,
+second's inserts would collide with the first's; a prune deleting a day's calls while a run
+recomputes that day would leave the day's rollup short. So a run holds a lock for its whole length,
 and a second run stops at once with `AlreadyRunning`. The lock dies with the run's process
 (a session lock on a server, a file lock on SQLite), so a killed run never leaves it behind.
 """
@@ -22,14 +23,16 @@ _PG_KEY = int.from_bytes(_NAME.encode()[:8], "big", signed=True)
 
 
 class AlreadyRunning(RuntimeError):
-    """Another reaggregate run holds this database's lock."""
+    """Another reaggregate run, or a prune, holds this database's lock."""
 
 
 @contextlib.contextmanager
 def one_run_at_a_time(engine: Engine) -> Iterator[None]:
     """Hold the database's reaggregate lock while the block runs; `AlreadyRunning` if taken."""
     dialect = engine.dialect.name
-    busy = AlreadyRunning("another `llmledger reaggregate` is running on this database")
+    busy = AlreadyRunning(
+        "another `llmledger reaggregate` or `llmledger prune` is running on this database"
+    )
     if dialect == "postgresql":
         with engine.connect() as conn:
             if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_KEY}).scalar():

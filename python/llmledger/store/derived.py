@@ -7,42 +7,83 @@ configured tag keys), sums in pico-USD and tokens; `cost` is what was recorded, 
 recorded number never changes silently. `llmledger_backfill`: one row per call the job priced
 after the fact, with the snapshot and rule that priced it. `llmledger_reaggregate_state`: the
 watermark (highest ledger `id` rolled up) and the tag keys the rollup groups by.
+
+After `llmledger prune` (migration 0006): `llmledger_pruned_rollup`, shaped as the daily
+rollup, holds the sums of the calls pruned from the ledger, by day and group, so a day is
+always rolled up as its pruned sums plus the calls the ledger still holds.
+`llmledger_prune_state` holds the prune horizon (`pruned_before_us`).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Date, Double, Float, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    Double,
+    Float,
+    MetaData,
+    String,
+    Table,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 
 from .schema import BUCKETS
 
-__all__ = ["backfill", "daily_rollup", "metadata", "state"]
+__all__ = [
+    "backfill",
+    "daily_rollup",
+    "metadata",
+    "prune_state",
+    "pruned_before_us",
+    "pruned_rollup",
+    "state",
+]
 
 metadata = MetaData()
 _Json = JSON().with_variant(postgresql.JSONB(), "postgresql")
 _Double = Float(precision=53).with_variant(Double(), "mysql", "mariadb")
 
-daily_rollup = Table(
-    "llmledger_daily_rollup",
+
+def _rollup_columns() -> list[Column]:
+    return [
+        Column("day", Date, primary_key=True),
+        # sha256 of the group's (provider, model, pricing_mode, tags): a fixed-width key,
+        # since tag values are unbounded text.
+        Column("group_key", String(64), primary_key=True),
+        Column("provider", String(64), nullable=False),
+        Column("model", String(255), nullable=False),
+        Column("pricing_mode", String(32), nullable=False),
+        Column("tags", _Json, nullable=False),
+        Column("calls", BigInteger, nullable=False),
+        Column("unpriced_calls", BigInteger, nullable=False),
+        Column("backfilled_calls", BigInteger, nullable=False),
+        *(Column(b, BigInteger, nullable=False) for b in BUCKETS),
+        Column("cost", BigInteger, nullable=False),
+        Column("backfilled_cost", BigInteger, nullable=False),
+        Column("latency_ms_sum", _Double, nullable=False),
+        Column("latency_calls", BigInteger, nullable=False),
+        Column("latency_ms_max", _Double),
+    ]
+
+
+daily_rollup = Table("llmledger_daily_rollup", metadata, *_rollup_columns())
+
+pruned_rollup = Table("llmledger_pruned_rollup", metadata, *_rollup_columns())
+"""What `llmledger prune` deleted, summed as the daily rollup sums: added in the transaction
+that deletes the calls, so the two never disagree."""
+
+prune_state = Table(
+    "llmledger_prune_state",
     metadata,
-    Column("day", Date, primary_key=True),
-    # sha256 of the group's (provider, model, pricing_mode, tags): a fixed-width key, since
-    # tag values are unbounded text.
-    Column("group_key", String(64), primary_key=True),
-    Column("provider", String(64), nullable=False),
-    Column("model", String(255), nullable=False),
-    Column("pricing_mode", String(32), nullable=False),
-    Column("tags", _Json, nullable=False),
-    Column("calls", BigInteger, nullable=False),
-    Column("unpriced_calls", BigInteger, nullable=False),
-    Column("backfilled_calls", BigInteger, nullable=False),
-    *(Column(b, BigInteger, nullable=False) for b in BUCKETS),
-    Column("cost", BigInteger, nullable=False),
-    Column("backfilled_cost", BigInteger, nullable=False),
-    Column("latency_ms_sum", _Double, nullable=False),
-    Column("latency_calls", BigInteger, nullable=False),
-    Column("latency_ms_max", _Double),
+    Column("name", String(32), primary_key=True),
+    Column("before_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
 )
+""""horizon": calls before `before_us` (a UTC midnight) may have been pruned from the ledger."""
 
 state = Table(
     "llmledger_reaggregate_state",
@@ -68,3 +109,16 @@ backfill = Table(
     Column("price_tier", BigInteger),
     Column("backfilled_at_us", BigInteger, nullable=False),
 )
+
+
+def pruned_before_us(connection: Connection) -> int | None:
+    """The prune horizon: calls dated before this instant (UTC microseconds, a UTC midnight)
+    may have been deleted from the ledger by `llmledger prune`; None if nothing ever was.
+
+    Below it the ledger is not the whole record: a day's sums are its daily rollup rows (which
+    keep the pruned calls' sums), and its calls are in the archive. So nothing may rebuild a
+    day below the horizon from the ledger's rows alone (the archive, the rollup planner).
+    """
+    return connection.execute(
+        select(prune_state.c.before_us).where(prune_state.c.name == "horizon")
+    ).scalar_one_or_none()

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Insert, and_, delete, insert, or_, se
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from .derived import backfill
+from .derived import backfill, pruned_before_us
 from .dialects import PostgresUnnestInsert
 from .schema import calls
 from .totals import Calendar, Deltas, Scope, Total, TotalsSpec, spend_totals, tally, totals_state
@@ -115,6 +115,11 @@ def rebuild_totals(engine: Engine, spec: TotalsSpec) -> int:
 
     Writers and the nightly job wait while it runs (their inserts are held by a lock on the
     ledger), so the totals are exact. Run it when the spec changes; `ensure_totals` does.
+
+    After `llmledger prune` the ledger lacks the calls before the prune horizon, so a period
+    that began before it keeps the total it has (the record of what was spent); only one it
+    has no total for yet (a scope, period or zone new to `spec`) is summed from the calls the
+    ledger still holds, which lack the pruned ones.
     """
     calendar = Calendar(spec)
     with engine.begin() as connection:
@@ -143,7 +148,15 @@ def rebuild_totals(engine: Engine, spec: TotalsSpec) -> int:
         # Only now, with the ledger read: a writer holding rows of the ledger finishes
         # (adding to the old totals) before the read goes on, so none waits on the totals
         # this transaction would otherwise have locked first (a deadlock on MariaDB).
-        connection.execute(delete(spend_totals))
+        horizon = pruned_before_us(connection)
+        if horizon is None:
+            connection.execute(delete(spend_totals))
+        else:
+            t = spend_totals
+            before = select(t.c.period, t.c.start_us, t.c.scope_key).where(t.c.start_us < horizon)
+            for kept in connection.execute(before).all():
+                deltas.pop(tuple(kept), None)  # type: ignore[call-overload]
+            connection.execute(delete(t).where(t.c.start_us >= horizon))
         add_totals(connection, deltas)
         _store_spec(connection, spec)
     return len(deltas)
