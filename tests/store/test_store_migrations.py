@@ -42,6 +42,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         "llmledger_alembic_version",
         "llmledger_backfill",
         "llmledger_budget_crossings",
+        "llmledger_budget_reservations",
         "llmledger_calls",
         "llmledger_daily_rollup",
         "llmledger_price_snapshots",
@@ -54,7 +55,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         # Columns, types, nullability, indexes and unique constraints all match the tables'
         # definitions (schema.py, store/derived.py, store/totals.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0005"
+    assert current_revision(bare_engine) == head_revision() == "0009"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",

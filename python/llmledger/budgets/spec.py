@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..store.totals import PERIODS, Scope, TotalsSpec
 
-__all__ = ["ACTIONS", "BUDGET_PERIODS", "Budget", "BudgetExceeded", "totals_spec_for"]
+__all__ = [
+    "ACTIONS",
+    "BUDGET_PERIODS",
+    "Budget",
+    "BudgetExceeded",
+    "UnboundedRequest",
+    "totals_spec_for",
+]
 
 BUDGET_PERIODS = ("call", *PERIODS)
 ACTIONS = ("notify", "raise", "block")
@@ -68,6 +75,21 @@ class Budget:
     A "call" budget limits one call's cost, known only after the call: it cannot block.
     `notify_at`: the shares of the limit to notify at, each above 0.
 
+    `reserve` (block budgets only) bounds what concurrent calls can overshoot the limit by.
+    Without it, a preflight compares the limit with a cached read (up to
+    `llmledger.budgets.check.CACHE_SECONDS` old) plus this process's calls not yet written,
+    so processes and threads spending at once overshoot by what they start in that window
+    and the calls in flight. With it, each instrumented request first reserves its
+    worst-case cost in the database (input tokens counted by the BPE tokenizer, output at the
+    request's ``max_tokens``/``max_completion_tokens``/``max_output_tokens``), in one atomic
+    step that succeeds only while spent + reserved + this call's worst case stays within the
+    limit; the writer releases the reservation in the transaction that adds the call's real
+    cost. Spent then exceeds the limit only by what calls cost beyond their worst case (see
+    `llmledger.budgets.reserve`). The price: a database round trip before every request in
+    the budget's scope (no cache), and calls refused while others' worst cases are held.
+    A request that names no output cap is refused with `UnboundedRequest` unless
+    `reserve_max_tokens` says what to reserve for it.
+
     A `model` budget counts the calls recorded with that model, which is the model the
     response names (OpenAI answers "gpt-4o-mini" with "gpt-4o-mini-2024-07-18"); before a
     request, the model the request names is compared. Name a model both use, or budget the
@@ -82,6 +104,8 @@ class Budget:
     notify_at: tuple[float | Decimal | str, ...] = (1.0,)
     provider: str | None = None
     model: str | None = None
+    reserve: bool = False
+    reserve_max_tokens: int | None = None
     limit_pico: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +141,7 @@ class Budget:
                     "Budget.model needs the provider too (one model name is sold by several)"
                 )
         object.__setattr__(self, "notify_at", _shares(self.notify_at))
+        _check_reserve(self)
 
     @property
     def tag_keys(self) -> tuple[str, ...]:
@@ -145,6 +170,20 @@ class Budget:
         return Scope(pairs, self.provider, self.model)
 
 
+def _check_reserve(budget: Budget) -> None:
+    if not isinstance(budget.reserve, bool):
+        raise TypeError(f"Budget.reserve must be True or False, got {budget.reserve!r}")
+    if budget.reserve and budget.action != "block":
+        raise ValueError("Budget.reserve needs action='block' (it bounds what a block lets by)")
+    cap = budget.reserve_max_tokens
+    if cap is None:
+        return
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0:
+        raise ValueError(f"Budget.reserve_max_tokens must be a positive int, got {cap!r}")
+    if not budget.reserve:
+        raise ValueError("Budget.reserve_max_tokens needs reserve=True")
+
+
 def _shares(notify_at: Any) -> tuple[Decimal, ...]:
     if isinstance(notify_at, str | bytes) or not isinstance(notify_at, Iterable):
         raise TypeError(f"Budget.notify_at must be a tuple of shares, got {notify_at!r}")
@@ -168,23 +207,58 @@ class BudgetExceeded(Exception):
     """A budget's limit was reached. `budget`: the `Budget`; `scope`: whose spend (a
     `llmledger.store.Scope`, e.g. tags ``(("tenant", "acme"),)``); `spent` and `limit`:
     Decimal USD, exact. `spent` is the period's spend when raised before a request (it may
-    include calls not yet written), the call's cost for a "call" budget."""
+    include calls not yet written), the call's cost for a "call" budget. When a `reserve`
+    budget refused the request, `spent` also counts the worst cases reserved by calls in
+    flight, and `worst_case` is this request's (Decimal USD; None otherwise)."""
 
-    def __init__(self, budget: Budget, scope: Scope, spent: Decimal, limit: Decimal) -> None:
+    def __init__(
+        self,
+        budget: Budget,
+        scope: Scope,
+        spent: Decimal,
+        limit: Decimal,
+        worst_case: Decimal | None = None,
+    ) -> None:
         self.budget = budget
         self.scope = scope
         self.spent = spent
         self.limit = limit
+        self.worst_case = worst_case
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        message = f"{self.budget.period} budget of {self.limit} USD reached for {self._who()}: "
+        if self.worst_case is None:
+            return message + f"spent {self.spent} USD"
+        return message + (
+            f"spent and reserved {self.spent} USD, and this request may cost up to "
+            f"{self.worst_case} USD"
+        )
+
+    def _who(self) -> str:
+        scope = self.scope
         who = ", ".join(f"{k}={v}" for k, v in scope.tags) or "the whole app"
         if scope.provider:
             who += f" ({scope.provider}{'/' + scope.model if scope.model else ''})"
-        super().__init__(
-            f"{budget.period} budget of {limit} USD reached for {who}: spent {spent} USD"
-        )
+        return who
 
-    def __reduce__(self):  # picklable, despite the four-argument init (as the base class:
+    def __reduce__(self):  # picklable, despite the five-argument init (as its own class:
         # capture's SDK-specific subclasses are made at run time)
-        return (BudgetExceeded, (self.budget, self.scope, self.spent, self.limit))
+        kind = UnboundedRequest if isinstance(self, UnboundedRequest) else BudgetExceeded
+        return (kind, (self.budget, self.scope, self.spent, self.limit, self.worst_case))
+
+
+class UnboundedRequest(BudgetExceeded):
+    """A `reserve` budget refused a request whose cost it cannot bound: the request names no
+    output cap (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``,
+    ``maxOutputTokens``) and the budget no `reserve_max_tokens`. Nothing was spent."""
+
+    def _message(self) -> str:
+        return (
+            f"{self.budget.period} budget of {self.limit} USD for {self._who()} reserves each "
+            "request's worst-case cost, and this request names no output cap: set max_tokens "
+            "(max_completion_tokens, max_output_tokens) on it, or Budget(reserve_max_tokens=...)"
+        )
 
 
 def totals_spec_for(budgets: Iterable[Budget], tz: str) -> TotalsSpec | None:
