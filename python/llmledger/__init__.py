@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
-from .budgets import Budget, BudgetExceeded
+from .budgets import Budget, BudgetExceeded, UnboundedRequest
 from .budgets.notify import BudgetEvent
 from .budgets.preflight import check_budget
 from .capture import (
@@ -50,6 +50,7 @@ __all__ = [
     "OverridesError",
     "PriceRule",
     "Quote",
+    "UnboundedRequest",
     "UnknownTagWarning",
     "async_httpx_client",
     "bind_tags",
