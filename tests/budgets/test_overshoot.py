@@ -52,37 +52,56 @@ def fake():
     server.stop()
 
 
-def spend(database_url: str, fake: FakeProvider, reserve: bool) -> dict:
+@pytest.fixture(scope="module")
+def spenders(fake, tmp_path_factory):
+    """The spending processes, started once for both tests; their stderr goes to files (a
+    pipe nobody reads could fill and stop them)."""
+    script = Path(overshoot_process.__file__)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    logs = tmp_path_factory.mktemp("spenders")
+    errs = [(logs / f"{i}.err").open("w") for i in range(PROCESSES)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), fake.url, str(THREADS)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        for err in errs
+    ]
+    for worker, err in zip(workers, errs, strict=True):
+        worker.err_path = Path(err.name)  # type: ignore[attr-defined]
+    yield workers
+    for worker, err in zip(workers, errs, strict=True):
+        worker.kill()
+        worker.communicate()
+        err.close()
+
+
+def _tell(workers: list[subprocess.Popen], line: str) -> None:
+    for worker in workers:
+        worker.stdin.write(line + "\n")
+        worker.stdin.flush()
+
+
+def _answers(workers: list[subprocess.Popen]) -> list[str]:
+    answers = [worker.stdout.readline() for worker in workers]
+    dead = [w.err_path.read_text() for w, a in zip(workers, answers, strict=True) if not a]
+    assert not dead, dead  # a process ended: what it said
+    return answers
+
+
+def spend(database_url: str, fake: FakeProvider, workers: list, reserve: bool) -> dict:
     """Run the processes to the end of the budget; what they did, and what the ledger says."""
     engine = make_engine(database_url)
     upgrade(engine)
     before = len(fake.received)
-    script = Path(overshoot_process.__file__)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    args = [database_url, fake.url, str(Decimal(LIMIT).scaleb(-12)), "1" if reserve else "0"]
-    workers = [
-        subprocess.Popen(
-            [sys.executable, str(script), *args, str(THREADS)],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    try:
-        for worker in workers:  # all configured, then all start at once
-            assert worker.stdout.readline() == "ready\n", worker.stderr.read()
-        for worker in workers:
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        outputs = [worker.communicate(timeout=120) for worker in workers]
-    finally:
-        for worker in workers:
-            worker.kill()
-    assert [w.returncode for w in workers] == [0] * PROCESSES, [e for _, e in outputs]
-    done = [json.loads(out) for out, _ in outputs]
+    _tell(workers, f"{database_url} {Decimal(LIMIT).scaleb(-12)} {int(reserve)}")
+    assert _answers(workers) == ["ready\n"] * PROCESSES  # all configured, then all start
+    _tell(workers, "go")
+    done = [json.loads(answer) for answer in _answers(workers)]
     with engine.connect() as connection:
         rows, spent = connection.execute(select(func.count(), func.sum(calls.c.cost))).one()
         app_day = (spend_totals.c.period == "day", spend_totals.c.scope_key == Scope().key)
@@ -117,9 +136,10 @@ def check_exact(figures: dict) -> None:
     assert figures["reservations_left"] == 0
 
 
-def test_without_reservation_the_overshoot_is_what_goes_by_unseen(database_url, fake,
-                                                                  record_property):  # fmt: skip
-    figures = spend(database_url, fake, reserve=False)
+def test_without_reservation_the_overshoot_is_what_goes_by_unseen(
+    database_url, fake, spenders, record_property
+):
+    figures = spend(database_url, fake, spenders, reserve=False)
     print("\nblock, no reservation:", figures)
     for key, value in figures.items():
         record_property(key, value)
@@ -129,8 +149,10 @@ def test_without_reservation_the_overshoot_is_what_goes_by_unseen(database_url, 
     assert figures["overshoot_calls"] <= bound, figures
 
 
-def test_with_reservation_spent_never_exceeds_the_limit(database_url, fake, record_property):
-    figures = spend(database_url, fake, reserve=True)
+def test_with_reservation_spent_never_exceeds_the_limit(
+    database_url, fake, spenders, record_property
+):
+    figures = spend(database_url, fake, spenders, reserve=True)
     print("\nblock, reserve=True:", figures)
     for key, value in figures.items():
         record_property(key, value)
