@@ -59,7 +59,9 @@ def _call(client: openai.OpenAI) -> Any:
 
 
 def test_reserve_added(benchmark: Any, database_url: str) -> None:
-    upgrade(make_engine(database_url))
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
     llmledger.configure(database_url, budgets=[llmledger.Budget(**BUDGET, reserve=True)])
     st = config.state()
     reserving = st.guard

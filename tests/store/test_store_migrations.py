@@ -90,7 +90,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0005",)]
+        assert [tuple(v) for v in versions] == [("0009",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 

@@ -10,9 +10,11 @@ it releases a call's reservations (`release`, by the call's `event_id`) in the t
 that adds the call's real cost to the totals, so a check sees either the reservation or the
 cost, never neither, as long as it reads both in one statement (one snapshot); it does.
 
-A reservation expires `RESERVATION_SECONDS` after it is made: a process killed mid-call, or
-a call whose row is never written, holds the budget no longer than that. Expired rows are
-left out of every check and deleted now and then (`sweep`).
+A reservation's commit does not wait for the disk (PostgreSQL's `synchronous_commit`,
+SQLite's `synchronous`): a crash may lose reservations of calls in flight, never a ledger
+row or a total. A reservation expires `RESERVATION_SECONDS` after it is made: a process
+killed mid-call, or a call whose row is never written, holds the budget no longer than that.
+Expired rows are left out of every check and deleted now and then (`sweep`).
 """
 
 from __future__ import annotations
@@ -101,11 +103,21 @@ def reserve(
                 connection.rollback()  # what a failure left open (a no-op after commit)
                 connection.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
         if name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:  # PostgreSQL: the lock ends with the transaction
-            for hold in holds:
-                key = int.from_bytes(bytes.fromhex(hold.lock_name[:16]), "big", signed=True)
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            # Not synced to disk at commit: a reservation lost to a power cut was only held
+            # for a call in flight. The writer's own commits stay synced (FULL, the default).
+            connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return _check_and_insert(connection, event_id, holds, now_us)
+            finally:
+                connection.rollback()  # what a failure left open (a no-op after commit)
+                connection.exec_driver_sql("PRAGMA synchronous=FULL")
+        # PostgreSQL: as above, the commit need not wait for the disk; the lock ends with
+        # the transaction.
+        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        for hold in holds:
+            key = int.from_bytes(bytes.fromhex(hold.lock_name[:16]), "big", signed=True)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         return _check_and_insert(connection, event_id, holds, now_us)
 
 
