@@ -104,14 +104,15 @@ def reserve(
                 connection.exec_driver_sql("SELECT RELEASE_ALL_LOCKS()")
         if name == "sqlite":
             # Not synced to disk at commit: a reservation lost to a power cut was only held
-            # for a call in flight. The writer's own commits stay synced (FULL, the default).
+            # for a call in flight. The connection's own setting is put back after.
+            synchronous = connection.exec_driver_sql("PRAGMA synchronous").scalar()
             connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
                 return _check_and_insert(connection, event_id, holds, now_us)
             finally:
                 connection.rollback()  # what a failure left open (a no-op after commit)
-                connection.exec_driver_sql("PRAGMA synchronous=FULL")
+                connection.exec_driver_sql(f"PRAGMA synchronous={int(synchronous)}")
         # PostgreSQL: as above, the commit need not wait for the disk; the lock ends with
         # the transaction.
         connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
