@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -31,11 +32,9 @@ from sqlalchemy import (
     Index,
     String,
     Table,
+    TextClause,
     delete,
-    func,
     insert,
-    literal,
-    select,
     text,
 )
 
@@ -66,6 +65,7 @@ budget_reservations = Table(
     Index("ix_llmledger_budget_reservations_event_id", "event_id"),
 )
 """One row per call in flight and scope it reserves in: its worst-case cost, pico-USD."""
+_INSERT = insert(budget_reservations)
 
 
 class Hold(NamedTuple):
@@ -136,7 +136,7 @@ def _check_and_insert(
          "event_id": event_id, "amount": h.amount, "expires_at_us": expires}
         for h in holds
     ]  # fmt: skip
-    connection.execute(insert(budget_reservations), rows)
+    connection.execute(_INSERT, rows)
     connection.commit()
     return None
 
@@ -144,21 +144,26 @@ def _check_and_insert(
 def _spent_and_reserved(connection: Connection, holds: Sequence[Hold], now_us: int) -> list[int]:
     """Each hold's scope: its spend total plus its unexpired reservations, in one statement,
     so that a writer's commit (cost added, reservation released) is seen whole or not at all."""
-    t, r = spend_totals, budget_reservations
-    columns = []
-    for hold in holds:
-        total = select(t.c.cost).where(
-            t.c.period == hold.period, t.c.start_us == hold.start_us,
-            t.c.scope_key == hold.scope_key,
-        )  # fmt: skip
-        reserved = select(func.sum(r.c.amount)).where(
-            r.c.period == hold.period, r.c.start_us == hold.start_us,
-            r.c.scope_key == hold.scope_key, r.c.expires_at_us > now_us,
-        )  # fmt: skip
-        columns.append(func.coalesce(total.scalar_subquery(), literal(0)))
-        columns.append(func.coalesce(reserved.scalar_subquery(), literal(0)))
-    values = [int(v) for v in connection.execute(select(*columns)).one()]
+    params: dict[str, object] = {"now": now_us}
+    for i, hold in enumerate(holds):
+        params.update({f"p{i}": hold.period, f"s{i}": hold.start_us, f"k{i}": hold.scope_key})
+    values = [int(v) for v in connection.execute(_held_sql(len(holds)), params).one()]
     return [values[i] + values[i + 1] for i in range(0, len(values), 2)]
+
+
+@cache
+def _held_sql(holds: int) -> TextClause:
+    """The statement of `_spent_and_reserved` for this many holds, built once: it runs before
+    every reserved request, where building and compiling a query each time would show."""
+    t, r = spend_totals.name, budget_reservations.name
+    columns = []
+    for i in range(holds):
+        where = f"period = :p{i} AND start_us = :s{i} AND scope_key = :k{i}"
+        columns.append(f"COALESCE((SELECT cost FROM {t} WHERE {where}), 0)")
+        columns.append(
+            f"COALESCE((SELECT SUM(amount) FROM {r} WHERE {where} AND expires_at_us > :now), 0)"
+        )
+    return text("SELECT " + ", ".join(columns))
 
 
 def release(connection: Connection, event_ids: Iterable[str]) -> None:
