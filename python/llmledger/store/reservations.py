@@ -66,6 +66,10 @@ budget_reservations = Table(
 )
 """One row per call in flight and scope it reserves in: its worst-case cost, pico-USD."""
 _INSERT = insert(budget_reservations)
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_PG_LOCK_AND_ASYNC_COMMIT = text(
+    "SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(:key)"
+)
 
 
 class Hold(NamedTuple):
@@ -115,10 +119,9 @@ def reserve(
                 connection.exec_driver_sql(f"PRAGMA synchronous={int(synchronous)}")
         # PostgreSQL: as above, the commit need not wait for the disk; the lock ends with
         # the transaction.
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        for hold in holds:
+        for i, hold in enumerate(holds):  # the setting with the first lock: one round trip
             key = int.from_bytes(bytes.fromhex(hold.lock_name[:16]), "big", signed=True)
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            connection.execute(_PG_LOCK_AND_ASYNC_COMMIT if i == 0 else _PG_LOCK, {"key": key})
         return _check_and_insert(connection, event_id, holds, now_us)
 
 
