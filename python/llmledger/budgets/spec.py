@@ -85,8 +85,10 @@ class Budget:
     step that succeeds only while spent + reserved + this call's worst case stays within the
     limit; the writer releases the reservation in the transaction that adds the call's real
     cost. Spent then exceeds the limit only by what calls cost beyond their worst case (see
-    `llmledger.budgets.reserve`). The price: a database round trip before every request in
-    the budget's scope (no cache), and calls refused while others' worst cases are held.
+    `llmledger.budgets.reserve`). The price: a database transaction before every request in
+    the budget's scope (no cache); reservations in one scope take turns (a lock per scope),
+    which caps how many calls per second that scope can start; and calls are refused while
+    others' worst cases are held, though their real cost might still fit.
     A request that names no output cap is refused with `UnboundedRequest` unless
     `reserve_max_tokens` says what to reserve for it.
 
