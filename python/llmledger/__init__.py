@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from . import capture, config
 from ._core import BUCKETS
 from .analytics import reprice, rollup
-from .budgets import Budget, BudgetExceeded
+from .budgets import Budget, BudgetExceeded, UnboundedRequest
 from .budgets.notify import BudgetEvent
 from .budgets.preflight import check_budget
 from .budgets.status import BudgetStatus, TotalsNotKept, budget_status
@@ -55,6 +55,7 @@ __all__ = [
     "PruneRefused",
     "Quote",
     "TotalsNotKept",
+    "UnboundedRequest",
     "UnknownTagWarning",
     "async_httpx_client",
     "bind_tags",

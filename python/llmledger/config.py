@@ -206,6 +206,7 @@ def configure(
         totals=totals,
         pending=None if guard is None else guard.pending,
         after_batch=None if notifier is None else notifier.after_write,
+        release_reservations=guard is not None and guard.reserver is not None,
     )
     _install(State(engine, writer, pricer, default_tags, owns_engine, on_call, guard))
 

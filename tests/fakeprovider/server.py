@@ -126,6 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Clients of several processes connect at once: socketserver's backlog of 5 would turn
+    # some of their connections away before a thread accepts them.
+    request_queue_size = 128
     state: _State
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -42,6 +42,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         "llmledger_alembic_version",
         "llmledger_backfill",
         "llmledger_budget_crossings",
+        "llmledger_budget_reservations",
         "llmledger_calls",
         "llmledger_daily_rollup",
         "llmledger_price_snapshots",
@@ -56,7 +57,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         # Columns, types, nullability, indexes and unique constraints all match the tables'
         # definitions (schema.py, store/derived.py, store/totals.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0006"
+    assert current_revision(bare_engine) == head_revision() == "0007"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",
@@ -91,7 +92,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0006",)]
+        assert [tuple(v) for v in versions] == [("0007",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 

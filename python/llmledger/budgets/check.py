@@ -25,6 +25,7 @@ from ..pricing import Pricer
 from ..store.totals import Scope, TotalsSpec
 from ..store.totals_sql import read_totals
 from .pending import Pending
+from .reserve import Reserver
 from .spec import Budget, BudgetExceeded
 
 __all__ = ["CACHE_SECONDS", "Guard", "problems"]
@@ -34,6 +35,7 @@ _MAX_CACHED = 100_000
 
 problems: Counter[str] = Counter()
 """Budget checks that failed and let the call through, by kind: "preflight" (before a call),
+"reserve" (a reservation, `llmledger.budgets.reserve`),
 "after_call" (a "raise" budget, after `track()` recorded), "notify" (a notify check after a
 write) and "on_budget" (the callback raised). Also `llmledger.budgets.preflight.problems`."""
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -67,6 +69,10 @@ class Guard:
         self.after = tuple(b for b in budgets if b.action == "raise")
         # Whether a preflight needs the request's model (capture then parses it from the body).
         self.needs_model = any(b.model is not None or b.unpriced == "block" for b in self.before)
+        # The budgets that reserve each request's worst case (block budgets, also in `before`).
+        self.reserver = None
+        if self.pending is not None and any(b.reserve for b in budgets):
+            self.reserver = Reserver(budgets, engine, self.pending.calendar)
         # scope -> (monotonic expiry, {period: (start_us, cost read, settled at the read)})
         self._cache: dict[Scope, tuple[float, dict[str, tuple[int, int, int]]]] = {}
         self._read_lock = threading.Lock()

@@ -9,14 +9,14 @@ than stop an app whose database is out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import config, tagging
 from .check import Guard, problems
 from .spec import BudgetExceeded
 
-__all__ = ["after_call", "check_budget", "preflight", "problems"]
+__all__ = ["after_call", "check_budget", "preflight", "problems", "release", "reserve"]
 
 log = logging.getLogger("llmledger")
 
@@ -46,6 +46,56 @@ def preflight(
     except Exception:  # a budget must never break the call it cannot check: log, count, go on
         problems["preflight"] += 1
         log.warning("llmledger: could not check budgets; the call proceeds", exc_info=True)
+
+
+def _call_tags(st: Any, scoped: Mapping[str, str]) -> Mapping[str, str]:
+    if st.default_tags is None:
+        return scoped
+    return tagging.merge(tagging.resolve_defaults(st.default_tags), scoped, {})
+
+
+def reserve(
+    scoped: Mapping[str, str],
+    provider: str,
+    model: str | None,
+    worst_case: Callable[[int | None], int | None],
+    event_id: str,
+) -> bool:
+    """Reserve a request's worst case in the `reserve` budgets it spends in (see
+    `llmledger.budgets.reserve`): True once reserved under `event_id`, False when no such
+    budget applies or the reservation failed (logged, counted: the call proceeds).
+    `worst_case(default_cap)` prices the request, the output at `default_cap` tokens when it
+    names no cap. Raises `BudgetExceeded` and nothing else."""
+    st = config.configured()
+    guard = None if st is None else st.guard
+    reserver = None if guard is None else guard.reserver
+    if reserver is None:
+        return False
+    try:
+        applying = reserver.applying(_call_tags(st, scoped), provider, model)
+        if not applying:
+            return False
+        reserver.reserve(applying, worst_case(reserver.default_cap(applying)), event_id)
+        return True
+    except BudgetExceeded:
+        raise
+    except Exception:  # as any budget check: fail open, logged and counted
+        problems["reserve"] += 1
+        log.warning("llmledger: could not reserve a budget; the call proceeds", exc_info=True)
+        return False
+
+
+def release(event_id: str) -> None:
+    """Drop the reservations made under `event_id` (its request failed); never raises."""
+    st = config.configured()
+    reserver = None if st is None or st.guard is None else st.guard.reserver
+    if reserver is None:
+        return
+    try:
+        reserver.release(event_id)
+    except Exception:  # the reservation expires on its own (`RESERVATION_SECONDS`)
+        problems["reserve"] += 1
+        log.warning("llmledger: could not release a budget reservation", exc_info=True)
 
 
 def after_call(guard: Guard, row: Mapping[str, Any]) -> None:

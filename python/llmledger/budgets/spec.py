@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..store.totals import PERIODS, Scope, TotalsSpec, model_key
 
-__all__ = ["ACTIONS", "BUDGET_PERIODS", "UNPRICED", "Budget", "BudgetExceeded", "totals_spec_for"]
+__all__ = [
+    "ACTIONS",
+    "BUDGET_PERIODS",
+    "UNPRICED",
+    "Budget",
+    "BudgetExceeded",
+    "UnboundedRequest",
+    "totals_spec_for",
+]
 
 BUDGET_PERIODS = ("call", *PERIODS)
 ACTIONS = ("notify", "raise", "block")
@@ -85,6 +93,23 @@ class Budget:
     with `unpriced` set to that model: spend nobody can count is not let through. A request
     whose model is not known before it is sent (`check_budget()` without a model) is not
     refused for it.
+
+    `reserve` (block budgets only) bounds what concurrent calls can overshoot the limit by.
+    Without it, a preflight compares the limit with a cached read (up to
+    `llmledger.budgets.check.CACHE_SECONDS` old) plus this process's calls not yet written,
+    so processes and threads spending at once overshoot by what they start in that window
+    and the calls in flight. With it, each instrumented request first reserves its
+    worst-case cost in the database (input tokens counted by the BPE tokenizer, output at the
+    request's ``max_tokens``/``max_completion_tokens``/``max_output_tokens``), in one atomic
+    step that succeeds only while spent + reserved + this call's worst case stays within the
+    limit; the writer releases the reservation in the transaction that adds the call's real
+    cost. Spent then exceeds the limit only by what calls cost beyond their worst case (see
+    `llmledger.budgets.reserve`). The price: a database transaction before every request in
+    the budget's scope (no cache); reservations in one scope take turns (a lock per scope),
+    which caps how many calls per second that scope can start; and calls are refused while
+    others' worst cases are held, though their real cost might still fit.
+    A request that names no output cap is refused with `UnboundedRequest` unless
+    `reserve_max_tokens` says what to reserve for it.
     """
 
     period: str
@@ -96,6 +121,8 @@ class Budget:
     provider: str | None = None
     model: str | None = None
     unpriced: str = "ignore"
+    reserve: bool = False
+    reserve_max_tokens: int | None = None
     limit_pico: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +165,7 @@ class Budget:
                     "Budget.model needs the provider too (one model name is sold by several)"
                 )
         object.__setattr__(self, "notify_at", _shares(self.notify_at))
+        _check_reserve(self)
 
     @property
     def tag_keys(self) -> tuple[str, ...]:
@@ -170,6 +198,20 @@ class Budget:
         return Scope(pairs, self.provider, model)
 
 
+def _check_reserve(budget: Budget) -> None:
+    if not isinstance(budget.reserve, bool):
+        raise TypeError(f"Budget.reserve must be True or False, got {budget.reserve!r}")
+    if budget.reserve and budget.action != "block":
+        raise ValueError("Budget.reserve needs action='block' (it bounds what a block lets by)")
+    cap = budget.reserve_max_tokens
+    if cap is None:
+        return
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0:
+        raise ValueError(f"Budget.reserve_max_tokens must be a positive int, got {cap!r}")
+    if not budget.reserve:
+        raise ValueError("Budget.reserve_max_tokens needs reserve=True")
+
+
 def _shares(notify_at: Any) -> tuple[Decimal, ...]:
     if isinstance(notify_at, str | bytes) or not isinstance(notify_at, Iterable):
         raise TypeError(f"Budget.notify_at must be a tuple of shares, got {notify_at!r}")
@@ -195,7 +237,9 @@ class BudgetExceeded(Exception):
     Decimal USD, exact. `spent` is the period's spend when raised before a request (it may
     include calls not yet written), the call's cost for a "call" budget. `unpriced`: None
     when the limit was reached; the request's model when a budget with ``unpriced="block"``
-    refused it because no price covers that model (the limit may not be reached)."""
+    refused it because no price covers that model (the limit may not be reached). When a
+    `reserve` budget refused the request, `spent` also counts the worst cases reserved by
+    calls in flight, and `worst_case` is this request's (Decimal USD; None otherwise)."""
 
     def __init__(
         self,
@@ -204,27 +248,56 @@ class BudgetExceeded(Exception):
         spent: Decimal,
         limit: Decimal,
         unpriced: str | None = None,
+        worst_case: Decimal | None = None,
     ) -> None:
         self.budget = budget
         self.scope = scope
         self.spent = spent
         self.limit = limit
         self.unpriced = unpriced
+        self.worst_case = worst_case
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.unpriced is not None:
+            return (
+                f"{self.budget.period} budget of {self.limit} USD for {self._who()} refuses "
+                f"model {self.unpriced!r}, which no price covers (unpriced='block'; spent "
+                f"{self.spent} USD)"
+            )
+        message = f"{self.budget.period} budget of {self.limit} USD reached for {self._who()}: "
+        if self.worst_case is None:
+            return message + f"spent {self.spent} USD"
+        return message + (
+            f"spent and reserved {self.spent} USD, and this request may cost up to "
+            f"{self.worst_case} USD"
+        )
+
+    def _who(self) -> str:
+        scope = self.scope
         who = ", ".join(f"{k}={v}" for k, v in scope.tags) or "the whole app"
         if scope.provider:
             who += f" ({scope.provider}{'/' + scope.model if scope.model else ''})"
-        if unpriced is None:
-            message = f"{budget.period} budget of {limit} USD reached for {who}: spent {spent} USD"
-        else:
-            message = (
-                f"{budget.period} budget of {limit} USD for {who} refuses model {unpriced!r}, "
-                f"which no price covers (unpriced='block'; spent {spent} USD)"
-            )
-        super().__init__(message)
+        return who
 
-    def __reduce__(self):  # picklable, despite the five-argument init (as the base class:
+    def __reduce__(self):  # picklable, despite the six-argument init (as its own class:
         # capture's SDK-specific subclasses are made at run time)
-        return (BudgetExceeded, (self.budget, self.scope, self.spent, self.limit, self.unpriced))
+        kind = UnboundedRequest if isinstance(self, UnboundedRequest) else BudgetExceeded
+        arguments = (self.budget, self.scope, self.spent, self.limit)
+        return (kind, (*arguments, self.unpriced, self.worst_case))
+
+
+class UnboundedRequest(BudgetExceeded):
+    """A `reserve` budget refused a request whose cost it cannot bound: the request names no
+    output cap (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``,
+    ``maxOutputTokens``) and the budget no `reserve_max_tokens`. Nothing was spent."""
+
+    def _message(self) -> str:
+        return (
+            f"{self.budget.period} budget of {self.limit} USD for {self._who()} reserves each "
+            "request's worst-case cost, and this request names no output cap: set max_tokens "
+            "(max_completion_tokens, max_output_tokens) on it, or Budget(reserve_max_tokens=...)"
+        )
 
 
 def totals_spec_for(budgets: Iterable[Budget], tz: str) -> TotalsSpec | None:

@@ -41,6 +41,7 @@ class Observation(NamedTuple):
     provider_response_id: str | None
     raw_usage: str | None
     tags: dict[str, str]
+    event_id: str | None = None  # given before the request left (a budget reservation's)
 
 
 # Service tiers as providers report them -> the catalog's pricing modes. OpenAI reports
@@ -88,6 +89,7 @@ def observe(
     at_us: int,
     latency_ms: float,
     tags: dict[str, str],
+    event_id: str | None = None,
 ) -> Observation:
     """Build the observation of one call from the parser's summary: None when the body was
     not parsed (an HTTP error, whose body is not read, or a body capture could not decode).
@@ -96,7 +98,7 @@ def observe(
         model = request_model(route, body) or "unknown"
         return Observation(
             route.provider, model, route.api, _NO_TOKENS, "response", "standard", "error",
-            http_status, at_us, latency_ms, None, None, tags,
+            http_status, at_us, latency_ms, None, None, tags, event_id,
         )  # fmt: skip
     if result is None:  # a 2xx body capture could not decode: only the request is known
         model = request_model(route, body) or "unknown"
@@ -125,6 +127,7 @@ def observe(
         provider_response_id=response_id,
         raw_usage=raw_usage,
         tags=tags,
+        event_id=event_id,
     )
 
 

@@ -20,8 +20,8 @@ __all__ = ["as_raised"]
 
 
 @cache
-def _anthropic_kind(base: type) -> type[BudgetExceeded]:
-    return type("BudgetExceeded", (BudgetExceeded, base), {"__module__": BudgetExceeded.__module__})
+def _anthropic_kind(kind: type[BudgetExceeded], base: type) -> type[BudgetExceeded]:
+    return type(kind.__name__, (kind, base), {"__module__": kind.__module__})
 
 
 def as_raised(error: BudgetExceeded, route: Route) -> BudgetExceeded:
@@ -29,5 +29,7 @@ def as_raised(error: BudgetExceeded, route: Route) -> BudgetExceeded:
     anthropic = sys.modules.get("anthropic")
     if route.dialect != "anthropic" or anthropic is None:
         return error
-    kind = _anthropic_kind(anthropic.AnthropicError)
-    return kind(error.budget, error.scope, error.spent, error.limit, error.unpriced)
+    kind = _anthropic_kind(type(error), anthropic.AnthropicError)
+    return kind(
+        error.budget, error.scope, error.spent, error.limit, error.unpriced, error.worst_case
+    )

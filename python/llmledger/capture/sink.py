@@ -113,6 +113,7 @@ def _built(st: State, exchange: Finished) -> tuple[dict[str, Any], Priced | None
             # The provider's usage object, as the JSON text it arrived in (stored as is), so
             # a normaliser fix can re-derive history.
             raw_usage=obs.raw_usage,
+            event_id=obs.event_id,
         )
     except Exception:  # a bug here must not stop the writer; it is counted and logged
         report_problem("record", "could not record a %s call", exchange.route.provider)

@@ -35,7 +35,7 @@ HOLD_BYTES = 256 * 1024
 class Exchange:
     """One LLM call in flight, from the request's start to the end of its response body."""
 
-    __slots__ = ("_once", "at_us", "body", "decoded", "decoder", "headers", "held",
+    __slots__ = ("_once", "at_us", "body", "decoded", "decoder", "event_id", "headers", "held",
                  "held_bytes", "http_status", "latency_ms", "parser", "route", "start",
                  "status", "tags")  # fmt: skip
 
@@ -45,6 +45,8 @@ class Exchange:
         self.at_us = time.time_ns() // 1000
         self.start = time.perf_counter_ns()
         self.body = request.content
+        # Set when a budget reservation was made for the call: its row is written under it.
+        self.event_id: str | None = None
         self.http_status = 0
         # The body's chunks, while they are held for the writer thread; None once they are
         # parsed as they come, and for a body that is not read (an error response).
@@ -163,6 +165,7 @@ class Exchange:
             at_us=self.at_us,
             latency_ms=self.latency_ms,
             tags=self.tags,
+            event_id=self.event_id,
         )
 
 

@@ -4,8 +4,9 @@ Requests that are not LLM calls (file uploads, model listings, other hosts), and
 request while recording is off (the kill switch, `config.enabled()`), go straight to the
 wrapped transport. LLM calls get an `Exchange`, their budgets are checked (`budgets.preflight`:
 `BudgetExceeded` is the one exception capture raises into the app, before the request leaves),
-and their response body is wrapped so that the SDK reads the very same bytes, chunk by chunk,
-as they arrive.
+a `reserve` budget's reservation is made (released again if the request fails: otherwise the
+writer releases it with the call's row), and their response body is wrapped so that the
+SDK reads the very same bytes, chunk by chunk, as they arrive.
 
 The SDKs of OpenAI, Anthropic and Google import `httpx2` (the maintained fork of httpx), so
 this wraps httpx2's transports.
@@ -17,15 +18,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import anyio.to_thread
 import httpx2
 
 from ..budgets import BudgetExceeded
-from ..budgets.preflight import preflight
+from ..budgets.preflight import preflight, release, reserve
 from ..config import configured, enabled
+from ..record.recorder import new_event_id
 from .hosts import Dialect, Route, dialect_of, guess_route, host_for, register_host, route
 from .refusal import as_raised
 from .sink import report_problem
 from .tee import AsyncTeeStream, Exchange, TeeStream
+from .worst_case import worst_case_cost
 
 __all__ = [
     "AsyncTeeTransport",
@@ -111,21 +115,54 @@ def _start(router: _Router, request: httpx2.Request) -> Exchange | None:
         return None
 
 
-def _check_budgets(exchange: Exchange) -> None:
+def _check_budgets(exchange: Exchange) -> bool:
     """Raise `BudgetExceeded` if the call would spend a budget already spent, before its
-    request leaves; nothing to do (one attribute read) when no budget is checked before."""
+    request leaves; nothing to do (one attribute read) when no budget is checked before.
+    True when a `reserve` budget is configured: `_reserve` is to be called next."""
     st = configured()
     guard = None if st is None else st.guard
     if guard is None or not guard.before:
-        return
+        return False
     route = exchange.route
-    model = route.url_model
-    if model is None and guard.needs_model:
-        model = _body_model(exchange.body)
     try:
-        preflight(exchange.tags, route.provider, model)
+        preflight(exchange.tags, route.provider, _model(exchange, guard.needs_model))
     except BudgetExceeded as error:
         raise as_raised(error, route) from None
+    return guard.reserver is not None
+
+
+def _model(exchange: Exchange, needs_model: bool) -> str | None:
+    model = exchange.route.url_model
+    if model is None and needs_model:
+        model = _body_model(exchange.body)
+    return model
+
+
+def _reserve(exchange: Exchange) -> None:
+    """Reserve the call's worst case in its `reserve` budgets (a database round trip), or
+    raise `BudgetExceeded`; sets `exchange.event_id` once reserved."""
+    st = configured()
+    if st is None or st.guard is None:  # configured off since `_check_budgets`
+        return
+    route, pricer = exchange.route, st.pricer
+    event_id = new_event_id(exchange.at_us)
+
+    def worst_case(default_cap: int | None) -> int | None:
+        return worst_case_cost(pricer, route, exchange.body, exchange.at_us, default_cap)
+
+    model = _model(exchange, st.guard.needs_model)
+    try:
+        if reserve(exchange.tags, route.provider, model, worst_case, event_id):
+            exchange.event_id = event_id
+    except BudgetExceeded as error:
+        raise as_raised(error, route) from None
+
+
+def _release_unrecorded(exchange: Exchange | None) -> None:
+    """Release the reservation of a call that will not be recorded (its request failed)."""
+    if exchange is not None and exchange.event_id is not None:
+        release(exchange.event_id)
+        exchange.event_id = None
 
 
 def _body_model(body: bytes) -> str | None:
@@ -177,13 +214,22 @@ class TeeTransport(httpx2.BaseTransport):
         if not enabled():  # the kill switch: straight through, nothing teed
             return self.inner.handle_request(request)
         exchange = _start(self._router, request)
-        if exchange is not None:
-            _check_budgets(exchange)  # BudgetExceeded, the one error capture lets through
-        response = self.inner.handle_request(request)
+        # BudgetExceeded, the one error capture lets through
+        if exchange is not None and _check_budgets(exchange):
+            _reserve(exchange)
+        try:
+            response = self.inner.handle_request(request)
+        except BaseException:
+            _release_unrecorded(exchange)
+            raise
         if exchange is not None and _begin(exchange, response):
+            if 300 <= response.status_code < 400:  # recorded (and reserved) at the next hop
+                _release_unrecorded(exchange)
             if _tee_read_body(exchange, response):
                 return response
             response.stream = TeeStream(response.stream, exchange)  # type: ignore[arg-type]
+        else:
+            _release_unrecorded(exchange)
         return response
 
     def close(self) -> None:
@@ -208,13 +254,23 @@ class AsyncTeeTransport(httpx2.AsyncBaseTransport):
         if not enabled():  # the kill switch: straight through, nothing teed
             return await self.inner.handle_async_request(request)
         exchange = _start(self._router, request)
-        if exchange is not None:
-            _check_budgets(exchange)  # BudgetExceeded, the one error capture lets through
-        response = await self.inner.handle_async_request(request)
+        try:
+            # BudgetExceeded, the one error capture lets through
+            if exchange is not None and _check_budgets(exchange):
+                # A database round trip, which may wait on a lock: off the event loop.
+                await anyio.to_thread.run_sync(_reserve, exchange)
+            response = await self.inner.handle_async_request(request)
+        except BaseException:  # a cancellation too, even one that lands after reserving
+            _release_unrecorded(exchange)
+            raise
         if exchange is not None and _begin(exchange, response):
+            if 300 <= response.status_code < 400:  # recorded (and reserved) at the next hop
+                _release_unrecorded(exchange)
             if _tee_read_body(exchange, response):
                 return response
             response.stream = AsyncTeeStream(response.stream, exchange)  # type: ignore[arg-type]
+        else:
+            _release_unrecorded(exchange)
         return response
 
     async def aclose(self) -> None:

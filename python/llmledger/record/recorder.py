@@ -36,7 +36,7 @@ from .limits import (
     storable,
 )
 
-__all__ = ["ledger_row", "quote", "track"]
+__all__ = ["ledger_row", "new_event_id", "quote", "track"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
@@ -119,7 +119,8 @@ _ids = random.Random()
 os.register_at_fork(after_in_child=_ids.seed)
 
 
-def _event_id(ts_us: int) -> str:
+def new_event_id(ts_us: int) -> str:
+    """A new call's `event_id` for a call made at `ts_us`."""
     # Time-ordered (48-bit milliseconds, then 80 random bits): inserts stay append-only in
     # B-tree indexes.
     return f"{ts_us // 1000:012x}{_ids.getrandbits(80):020x}"
@@ -270,6 +271,7 @@ def ledger_row(
     http_status: int | None = None,
     status: str = "ok",
     raw_usage: Any = None,
+    event_id: str | None = None,
 ) -> tuple[dict[str, Any], Priced | None]:
     """Prices and tags one call (`tokens` in bucket order): the ledger row, and the price it
     got. `scoped_tags` is `tagging.snapshot()` taken when the call started. Capture builds its
@@ -278,7 +280,8 @@ def ledger_row(
     Text from the wire is made storable rather than refused (`limits.storable`): provider,
     model, pricing mode and response id are cut to their columns' sizes, NUL characters and
     lone surrogates replaced by U+FFFD. What `track()` passes has been checked already and
-    comes through unchanged.
+    comes through unchanged. `event_id`: the id given to the call before it was sent (a
+    budget reservation is held under it), else a new one.
     """
     pricer = st.pricer
     provider = storable(pricer.provider_id(provider), PROVIDER_LENGTH)
@@ -304,7 +307,7 @@ def ledger_row(
         zip(
             _ROW_KEYS,
             (
-                _event_id(ts_us),
+                event_id or new_event_id(ts_us),
                 ts_us,
                 provider,
                 model,

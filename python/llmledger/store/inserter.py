@@ -9,7 +9,9 @@ rows around it are written.
 With a `TotalsSpec`, each statement also adds the rows it actually inserted to the spend
 totals, in the same transaction: a row skipped as a duplicate `event_id` (a replayed spool, a
 row sent again, another process's copy) or refused never counts, and a batch sent again row
-by row counts each row once, as the failed batch's transaction added nothing.
+by row counts each row once, as the failed batch's transaction added nothing. With
+`release`, that transaction also drops the budget reservations of the rows in the batch
+(`store.reservations`), once their cost is in the totals.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .dialects import (
     insert_returning_new,
 )
 from .failures import Failure, classify, describe
+from .reservations import release as release_reservations
 from .schema import calls
 from .totals import Calendar, TotalsSpec, tally
 from .totals_sql import add_totals
@@ -62,10 +65,18 @@ class AlteredByIgnore(Exception):
 
 class Inserter:
     """Insert-or-ignore of ledger rows (keyed by `event_id`) into `engine`, in batches of
-    `batch_size`, isolating the rows that fail; with `totals`, keeping its spend totals."""
+    `batch_size`, isolating the rows that fail; with `totals`, keeping its spend totals (and
+    with `release`, releasing the budget reservations of the rows written)."""
 
-    def __init__(self, engine: Engine, batch_size: int, totals: TotalsSpec | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        batch_size: int,
+        totals: TotalsSpec | None = None,
+        release: bool = False,
+    ) -> None:
         self.engine = engine
+        self.release = release
         self.batch_size = batch_size
         self._calendar = None if totals is None else Calendar(totals)
         self._statement = insert_ignoring_duplicates(engine.dialect, calls, "event_id")
@@ -149,6 +160,8 @@ class Inserter:
                 new = self._insert_returning(connection, rows)
                 if new:
                     self._add_totals(connection, rows, new)
+                if self.release:  # after the totals: rows locked in the order reserve() does
+                    release_reservations(connection, (row["event_id"] for row in rows))
         except AlteredByIgnore:
             self._strict_check(rows)
             raise

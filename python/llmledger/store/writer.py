@@ -105,7 +105,9 @@ class Writer:
     once the writer is done with it (`settle`): written, spooled or set aside.
     `after_batch(rows)` runs on the writer thread after each batch of new rows is written
     (budgets' notifications), before the flushes waiting on it are released; it must not
-    raise.
+    raise. `release_reservations`: each row written also releases the budget reservations
+    made under its `event_id`, in the transaction that adds its cost to the totals
+    (`Budget(reserve=True)`).
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class Writer:
         totals: TotalsSpec | None = None,
         pending: Pending | None = None,
         after_batch: Callable[[list[Row]], None] | None = None,
+        release_reservations: bool = False,
     ) -> None:
         self.engine = engine
         self.spool = Spool(Path(spool_path) if spool_path else default_spool_path(engine))
@@ -132,7 +135,7 @@ class Writer:
         self._snapshot = snapshot
         self._snapshot_kept = False
         self._queue = Inbox(max_queue, batch_size, flush_interval)
-        self._inserter = Inserter(engine, batch_size, totals)
+        self._inserter = Inserter(engine, batch_size, totals, release_reservations)
         self._keeper = Keeper(self.spool)
         self._thread_lock = threading.Lock()
         self._overflowing = False  # between the first full-queue spill and the next write
