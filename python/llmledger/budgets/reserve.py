@@ -87,7 +87,13 @@ class Reserver:
         if refused is not None:
             hold, spent = refused
             budget, scope = owners[(hold.period, hold.start_us, hold.scope_key)]
-            raise BudgetExceeded(budget, scope, _usd(spent), budget.usd, _usd(worst_case))  # type: ignore[arg-type]
+            raise BudgetExceeded(
+                budget,
+                scope,
+                _usd(spent),
+                budget.usd,
+                worst_case=_usd(worst_case),  # type: ignore[arg-type]
+            )
 
     def release(self, event_id: str) -> None:
         """Drop the reservations of a call that will not be written (its request failed)."""
