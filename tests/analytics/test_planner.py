@@ -6,6 +6,7 @@ mid-day, tags the job does not keep, months and hours."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -16,6 +17,8 @@ from sqlalchemy import delete, insert, select
 
 from llmledger.analytics import CallsPruned, rollup
 from llmledger.analytics import planner as planner_module
+from llmledger.analytics import sql as sql_module
+from llmledger.analytics.source import read_batches
 from llmledger.analytics.sql import rollup_engine
 from llmledger.pricing import build_pricer
 from llmledger.reaggregate import reaggregate
@@ -38,6 +41,7 @@ DAILY, GROUPED, ROWS = (
     planner_module.LEDGER_GROUPED,
     planner_module.LEDGER_ROWS,
 )
+ARCHIVE = planner_module.ARCHIVE
 
 
 @pytest.fixture
@@ -228,3 +232,32 @@ def test_any_request_equals_every_call(ledger, by, bucket, tz, since, until, whe
 
 def _iso(us: int) -> str:
     return planner_module._moment(us).replace("Z", "+00:00")
+
+
+def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, monkeypatch):
+    # A stand-in for the archive behind the planner's seam: the calls it holds (ids up to
+    # `through`, before `until`) served from the ledger itself, so that nothing but the
+    # planner's split is under test. Calls arriving after it was written, late into its
+    # days, are the ledger's tail.
+    with ledger.connect() as connection:
+        through = connection.execute(select(calls.c.id).order_by(calls.c.id.desc())).first()[0]
+    until = (D0 + 3) * DAY_US
+    read = []
+
+    def read_archive(uri, query):
+        read.append(query)
+        held = replace(query, extra=(*query.extra, f"id <= {through}", f"at_us < {until}"))
+        yield from read_batches(ledger, held)
+
+    archive = planner_module.Archive("memory://archive", through, until, read_archive)
+    monkeypatch.setattr(sql_module, "archive_of", lambda engine: archive)
+    late = random_rows(10, seed=12, first_event=20_000, days=3)
+    insert_rows(ledger, late)
+    for case in (dict(by=["user_id"], bucket="day"), dict(by=["feature", "tenant"])):
+        planned, plan = rollup(ledger, explain=True, **case)
+        sources = [(p.source, p.ids_above) for p in plan.parts]
+        assert sources == [(ARCHIVE, None), (ROWS, through), (ROWS, None)], str(plan)
+        reference = _every_call(ledger, **case).sort(_keys(case), nulls_last=True)
+        assert_frame_equal(planned, reference, check_exact=True)
+        assert planned["calls"].sum() == 650
+    assert read and all(q.until_us <= until for q in read)

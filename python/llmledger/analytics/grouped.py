@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from ..store.filters import conditions, literal, tag_sql
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS
-from .merge import sums_frame
+from .merge import money
 from .request import Request
 
 __all__ = ["daily_sums", "daily_tag_sql", "ledger_sums"]
@@ -49,11 +49,16 @@ def _money_sql(dialect: str, column: str, name: str) -> list[str]:
     return [f"SUM({column} / {_HALF}) AS {name}_hi", f"SUM({column} % {_HALF}) AS {name}_lo"]
 
 
-def _money_value(dialect: str, row: Sequence, at: int) -> tuple[int, int]:
-    """A money sum read at `at`, and the next column's index."""
+def _money_names(dialect: str, name: str) -> list[str]:
+    return [name] if dialect != "sqlite" else [f"{name}_hi", f"{name}_lo"]
+
+
+def _money_column(dialect: str, name: str) -> pl.Expr:
+    """A money sum in pico-USD as Int128, put together from its halves on SQLite."""
     if dialect != "sqlite":
-        return int(row[at] or 0), at + 1
-    return int(row[at] or 0) * _HALF + int(row[at + 1] or 0), at + 2
+        return pl.col(name).cast(pl.Int128).fill_null(0)
+    hi, lo = (pl.col(f"{name}_{h}").cast(pl.Int128).fill_null(0) for h in ("hi", "lo"))
+    return hi * _HALF + lo
 
 
 def _divide(dialect: str, column: str, unit_us: int) -> str:
@@ -142,45 +147,47 @@ def _date(day: int) -> str:
 def _frame(
     dialect: str, request: Request, rows: Sequence[Sequence], *, later_money: bool, days=False
 ) -> pl.DataFrame:
-    """The rows of a grouped query (keys, then the measures in the order above) as sums."""
+    """The rows of a grouped query (keys, then the measures in the order above) as sums,
+    converted column by column (sums come as int, or Decimal on PostgreSQL and MySQL)."""
     keys = request.keys
-    columns: dict[str, list] = {k: [] for k in keys}
-    names = ["calls", "unpriced_calls", "cost", "backfilled_cost", *BUCKETS]
-    names += ["latency_ms_sum", "latency_calls", "latency_ms_max"]
-    measured: dict[str, list] = {n: [] for n in names}
-    for row in rows:
-        if not row[len(keys)]:  # no key: one row, with COUNT(*) 0 over no call
-            continue
-        for i, key in enumerate(keys):
-            columns[key].append(row[i])
-        at = len(keys)
-        measured["calls"].append(int(row[at]))
-        measured["unpriced_calls"].append(int(row[at + 1]))
-        cost, at = _money_value(dialect, row, at + 2)
-        later = 0
-        if later_money:
-            later, at = _money_value(dialect, row, at)
-        else:
-            at += 1
-        measured["cost"].append(cost + later)
-        measured["backfilled_cost"].append(later)
-        for b in BUCKETS:
-            measured[b].append(int(row[at] or 0))
-            at += 1
-        measured["latency_ms_sum"].append(float(row[at] or 0.0))
-        measured["latency_calls"].append(int(row[at + 1]))
-        measured["latency_ms_max"].append(None if row[at + 2] is None else float(row[at + 2]))
-    series = [_key_series(k, columns[k], days) for k in keys]
-    frame = sums_frame(series, measured)
+    names = ["calls", "unpriced_calls", *_money_names(dialect, "cost")]
+    names += _money_names(dialect, "later") if later_money else ["later"]
+    names += [*BUCKETS, "latency_ms_sum", "latency_calls", "latency_ms_max"]
+    values = list(zip(*rows, strict=True)) or [()] * (len(keys) + len(names))
+    measures = pl.DataFrame(
+        [pl.Series(n, v, strict=False) for n, v in zip(names, values[len(keys) :], strict=True)]
+    )
+    # A query without keys gives one row, with COUNT(*) 0, over no call.
+    kept = measures["calls"].cast(pl.Int64).fill_null(0) > 0
+    counts = ["calls", "unpriced_calls", *BUCKETS, "latency_calls"]
+    measures = measures.select(
+        *(pl.col(c).cast(pl.Int64).fill_null(0) for c in counts),
+        cost=_money_column(dialect, "cost"),
+        later=_money_column(dialect, "later") if later_money else pl.lit(0, pl.Int128),
+        latency_ms_sum=pl.col("latency_ms_sum").cast(pl.Float64).fill_null(0.0),
+        latency_ms_max=pl.col("latency_ms_max").cast(pl.Float64),
+    )
+    key_columns = [_key_series(k, list(v), days) for k, v in zip(keys, values, strict=False)]
+    frame = measures.with_columns(key_columns) if keys else measures
+    frame = frame.filter(kept)
     # A group none of whose calls has a price has no cost (never zero).
-    return frame.with_columns(
-        cost=pl.when(pl.col("calls") > pl.col("unpriced_calls")).then(pl.col("cost"))
+    priced = pl.col("calls") > pl.col("unpriced_calls")
+    return frame.select(
+        *keys,
+        "calls",
+        "unpriced_calls",
+        pl.when(priced).then(money(pl.col("cost") + pl.col("later"))).alias("cost"),
+        money(pl.col("later")).alias("backfilled_cost"),
+        *BUCKETS,
+        "latency_ms_sum",
+        "latency_calls",
+        "latency_ms_max",
     )
 
 
 def _key_series(key: str, values: list, days: bool) -> pl.Series:
     if key not in TIME_UNITS:
-        return pl.Series(key, values, dtype=pl.String)
+        return pl.Series(key, values, dtype=pl.String, strict=False)
     if days:  # dates (SQLite gives their ISO text)
         values = [(dt.date.fromisoformat(v) if isinstance(v, str) else v) for v in values]
         values = [(v - _EPOCH).days for v in values]

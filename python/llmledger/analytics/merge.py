@@ -11,7 +11,7 @@ percentiles case) merge with `memory.merge_parts` instead.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 import polars as pl
@@ -20,7 +20,7 @@ import polars.selectors as cs
 from ..store.schema import BUCKETS
 from .memory import same_key_types
 
-__all__ = ["merge_sums", "money", "sums_frame", "to_sums"]
+__all__ = ["merge_sums", "money", "to_sums"]
 
 _PICO = pl.lit(Decimal("0.000000000001"), pl.Decimal(38, 12))
 _COUNTS = ("calls", "unpriced_calls", *BUCKETS, "latency_calls")
@@ -30,23 +30,6 @@ _REPRICED = ("repriced_cost", "repriced_unpriced_calls", "cost_difference")
 def money(pico: pl.Expr) -> pl.Expr:
     """Integer pico-USD as Decimal USD (exact: a product of decimals keeps both scales)."""
     return pico.cast(pl.Int128).cast(pl.Decimal(38, 0)) * _PICO
-
-
-def sums_frame(keys: Sequence[pl.Series], measured: Mapping[str, list]) -> pl.DataFrame:
-    """A part in the sums shape from its key columns and its measures (money in pico-USD)."""
-    columns = [
-        *keys,
-        pl.Series("calls", measured["calls"], dtype=pl.Int64),
-        pl.Series("unpriced_calls", measured["unpriced_calls"], dtype=pl.Int64),
-        pl.Series("cost", measured["cost"], dtype=pl.Int128),
-        pl.Series("backfilled_cost", measured["backfilled_cost"], dtype=pl.Int128),
-        *(pl.Series(b, measured[b], dtype=pl.Int64) for b in BUCKETS),
-        pl.Series("latency_ms_sum", measured["latency_ms_sum"], dtype=pl.Float64),
-        pl.Series("latency_calls", measured["latency_calls"], dtype=pl.Int64),
-        pl.Series("latency_ms_max", measured["latency_ms_max"], dtype=pl.Float64),
-    ]
-    frame = pl.DataFrame(columns)
-    return frame.with_columns(money(pl.col("cost")), money(pl.col("backfilled_cost")))
 
 
 def to_sums(part: pl.DataFrame) -> pl.DataFrame:

@@ -95,6 +95,15 @@ class Part:
         return line
 
 
+class Archive(NamedTuple):
+    """An archive the planner may read: calls of `at_us < until_us` with `id <= through_id`."""
+
+    uri: str
+    through_id: int
+    until_us: int
+    read: Callable[..., Iterator[Any]]
+
+
 @dataclass
 class Plan:
     """What `rollup(..., explain=True)` returns beside its result: the parts, in the order
@@ -103,21 +112,13 @@ class Plan:
     request: Request
     parts: list[Part] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    archive: Archive | None = None
 
     def __str__(self) -> str:
         lines = [f"rollup {self.request.describe()}"]
         lines += [f"  {p}" for p in self.parts]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
-
-
-class Archive(NamedTuple):
-    """An archive the planner may read: calls of `at_us < until_us` with `id <= through_id`."""
-
-    uri: str
-    through_id: int
-    until_us: int
-    read: Callable[..., Iterator[Any]]
 
 
 def archive_of(engine: Engine) -> Archive | None:
@@ -148,7 +149,7 @@ def pruned_before_us(connection: Connection) -> int | None:
 
 def plan(connection: Connection, request: Request, archive: Archive | None) -> Plan:
     """The parts of `request`'s window and the source of each (see the module's docstring)."""
-    found = Plan(request)
+    found = Plan(request, archive=archive)
     rows = request.needs_rows()
     daily = None if rows is not None else _daily_state(connection)
     if rows is not None:

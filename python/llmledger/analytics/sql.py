@@ -229,7 +229,7 @@ def _answer(
         results = []
         for part in planned.parts:
             started = time.perf_counter()
-            found = _part(engine, request, part, rollup_part)
+            found = _part(engine, planned, part, rollup_part)
             part.seconds, part.groups = time.perf_counter() - started, sum(f.height for f in found)
             results += found
         merge = merge_parts if request.percentiles else merge_sums
@@ -240,10 +240,11 @@ def _answer(
 
 
 def _part(
-    engine: Engine, request: Request, part: Part, rollup_part: Callable[..., pl.DataFrame]
+    engine: Engine, planned: Plan, part: Part, rollup_part: Callable[..., pl.DataFrame]
 ) -> list[pl.DataFrame]:
-    """One part's results: per group sums (`merge.SUMS`) when the request asks for no
+    """One part's results: per group sums (see `merge`) when the request asks for no
     percentiles, else with every group's latencies."""
+    request = planned.request
     if part.source in (DAILY, LEDGER_GROUPED):
         with engine.connect() as connection:
             if part.source == DAILY:
@@ -251,8 +252,11 @@ def _part(
             query = _with_backfill(engine, request.query())
             return [ledger_sums(connection, request, part.conditions(), query.backfilled)]
     if part.source == ARCHIVE:
-        archive = archive_of(engine)
-        queries = [request.query(window=w) for w in part.windows()]
+        archive = planned.archive
+        # The archive's calls carry their backfilled cost too when the job priced any.
+        queries = [_with_backfill(engine, request.query(window=w)) for w in part.windows()]
+        backfilled = any(q.backfilled for q in queries)
+        queries = [replace(q, backfilled=backfilled) for q in queries]
         batches = (b for q in queries for b in archive.read(archive.uri, q))
         query = queries[0]
     else:
