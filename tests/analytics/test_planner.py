@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -23,6 +24,7 @@ from llmledger.analytics.sql import rollup_engine
 from llmledger.pricing import build_pricer
 from llmledger.reaggregate import reaggregate
 from llmledger.store import make_engine, upgrade
+from llmledger.store.read import read_calls
 from llmledger.store.schema import calls
 
 from .sql_rows import D0, DAY_US, insert_rows, random_rows
@@ -48,8 +50,10 @@ ARCHIVE = planner_module.ARCHIVE
 def ledger(database_url, monkeypatch):
     """600 calls over 5 days rolled up by the job (house-model calls backfilled), then calls
     arriving late into those closed days and new calls of the last day. Days count as
-    recent (read from the ledger) for 5 ids below the watermark, not 10,000."""
+    recent (read from the ledger) for 5 ids below the watermark, not 10,000; and the daily
+    table is read however many rows per call it has (a small ledger's groups are few calls)."""
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 5)
+    monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     engine = make_engine(database_url)
     upgrade(engine)
     # In time order, as calls are recorded: the ids below the watermark are the last day's.
@@ -158,6 +162,16 @@ def test_after_the_job_runs_again_the_daily_table_answers_the_late_days(ledger):
     assert "daily rollup table" in str(plan)
 
 
+def test_a_daily_table_as_large_as_the_ledger_is_left_for_the_ledgers_group_by(ledger, monkeypatch):
+    # About one group per call on its newest day: reading it saves nothing.
+    monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", 0.05)
+    case = dict(by=["feature", "tenant"])
+    planned, plan = rollup(ledger, latency="mean", explain=True, **case)
+    assert [p.source for p in plan.parts] == [GROUPED]
+    assert "rows per call, no fewer rows to read than the ledger's" in str(plan)
+    _same(planned, _every_call(ledger, latency="mean", **case), _keys(case))
+
+
 def test_pruned_days_come_from_the_daily_table_or_are_refused(ledger, monkeypatch):
     reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
     before = {
@@ -261,3 +275,35 @@ def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, m
         assert_frame_equal(planned, reference, check_exact=True)
         assert planned["calls"].sum() == 650
     assert read and all(q.until_us <= until for q in read)
+
+
+def test_sums_past_2_to_the_63_pico_usd_stay_exact(database_url, monkeypatch):
+    # 3 x 4 million USD: SQLite's integer SUM would stop with an overflow error past 2^63
+    # pico-USD; each amount is summed there as two halves.
+    engine = make_engine(database_url)
+    upgrade(engine)
+    rows = random_rows(3, seed=13)
+    for n, row in enumerate(rows):
+        row.update(cost=4 * 10**18 + n, at_us=(D0 + n) * DAY_US, model="gpt-4o", tags={})
+    insert_rows(engine, rows)
+    total = Decimal(12 * 10**18 + 3).scaleb(-12)
+    assert rollup(engine, latency="mean")["cost"].to_list() == [total]
+    reaggregate(engine, progress=io.StringIO())
+    monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 0)
+    monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
+    planned, plan = rollup(engine, latency="mean", explain=True)
+    assert [p.source for p in plan.parts] == [DAILY]
+    assert planned["cost"].to_list() == [total]
+    engine.dispose()
+
+
+def test_latency_takes_percentiles_or_mean(ledger):
+    frame = read_calls(ledger)
+    assert rollup(frame, by="model", latency="mean").columns[-2:] == [
+        "latency_ms_mean",
+        "latency_ms_max",
+    ]
+    with pytest.raises(ValueError, match=r"^latency must be one of percentiles, mean, not 'p99'$"):
+        rollup(ledger, latency="p99")
+    with pytest.raises(ValueError, match=r"^explain=True tells which source answered"):
+        rollup(frame, explain=True)

@@ -28,14 +28,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, select, union
+from sqlalchemy import Connection, Engine, func, select, union
 
 from ..reaggregate.job import LOOKBACK_IDS
-from ..store.derived import backfill, state
+from ..store.derived import backfill, daily_rollup, state
 from ..store.schema import calls
 from .request import Request
 
-__all__ = ["ARCHIVE", "DAILY", "LEDGER_GROUPED", "LEDGER_ROWS", "CallsPruned", "Part", "Plan"]
+__all__ = [
+    "ARCHIVE",
+    "DAILY",
+    "DAILY_ROWS_PER_CALL",
+    "LEDGER_GROUPED",
+    "LEDGER_ROWS",
+    "CallsPruned",
+    "Part",
+    "Plan",
+]
 
 DAILY = "daily rollup table"
 ARCHIVE = "archive"
@@ -43,6 +52,12 @@ LEDGER_GROUPED = "ledger, GROUP BY"
 LEDGER_ROWS = "ledger, calls"
 DAY_US = 86_400_000_000
 _LOW, _HIGH = -(2**63), 2**63 - 1  # an open end of the window
+
+DAILY_ROWS_PER_CALL = 0.5
+"""The daily table is read when its newest day has at most this many rows per call: where
+nearly every call is a group of its own (many tenants and models a day), it holds as many
+rows as the ledger, and the database's GROUP BY of the ledger is as fast (unless calls were
+pruned: then only the table has them)."""
 
 Span = tuple[int, int]
 """Microseconds since the epoch, start inclusive, end exclusive; `_LOW`/`_HIGH` when open."""
@@ -159,6 +174,14 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
     elif refusal := request.daily_refusal(daily[1]):
         found.notes.append(f"daily rollup table not used: {refusal}")
         daily = None
+    elif (ratio := _rows_per_call(connection)) > DAILY_ROWS_PER_CALL and (
+        pruned_before_us(connection) is None
+    ):
+        found.notes.append(
+            f"daily rollup table not used: its newest day has {ratio:.2f} rows per call, "
+            "no fewer rows to read than the ledger's"
+        )
+        daily = None
     low = [d[0] for d in (daily,) if d is not None]
     low += [archive.through_id] if archive is not None else []
     recent = [] if not low else _recent_days(connection, min(low), daily)
@@ -198,6 +221,15 @@ def _daily_state(connection: Connection) -> tuple[int, list[str], int] | None:
     if row is None or not row.watermark_id:
         return None
     return row.watermark_id, list(row.tag_keys), row.updated_at_us
+
+
+def _rows_per_call(connection: Connection) -> float:
+    """Rows of the daily table per call, on its newest day (a look at one day's rows)."""
+    newest = select(func.max(daily_rollup.c.day)).scalar_subquery()
+    rows, summed = connection.execute(
+        select(func.count(), func.sum(daily_rollup.c.calls)).where(daily_rollup.c.day == newest)
+    ).one()
+    return rows / int(summed) if summed else 0.0
 
 
 def _recent_days(connection: Connection, watermark: int, daily) -> list[Span]:
