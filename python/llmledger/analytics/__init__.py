@@ -20,9 +20,20 @@ import polars as pl
 from ..archive.location import is_archive
 from .frame import TIME_UNITS, Prepared, prepare
 from .memory import Moment, reprice_frame, rollup_frame
+from .planner import CallsPruned, Plan
+from .request import LATENCY
 from .sql import is_database, reprice_engine, rollup_engine
 
-__all__ = ["TIME_UNITS", "Prepared", "prepare", "reprice", "rollup"]
+__all__ = [
+    "LATENCY",
+    "TIME_UNITS",
+    "CallsPruned",
+    "Plan",
+    "Prepared",
+    "prepare",
+    "reprice",
+    "rollup",
+]
 
 
 def rollup(
@@ -35,7 +46,9 @@ def rollup(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
-) -> pl.DataFrame:
+    latency: str = "percentiles",
+    explain: bool = False,
+) -> pl.DataFrame | tuple[pl.DataFrame, Plan]:
     """Totals per group: one row per distinct combination of `by`.
 
     `by` names columns (`provider`, `model`, `pricing_mode`...), tags (from the `tags` struct;
@@ -57,7 +70,14 @@ def rollup(
     (how much of `cost` the backfill priced; 0 if none), one Int64 sum per token bucket, with
     `reprice` also `repriced_cost`, `repriced_unpriced_calls`, `cost_difference` (re-priced
     minus cost), then `latency_ms_mean`, `_p50`, `_p95` (linear interpolation) and `_max`.
-    Rows come in the order of each group's first call among those rolled up.
+    Rows come in the order of each group's first call among those rolled up; from a database,
+    sorted by the keys (nulls last).
+
+    `latency="mean"` leaves out `latency_ms_p50` and `_p95`: from a database, the sums the
+    nightly job keeps (`llmledger reaggregate`) can then answer most of the window without
+    reading each call (dashboards, budget pages). From a database, `explain=True` returns
+    `(result, plan)`: `str(plan)` says which source answered which part of the window (the
+    daily rollup table, the archive, the ledger), with the groups and time each took.
 
     `source` is a frame, a database (an Engine, or a URL such as `sqlite:///ledger.db`), or
     the archive the nightly job writes: a path, or a URI whose scheme is an object store's
@@ -67,13 +87,22 @@ def rollup(
     by = _keys(by)
     if bucket is not None and bucket not in TIME_UNITS:
         raise ValueError(f"bucket must be one of {', '.join(TIME_UNITS)}, not {bucket!r}")
-    if is_archive(source):
+    if latency not in LATENCY:
+        raise ValueError(f"latency must be one of {', '.join(LATENCY)}, not {latency!r}")
+    archive = is_archive(source)
+    if is_database(source) and not archive:
+        return rollup_engine(
+            source, by, since, until, bucket, tz, where, reprice, latency=latency, explain=explain
+        )
+    if explain:
+        raise ValueError("explain=True tells which source answered: for a database only")
+    if archive:
         from ..archive import rollup_archive
 
-        return rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
-    if is_database(source):
-        return rollup_engine(source, by, since, until, bucket, tz, where, reprice)
-    return rollup_frame(source, by, since, until, bucket, tz, where, reprice)
+        result = rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
+    else:
+        result = rollup_frame(source, by, since, until, bucket, tz, where, reprice)
+    return result if latency == "percentiles" else result.drop("latency_ms_p50", "latency_ms_p95")
 
 
 def reprice(

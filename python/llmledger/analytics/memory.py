@@ -17,7 +17,14 @@ from ..store.filters import warn_unknown_tags, window
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared, call_cost, prepare, repricing
 
-__all__ = ["merge_parts", "output_keys", "pricer_for", "reprice_frame", "rollup_frame"]
+__all__ = [
+    "merge_parts",
+    "output_keys",
+    "pricer_for",
+    "reprice_frame",
+    "rollup_frame",
+    "same_key_types",
+]
 
 Moment = datetime | date | str | None
 _MIN_US = -(2**63)
@@ -203,7 +210,7 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
     """One result from the results of rolling up parts of a ledger by `keys`, each made with
     `latency_values=True`: counts and money added per group, latencies pooled (in part order,
     so the statistics are those of one rollup of all the rows), groups in first appearance."""
-    frame = pl.concat(_same_key_types(parts, keys))
+    frame = pl.concat(same_key_types(parts, keys))
     repriced = "repriced_cost" in frame.columns
     counts = [*_COUNTS, *(["repriced_unpriced_calls"] if repriced else [])]
     money = ["cost", "backfilled_cost", *(["repriced_cost"] if repriced else [])]
@@ -225,7 +232,7 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
     )
 
 
-def _same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[pl.DataFrame]:
+def same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[pl.DataFrame]:
     """The parts with each key column of one type: a part where a key is null throughout
     has it as a string column, whatever its type in the others."""
     types = {}

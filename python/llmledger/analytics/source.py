@@ -63,8 +63,9 @@ _FLOAT_COLUMNS = frozenset({"latency_ms"})
 @dataclass(frozen=True)
 class Query:
     """What to read: ledger columns, tag keys, an at_us window and equality filters (see
-    `llmledger.store.filters`), and with `backfilled` the backfill's cost of each call
-    (`backfilled_cost`, the last column; null for a call the nightly job did not price).
+    `llmledger.store.filters`), `extra` conditions, and with `backfilled` the backfill's cost
+    of each call (`backfilled_cost`, the last column; null for a call the nightly job did not
+    price).
 
     `where` maps a column of `llmledger_calls` or a tag key to a value; None matches a row
     whose column is NULL or that lacks the tag.
@@ -76,6 +77,8 @@ class Query:
     until_us: int | None = None
     where: Mapping[str, str | None] = field(default_factory=dict)
     backfilled: bool = False
+    extra: Sequence[str] = ()
+    """Further SQL conditions on the ledger's columns (the planner's share of the window)."""
 
     def schema(self) -> pa.Schema:
         """The Arrow schema every batch has."""
@@ -109,7 +112,7 @@ def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> str:
             " LEFT JOIN (SELECT call_id, cost AS backfilled_cost FROM llmledger_backfill) b"
             " ON b.call_id = llmledger_calls.id"
         )
-    found = [*extra, *conditions(dialect, q.since_us, q.until_us, q.where)]
+    found = [*extra, *q.extra, *conditions(dialect, q.since_us, q.until_us, q.where)]
     sql = f"SELECT {', '.join(items)} {sql}"
     if found:
         sql += " WHERE " + " AND ".join(found)

@@ -13,12 +13,14 @@ result is exactly the one-part result while only one part's columns are held at 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import polars as pl
+import polars.selectors as cs
 import pyarrow as pa
 from sqlalchemy import Engine, select
 from sqlalchemy.engine import URL
@@ -27,15 +29,16 @@ from ..store import load_snapshot, make_engine
 from ..store.derived import backfill
 from ..store.filters import tag_keys, warn_unknown_tags, window
 from ..store.read import read_calls
-from ..store.schema import BUCKETS, LEDGER_COLUMNS
+from ..store.schema import LEDGER_COLUMNS
 from .frame import TIME_UNITS, Prepared, check_what_if
-from .memory import Moment, merge_parts, output_keys, pricer_for, reprice_frame, rollup_frame
+from .grouped import daily_sums, ledger_sums
+from .memory import Moment, merge_parts, pricer_for, reprice_frame, rollup_frame
+from .merge import merge_sums, to_sums
+from .planner import ARCHIVE, DAILY, LEDGER_GROUPED, LEDGER_ROWS, Part, Plan, archive_of, plan
+from .request import Request
 from .source import Query, read_batches
 
-__all__ = ["PART_ROWS", "is_database", "reprice_engine", "rollup_engine"]
-
-_SUMMED = (*BUCKETS, "cost", "latency_ms")
-_PRICING = ("at_us", "provider", "model", "pricing_mode")
+__all__ = ["PART_ROWS", "in_parts", "is_database", "reprice_engine", "rollup_engine"]
 
 
 def is_database(source: Any) -> bool:
@@ -48,26 +51,6 @@ PART_ROWS = 16_000_000
 a two-tag rollup, 120 bytes a row; lower it on a small machine); a larger read is rolled up
 in parts of this size and the parts merged. Merging costs: on a 10M-row ledger in parts of
 4M rows the rollup took 1.5 s on top of the read instead of 1.0 s."""
-
-
-def _query(
-    keys: Sequence[str],
-    *,
-    pricing: bool,
-    window_us: tuple[int | None, int | None],
-    where: Mapping[str, str | None] | None,
-) -> Query:
-    """What a rollup by `keys` (and re-pricing, if `pricing`) reads."""
-    # at_us always: the frame layer takes it as the ledger's time column.
-    columns = [*(_PRICING if pricing else ("at_us",)), *_SUMMED]
-    columns += [k for k in keys if k in LEDGER_COLUMNS and k not in columns]
-    return Query(
-        columns=columns,
-        tags=_tags(keys),
-        since_us=window_us[0],
-        until_us=window_us[1],
-        where=dict(where or {}),
-    )
 
 
 def _tags(keys: Iterable[str]) -> list[str]:
@@ -107,21 +90,21 @@ def _warn_unknown(
     return result
 
 
-def _parts(engine: Engine, query: Query) -> Iterator[tuple[Prepared, bool]]:
-    """The rows of `query` in parts of at most `PART_ROWS` rows (or one batch, if larger),
+def in_parts(batches: Iterable[pa.RecordBatch], query: Query) -> Iterator[tuple[Prepared, bool]]:
+    """`batches` of `query` in parts of at most `PART_ROWS` rows (or one batch, if larger),
     each with whether it is the last, read as they are needed and handed to the core as
     Arrow (tag `k` as column `tags.k`, as the frame layer names it)."""
-    batches: list[pa.RecordBatch] = []
+    held: list[pa.RecordBatch] = []
     rows = 0
 
     def part() -> Prepared:
-        return Prepared.from_arrow(pa.Table.from_batches(batches, query.schema()), query.tags)
+        return Prepared.from_arrow(pa.Table.from_batches(held, query.schema()), query.tags)
 
-    for batch in read_batches(engine, query):
-        if batches and rows + batch.num_rows > PART_ROWS:
+    for batch in batches:
+        if held and rows + batch.num_rows > PART_ROWS:
             yield part(), False
-            batches, rows = [], 0
-        batches.append(batch)
+            held, rows = [], 0
+        held.append(batch)
         rows += batch.num_rows
     yield part(), True
 
@@ -133,7 +116,7 @@ def _rolled_up(
     rolled up with its latencies kept (`latency_values=True`) and dropped before the next is
     read, and the results are merged exactly."""
     rolled: list[pl.DataFrame] = []
-    for part, last in _parts(engine, query):
+    for part, last in in_parts(read_batches(engine, query), query):
         if last and not rolled:  # it all fits in one part: the in-memory rollup, as it is
             return rollup_part(part)
         rolled.append(rollup_part(part, latency_values=True))
@@ -150,23 +133,35 @@ def rollup_engine(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
-) -> pl.DataFrame:
-    """`llmledger.analytics.rollup` over a database (see there)."""
-    keys = [*([bucket] if bucket else []), *by]
-    query = _query(keys, pricing=reprice is not None, window_us=window(since, until), where=where)
+    *,
+    latency: str = "percentiles",
+    explain: bool = False,
+    _every_call: bool = False,
+) -> pl.DataFrame | tuple[pl.DataFrame, Plan]:
+    """`llmledger.analytics.rollup` over a database (see there). `_every_call` reads every
+    call of the window from the ledger, as before the planner: the reference its tests hold
+    the planner to."""
+    since_us, until_us = window(since, until)
     with _engine(source) as engine:
         if isinstance(reprice, str) and reprice != "current":
             reprice = _snapshot(engine, reprice)
         # One pricer for every part (a snapshot is compiled once).
         pricer = None if reprice is None else pricer_for("current" if reprice is True else reprice)
-        query = _with_backfill(engine, query)
-        result = _rolled_up(
-            engine,
-            query,
-            output_keys(by, bucket),
-            lambda part, **kw: rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw),
+        request = Request(
+            by=tuple(by),
+            bucket=bucket,
+            tz=tz,
+            where=dict(where or {}),
+            since_us=since_us,
+            until_us=until_us,
+            pricer=pricer,
+            percentiles=latency == "percentiles",
         )
-        return _warn_unknown(engine, result, query, keys)
+
+        def rollup_part(part: Prepared, **kw: Any) -> pl.DataFrame:
+            return rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw)
+
+        return _answer(engine, request, rollup_part, explain=explain, every_call=_every_call)
 
 
 def reprice_engine(
@@ -182,7 +177,7 @@ def reprice_engine(
 ) -> pl.DataFrame:
     """`llmledger.analytics.reprice` over a database (see there). A `catalog` other than
     `"current"` given as a string is a stored snapshot's id."""
-    window_us = window(since, until)
+    since_us, until_us = window(since, until)
     with _engine(source) as engine:
         if isinstance(catalog, str) and catalog != "current":
             catalog = _snapshot(engine, catalog)
@@ -192,16 +187,83 @@ def reprice_engine(
             # Per call: every column of every call, as `llmledger.calls()` reads them.
             frame = read_calls(engine, since=since, until=until)
             return reprice_frame(frame, None, None, pricer, as_mode, as_model)
-        query = _with_backfill(engine, _query(by, pricing=True, window_us=window_us, where=None))
-        result = _rolled_up(
-            engine,
-            query,
-            list(by),
-            lambda part, **kw: reprice_frame(
-                part, None, None, pricer, as_mode, as_model, None, by, tz, **kw
-            ),
+        request = Request(
+            by=tuple(by),
+            tz=tz,
+            since_us=since_us,
+            until_us=until_us,
+            pricer=pricer,
+            what_if=(as_mode, as_model),
         )
-        return _warn_unknown(engine, result, query, by)
+
+        def reprice_part(part: Prepared, **kw: Any) -> pl.DataFrame:
+            return reprice_frame(part, None, None, pricer, as_mode, as_model, None, by, tz, **kw)
+
+        return _answer(engine, request, reprice_part, explain=False, every_call=False)
+
+
+def _answer(
+    engine: Engine,
+    request: Request,
+    rollup_part: Callable[..., pl.DataFrame],
+    *,
+    explain: bool,
+    every_call: bool,
+) -> pl.DataFrame | tuple[pl.DataFrame, Plan]:
+    """The request answered part by part as the planner says, the parts merged exactly."""
+    keys = request.keys
+    if every_call:
+        query = _with_backfill(engine, request.query())
+        result = _rolled_up(engine, query, keys, rollup_part)
+        return _warn_unknown(engine, result, query, keys)
+    with engine.connect() as connection:
+        planned = plan(connection, request, archive_of(engine))
+    only = planned.parts[0] if len(planned.parts) == 1 else None
+    if request.percentiles and only is not None and only.source == LEDGER_ROWS:
+        # The ledger alone, as before the planner: no merge when it fits in one part.
+        query = _with_backfill(engine, request.query(only.conditions()))
+        started = time.perf_counter()
+        result = _rolled_up(engine, query, keys, rollup_part)
+        only.seconds, only.groups = time.perf_counter() - started, result.height
+    else:
+        results = []
+        for part in planned.parts:
+            started = time.perf_counter()
+            found = _part(engine, planned, part, rollup_part)
+            part.seconds, part.groups = time.perf_counter() - started, sum(f.height for f in found)
+            results += found
+        merge = merge_parts if request.percentiles else merge_sums
+        result = merge(results, keys)
+    result = result.sort(cs.by_name(keys), nulls_last=True) if keys else result
+    result = _warn_unknown(engine, result, request.query(), keys)
+    return (result, planned) if explain else result
+
+
+def _part(
+    engine: Engine, planned: Plan, part: Part, rollup_part: Callable[..., pl.DataFrame]
+) -> list[pl.DataFrame]:
+    """One part's results: per group sums (see `merge`) when the request asks for no
+    percentiles, else with every group's latencies."""
+    request = planned.request
+    if part.source in (DAILY, LEDGER_GROUPED):
+        with engine.connect() as connection:
+            if part.source == DAILY:
+                return [daily_sums(connection, request, part.days())]
+            query = _with_backfill(engine, request.query())
+            return [ledger_sums(connection, request, part.conditions(), query.backfilled)]
+    if part.source == ARCHIVE:
+        archive = planned.archive
+        # The archive's calls carry their backfilled cost too when the job priced any.
+        queries = [_with_backfill(engine, request.query(window=w)) for w in part.windows()]
+        backfilled = any(q.backfilled for q in queries)
+        queries = [replace(q, backfilled=backfilled) for q in queries]
+        batches = (b for q in queries for b in archive.read(archive.uri, q))
+        query = queries[0]
+    else:
+        query = _with_backfill(engine, request.query(part.conditions()))
+        batches = read_batches(engine, query)
+    found = [rollup_part(p, latency_values=True) for p, _ in in_parts(batches, query)]
+    return found if request.percentiles else [to_sums(f) for f in found]
 
 
 @contextmanager

@@ -8,41 +8,21 @@ Each call's cost is the recorded one, else the backfilled one, as everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
-from ..analytics.frame import Prepared
 from ..analytics.memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
-from ..analytics.source import Query
-from ..analytics.sql import PART_ROWS, _query
+from ..analytics.request import Request
+from ..analytics.sql import in_parts
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import LEDGER_COLUMNS
 from .read import read_archive
 from .state import archive_state
 
 __all__ = ["rollup_archive"]
-
-
-def _parts(uri: str, query: Query) -> Iterator[tuple[Prepared, bool]]:
-    """The archived rows of `query` in parts of at most `PART_ROWS` rows, each with whether it
-    is the last."""
-    batches: list[pa.RecordBatch] = []
-    rows = 0
-
-    def part() -> Prepared:
-        return Prepared.from_arrow(pa.Table.from_batches(batches, query.schema()), query.tags)
-
-    for batch in read_archive(uri, query):
-        if batches and rows + batch.num_rows > PART_ROWS:
-            yield part(), False
-            batches, rows = [], 0
-        batches.append(batch)
-        rows += batch.num_rows
-    yield part(), True
 
 
 def rollup_archive(
@@ -65,12 +45,20 @@ def rollup_archive(
             "reprice names a stored snapshot, which the archive does not hold: pass its "
             "content or a Pricer"
         )
-    keys = [*([bucket] if bucket else []), *by]
-    query = _query(keys, pricing=reprice is not None, window_us=window(since, until), where=where)
-    query = replace(query, backfilled=True)
     pricer = None if reprice is None else pricer_for("current" if reprice is True else reprice)
+    since_us, until_us = window(since, until)
+    request = Request(
+        by=tuple(by),
+        bucket=bucket,
+        tz=tz,
+        where=dict(where or {}),
+        since_us=since_us,
+        until_us=until_us,
+        pricer=pricer,
+    )
+    query = replace(request.query(), backfilled=True)
     rolled: list[pl.DataFrame] = []
-    for part, last in _parts(uri, query):
+    for part, last in in_parts(read_archive(uri, query), query):
         if last and not rolled:
             result = rollup_frame(part, by, None, None, bucket, tz, None, pricer)
             break

@@ -22,7 +22,7 @@ import difflib
 import json
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -113,16 +113,18 @@ def conditions(
     since_us: int | None = None,
     until_us: int | None = None,
     where: Mapping[str, Any] | None = None,
+    tag: Callable[[str, str], str] = tag_sql,
 ) -> list[str]:
     """The WHERE conditions (to be joined with AND) keeping the calls of the window whose
-    columns or tags equal `where`'s values (see the module's docstring)."""
+    columns or tags equal `where`'s values (see the module's docstring). `tag(dialect, key)`
+    is the SQL of a tag's value (another table's `tags` column may need its own)."""
     found = []
     if since_us is not None:
         found.append(f"at_us >= {int(since_us)}")
     if until_us is not None:
         found.append(f"at_us < {int(until_us)}")
     for key, value in (where or {}).items():
-        expr = key if key in LEDGER_COLUMNS else tag_sql(dialect, key)
+        expr = key if key in LEDGER_COLUMNS else tag(dialect, key)
         if value is None:
             found.append(f"{expr} IS NULL")
         elif dialect == "mysql":
