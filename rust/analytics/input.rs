@@ -46,6 +46,25 @@ impl RowRange {
     }
 }
 
+/// Consecutive row ranges grouped into runs of at least [`RANGE_ROWS`] rows (the last run may
+/// hold fewer): units for work that has a fixed cost per unit, so that a ledger of many small
+/// batches (a range each) pays it per run of them rather than per batch.
+pub fn runs(ranges: &[RowRange]) -> Vec<&[RowRange]> {
+    let mut runs = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, r) in ranges.iter().enumerate() {
+        rows += r.len();
+        if rows >= RANGE_ROWS {
+            runs.push(&ranges[start..=i]);
+            (start, rows) = (i + 1, 0);
+        }
+    }
+    if start < ranges.len() {
+        runs.push(&ranges[start..]);
+    }
+    runs
+}
+
 /// `values` cut into consecutive slices of the given lengths, for parallel writers.
 pub fn split_mut<T>(values: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
     let mut rest = values;

@@ -9,11 +9,12 @@
 //! ranges run on rayon's pool and merged.
 //!
 //! The modules, from the bottom up: `input` (the batches, their row ranges and numeric
-//! columns), `pages` and `codes` (large arrays, narrow codes), `encode` (key columns to
+//! columns; `chunks` assembles batches from columns chunked apart), `pages` and `codes` (large arrays, narrow codes), `encode` (key columns to
 //! codes), `reprice` (each row's cost under a catalog), `aggregate` and `latency` (sums and
 //! statistics per group), `output` (the result batch) and `rollup`, which drives them.
 
 mod aggregate;
+mod chunks;
 mod codes;
 mod encode;
 mod input;
@@ -30,6 +31,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use chunks::from_columns;
 pub use encode::{Encoded, KeyValue, Keys};
 pub use input::Ledger;
 pub use output::latency_stats;

@@ -2,6 +2,8 @@
 //! dictionary of its own ([`SpanCoder`]), then the spans' dictionaries are merged and the
 //! codes remapped in parallel.
 
+use std::sync::Arc;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, GenericStringArray, OffsetSizeTrait, StringViewArray};
@@ -108,6 +110,16 @@ struct SpanCoder<'a> {
     dict: Dict<'a>,
     inline: InlineCodes,
     bytes: ByteCodes,
+    /// Long strings looked up by view so far, and found, over all the span's ranges: a range
+    /// of a small batch holds fewer rows than a trial ([`VIEW_PROBES`]), and a trial begun
+    /// afresh in each would never end.
+    view_probes: usize,
+    view_hits: usize,
+    /// Whether the trial found that views are not worth looking up.
+    views_off: bool,
+    /// The values of the last dictionary-encoded range and their codes: the ranges of one
+    /// array code them once.
+    last_values: Option<(ArrayRef, Vec<u32>)>,
 }
 
 impl<'a> SpanCoder<'a> {
@@ -154,7 +166,6 @@ impl<'a> SpanCoder<'a> {
         // range only.
         let mut by_view: FastMap<u128, u32> = FastMap::default();
         let mut remembered_long = 0usize;
-        let (mut probes, mut hits) = (0usize, 0usize);
         for (i, o) in (r.start..r.end).zip(out) {
             if nulls.is_some_and(|n| n.is_null(i)) {
                 *o = self.bytes.code(KeyRef::Null, &mut self.dict);
@@ -168,14 +179,14 @@ impl<'a> SpanCoder<'a> {
                     .code(view, &mut self.dict, || KeyRef::Str(a.value(i).as_bytes()));
                 continue;
             }
-            if probes == VIEW_PROBES && hits * 4 < probes {
-                remembered_long = VIEW_BUDGET; // fewer than a quarter shared a view: stop looking
+            if self.view_probes == VIEW_PROBES && self.view_hits * 4 < VIEW_PROBES {
+                self.views_off = true; // fewer than a quarter shared a view: stop looking
             }
-            let remember = remembered_long < VIEW_BUDGET;
+            let remember = !self.views_off && remembered_long < VIEW_BUDGET;
             if remember {
-                probes += 1;
+                self.view_probes += 1;
                 if let Some(&c) = by_view.get(&view) {
-                    hits += 1;
+                    self.view_hits += 1;
                     *o = c;
                     continue;
                 }
@@ -223,26 +234,37 @@ impl<'a> SpanCoder<'a> {
     }
 
     /// Dictionary-encoded strings: the values are coded, then each row takes its value's code.
+    /// Values already coded for the range before (of the same array) are not coded again, and
+    /// only the range's own keys are read: a large array is several ranges.
     fn dictionary(&mut self, array: &'a ArrayRef, r: &RowRange, out: &mut [u32]) {
         let dict = array.as_any_dictionary();
         let values = dict.values();
-        let whole = RowRange {
-            batch: 0,
-            start: 0,
-            end: values.len(),
-            global: 0,
+        let inner = match self.last_values.take() {
+            Some((last, codes)) if Arc::ptr_eq(&last, values) => codes,
+            _ => {
+                let whole = RowRange {
+                    batch: 0,
+                    start: 0,
+                    end: values.len(),
+                    global: 0,
+                };
+                let mut codes = vec![0u32; values.len()];
+                self.encode(values, &whole, &mut codes);
+                codes
+            }
         };
-        let mut inner = vec![0u32; values.len()];
-        self.encode(values, &whole, &mut inner);
-        let keys = dict.normalized_keys();
-        let nulls = dict.keys().nulls();
-        for (i, o) in (r.start..r.end).zip(out) {
-            *o = if nulls.is_some_and(|n| n.is_null(i)) {
+        let range = array.slice(r.start, r.len());
+        let range = range.as_any_dictionary();
+        let keys = range.normalized_keys();
+        let nulls = range.keys().nulls();
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = if nulls.is_some_and(|n| n.is_null(k)) {
                 self.bytes.code(KeyRef::Null, &mut self.dict)
             } else {
-                inner[keys[i]]
+                inner[keys[k]]
             };
         }
+        self.last_values = Some((Arc::clone(values), inner));
     }
 }
 

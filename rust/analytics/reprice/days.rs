@@ -2,7 +2,7 @@
 //! look-up.
 
 use super::{RateCodes, US_PER_DAY};
-use crate::analytics::input::{IntColumn, RowRange};
+use crate::analytics::input::{Cols, RowRange};
 
 /// A [`DayTable`] entry: the route leaves the row unpriced all day.
 pub(super) const UNPRICED_DAY: u32 = u32::MAX;
@@ -13,10 +13,12 @@ pub(super) const SLOW: u32 = u32::MAX - 1;
 /// Most entries a [`DayTable`] is built with (a quarter of a MiB).
 const DAY_TABLE_ENTRIES: usize = 1 << 16;
 
-/// Each route's segment on each UTC day that one row range spans, so that a row's price is
-/// one look-up in a small table instead of a route, a pair and a binary search in turn (a
+/// Each route's segment on each UTC day that a run of row ranges spans, so that a row's price
+/// is one look-up in a small table instead of a route, a pair and a binary search in turn (a
 /// chain of dependent reads, most of the time re-pricing took). A ledger is kept in time
-/// order, so a range spans a day or two; one that spans too many gets no table.
+/// order, so a run spans a day or two; one that spans too many gets no table. A table per
+/// run, not per range: a ledger of small batches has a range per batch, and building the
+/// table for each would cost about as much as pricing its rows.
 pub(super) struct DayTable {
     first_day: i64,
     routes: usize,
@@ -26,9 +28,10 @@ pub(super) struct DayTable {
 }
 
 impl DayTable {
-    pub(super) fn new(codes: &RateCodes, r: &RowRange, at: &IntColumn) -> Option<DayTable> {
-        let (lo, hi) = (r.start..r.end)
-            .map(|i| at.raw(i))
+    pub(super) fn new(codes: &RateCodes, run: &[RowRange], cols: &[Cols]) -> Option<DayTable> {
+        let (lo, hi) = run
+            .iter()
+            .flat_map(|r| (r.start..r.end).map(|i| cols[r.batch].at.raw(i)))
             .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         let (first_day, last_day) = (lo.div_euclid(US_PER_DAY), hi.div_euclid(US_PER_DAY));
         let routes = &codes.rates.routes;

@@ -17,7 +17,7 @@ use self::days::{DayTable, SLOW, UNPRICED_DAY};
 pub use self::repricer::Repricer;
 pub(crate) use self::repricer::US_PER_DAY;
 use super::encode::Encoded;
-use super::input::{split_mut, Cols, Ledger, RowRange};
+use super::input::{runs, split_mut, Cols, Ledger, RowRange};
 use super::pages;
 use crate::Error;
 
@@ -124,28 +124,34 @@ pub(crate) fn reprice_all(
 ) -> Result<Vec<i64>, Error> {
     let cols = ledger.cols(time_column)?;
     let codes = rate_codes(rates, models, modes)?;
-    let ranges = ledger.ranges();
+    let runs = runs(ledger.ranges());
     let mut out = pages::zeroed::<i64>(ledger.rows());
-    split_mut(&mut out, ranges.iter().map(RowRange::len))
+    let lens = runs.iter().map(|run| run.iter().map(RowRange::len).sum());
+    split_mut(&mut out, lens)
         .into_par_iter()
-        .zip(ranges)
-        .try_for_each(|(out, r)| {
-            let c = &cols[r.batch];
-            let at = c.at.as_i64();
-            let tokens: Option<Vec<&[i64]>> = c.tokens.iter().map(|t| t.as_i64()).collect();
-            let days = DayTable::new(&codes, r, &c.at);
-            for (k, o) in out.iter_mut().enumerate() {
-                let i = r.start + k;
-                // Slices when the columns are Int64, as they come from `calls()` and SQL.
-                let (ts, row) = match (at, &tokens) {
-                    (Some(at), Some(t)) => (at[i], std::array::from_fn(|b| t[b][i])),
-                    _ => (c.at.raw(i), tokens_at(c, i)),
-                };
-                let g = r.global + k;
-                match days.as_ref().map_or(SLOW, |d| d.entry(codes.route(g), ts)) {
-                    UNPRICED_DAY => *o = UNPRICED,
-                    SLOW => *o = codes.cost(g, ts, &row)?.unwrap_or(UNPRICED),
-                    segment => *o = codes.rates.repricer.segment_cost(segment, &row, 0)?,
+        .zip(runs)
+        .try_for_each(|(out, run)| {
+            let days = DayTable::new(&codes, run, &cols);
+            for (out, r) in split_mut(out, run.iter().map(RowRange::len))
+                .into_iter()
+                .zip(run)
+            {
+                let c = &cols[r.batch];
+                let at = c.at.as_i64();
+                let tokens: Option<Vec<&[i64]>> = c.tokens.iter().map(|t| t.as_i64()).collect();
+                for (k, o) in out.iter_mut().enumerate() {
+                    let i = r.start + k;
+                    // Slices when the columns are Int64, as they come from `calls()` and SQL.
+                    let (ts, row) = match (at, &tokens) {
+                        (Some(at), Some(t)) => (at[i], std::array::from_fn(|b| t[b][i])),
+                        _ => (c.at.raw(i), tokens_at(c, i)),
+                    };
+                    let g = r.global + k;
+                    match days.as_ref().map_or(SLOW, |d| d.entry(codes.route(g), ts)) {
+                        UNPRICED_DAY => *o = UNPRICED,
+                        SLOW => *o = codes.cost(g, ts, &row)?.unwrap_or(UNPRICED),
+                        segment => *o = codes.rates.repricer.segment_cost(segment, &row, 0)?,
+                    }
                 }
             }
             Ok::<_, Error>(())
