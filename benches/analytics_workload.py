@@ -168,10 +168,16 @@ def rate_table(models: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows).sort("from_us")
 
 
-def ledger(n: int, models: list[dict[str, Any]], seed: int = 2) -> pl.DataFrame:
-    """N calls shaped like `llmledger.calls()` (the columns the work reads), oldest first."""
+def ledger(
+    n: int,
+    models: list[dict[str, Any]],
+    seed: int = 2,
+    span: tuple[int, int] = (START_DAY * DAY_US, (START_DAY + DAYS) * DAY_US),
+) -> pl.DataFrame:
+    """N calls shaped like `llmledger.calls()` (the columns the work reads), oldest first,
+    made within `span` (µs since the epoch, the end excluded): by default the 90 days."""
     rng = np.random.default_rng(seed)
-    at_us = np.sort(rng.integers(START_DAY * DAY_US, (START_DAY + DAYS) * DAY_US, n))
+    at_us = np.sort(rng.integers(*span, n))
     model = rng.integers(0, MODELS, n)
     unknown = rng.random(n) < 0.02
     lognormal = lambda mu, sigma: rng.lognormal(mu, sigma, n).astype(np.int64)  # noqa: E731
@@ -243,6 +249,24 @@ def ledger(n: int, models: list[dict[str, Any]], seed: int = 2) -> pl.DataFrame:
         ),
     )
     return frame
+
+
+def arriving_in_batches(n: int, models: list[dict[str, Any]], rows: int) -> pl.DataFrame:
+    """N calls as they arrive in batches of `rows` (archive files, SQL pages, a stream): one
+    frame per batch, each built on its own (its own buffers) over its own stretch of the 90
+    days, concatenated without a copy into a frame of one chunk per batch, oldest first."""
+    start, length = START_DAY * DAY_US, DAYS * DAY_US
+    count = -(-n // rows)
+    parts = [
+        ledger(
+            min(rows, n - k * rows),
+            models,
+            seed=3 + k,
+            span=(start + length * k // count, start + length * (k + 1) // count),
+        )
+        for k in range(count)
+    ]
+    return pl.concat(parts, rechunk=False)
 
 
 # --- the three engines -----------------------------------------------------------------

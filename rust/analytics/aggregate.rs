@@ -11,10 +11,10 @@
 use rayon::prelude::*;
 
 use super::codes::Code;
-use super::input::RowRange;
+use super::input::{Cols, RowRange};
 use super::latency;
 use super::pages;
-use super::rollup::{Cols, UNPRICED};
+use super::reprice::UNPRICED;
 use crate::Error;
 
 /// One group's calls and money, and where its rows start.

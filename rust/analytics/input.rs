@@ -14,6 +14,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
+use crate::pricing::BUCKETS;
 use crate::Error;
 
 /// Rows per unit of parallel work: large enough to amortise the per-range hash maps, small
@@ -43,6 +44,25 @@ impl RowRange {
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }
+}
+
+/// Consecutive row ranges grouped into runs of at least [`RANGE_ROWS`] rows (the last run may
+/// hold fewer): units for work that has a fixed cost per unit, so that a ledger of many small
+/// batches (a range each) pays it per run of them rather than per batch.
+pub fn runs(ranges: &[RowRange]) -> Vec<&[RowRange]> {
+    let mut runs = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, r) in ranges.iter().enumerate() {
+        rows += r.len();
+        if rows >= RANGE_ROWS {
+            runs.push(&ranges[start..=i]);
+            (start, rows) = (i + 1, 0);
+        }
+    }
+    if start < ranges.len() {
+        runs.push(&ranges[start..]);
+    }
+    runs
 }
 
 /// `values` cut into consecutive slices of the given lengths, for parallel writers.
@@ -133,6 +153,29 @@ impl Ledger {
             .collect()
     }
 
+    /// The per-row inputs of each batch, its time read from `time_column`.
+    pub(crate) fn cols(&self, time_column: &str) -> Result<Vec<Cols>, Error> {
+        let at = self.ints(time_column)?;
+        let tokens: Vec<Vec<IntColumn>> = BUCKETS
+            .iter()
+            .map(|b| self.ints(b))
+            .collect::<Result<_, _>>()?;
+        let cost = self.ints("cost")?;
+        let latency = if self.has_column("latency_ms") {
+            Some(self.floats("latency_ms")?)
+        } else {
+            None
+        };
+        Ok((0..at.len())
+            .map(|b| Cols {
+                at: at[b].clone(),
+                tokens: tokens.iter().map(|t| t[b].clone()).collect(),
+                cost: cost[b].clone(),
+                latency: latency.as_ref().map(|l| l[b].clone()),
+            })
+            .collect())
+    }
+
     /// Column `name` as Float64 per batch.
     pub fn floats(&self, name: &str) -> Result<Vec<FloatColumn>, Error> {
         self.column(name)?
@@ -146,6 +189,14 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// The per-row inputs of one batch that every kernel reads.
+pub(crate) struct Cols {
+    pub(crate) at: IntColumn,
+    pub(crate) tokens: Vec<IntColumn>,
+    pub(crate) cost: IntColumn,
+    pub(crate) latency: Option<FloatColumn>,
 }
 
 /// The values of an integer column, in their stored width (no copy).

@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::codes::Code;
-use super::input::{split_mut, RowRange};
+use super::input::{split_mut, Cols, RowRange};
 use super::pages;
-use super::rollup::Cols;
 
 /// `[mean, p50, p95, max]` per group, `None` for a group without latencies.
 pub type Stats = [Option<f64>; 4];

@@ -7,8 +7,14 @@
 //! layout, or integers). Key columns are dictionary-encoded once per [`Table`] and reused by
 //! every kernel run on it, so a rollup is one pass over integer codes. Work is split into row
 //! ranges run on rayon's pool and merged.
+//!
+//! The modules, from the bottom up: `input` (the batches, their row ranges and numeric
+//! columns; `chunks` assembles batches from columns chunked apart), `pages` and `codes` (large arrays, narrow codes), `encode` (key columns to
+//! codes), `reprice` (each row's cost under a catalog), `aggregate` and `latency` (sums and
+//! statistics per group), `output` (the result batch) and `rollup`, which drives them.
 
 mod aggregate;
+mod chunks;
 mod codes;
 mod encode;
 mod input;
@@ -25,11 +31,12 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use chunks::from_columns;
 pub use encode::{Encoded, KeyValue, Keys};
 pub use input::Ledger;
 pub use output::latency_stats;
-pub use reprice::Repricer;
-pub use rollup::{next_id, reprice_rows, rollup, Key, Rates, RollupSpec, Route, UNPRICED};
+pub use reprice::{next_id, Rates, Repricer, Route, UNPRICED};
+pub use rollup::{rollup, Key, RollupSpec};
 pub use timebucket::{Unit, Zone};
 
 use crate::Error;
@@ -66,7 +73,19 @@ impl Table {
         if let Some(c) = self.repriced.lock().expect("re-pricing cache").get(&key) {
             return Ok(Arc::clone(c));
         }
-        let costs = Arc::new(rollup::reprice_all(self, time_column, rates)?);
+        let models = self.encoded_tuple(&rates.model_key)?;
+        let modes = rates
+            .mode_key
+            .as_deref()
+            .map(|m| self.encoded(m))
+            .transpose()?;
+        let costs = Arc::new(reprice::reprice_all(
+            &self.ledger,
+            time_column,
+            rates,
+            models,
+            modes,
+        )?);
         self.repriced
             .lock()
             .expect("re-pricing cache")
@@ -100,4 +119,17 @@ impl Table {
             .insert(names.to_vec(), Arc::clone(&e));
         Ok(e)
     }
+}
+
+/// Per-row costs under `rates` for every row of the ledger (`None`: unpriced).
+pub fn reprice_rows(
+    table: &Table,
+    time_column: &str,
+    rates: &Rates,
+) -> Result<Vec<Option<i64>>, Error> {
+    let costs = table.repriced(time_column, rates)?;
+    Ok(costs
+        .iter()
+        .map(|&c| (c != UNPRICED).then_some(c))
+        .collect())
 }

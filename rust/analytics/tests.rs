@@ -468,7 +468,7 @@ fn day_pair_ledger(rng: &mut Rng, rows: usize, card: u64) -> Table {
 fn latency_statistics_do_not_depend_on_how_many_groups_are_laid_out_at_a_time() {
     let mut rng = Rng(11);
     let t = day_pair_ledger(&mut rng, 3_000, 40);
-    let cols = rollup::batch_cols(&t, "at_us").unwrap();
+    let cols = t.ledger().cols("at_us").unwrap();
     let a = t.encoded("a").unwrap();
     let Codes::U8(gid) = &a.codes else {
         panic!("40 keys take a byte")

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyTuple};
 use pyo3_arrow::error::PyArrowResult;
 use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
-use pyo3_arrow::PyTable;
+use pyo3_arrow::{PyChunkedArray, PyTable};
 
 use super::Catalog;
 use crate::analytics::{self, Key, KeyValue, Rates, RollupSpec, Route, Unit, Zone};
@@ -63,6 +63,19 @@ impl Ledger {
         Ledger(analytics::Table::new(analytics::Ledger::new(
             schema, batches,
         )))
+    }
+
+    /// A ledger from columns given apart, each a name and anything with
+    /// `__arrow_c_stream__` (a Polars Series: its chunks as they are, no copy). A struct
+    /// column `s` becomes a column `s.<field>` per field.
+    #[staticmethod]
+    fn from_columns(py: Python<'_>, columns: Vec<(String, PyChunkedArray)>) -> PyResult<Self> {
+        let columns = columns
+            .into_iter()
+            .map(|(name, c)| (name, c.into_inner().0))
+            .collect();
+        let ledger = py.detach(|| analytics::from_columns(columns))?;
+        Ok(Ledger(analytics::Table::new(ledger)))
     }
 
     fn __len__(&self) -> usize {

@@ -220,6 +220,42 @@ def test_a_frame_of_several_chunks_rolls_up_like_one():
         assert analytics.rollup(chunked, by=by, reprice=p).equals(expected)
 
 
+def test_columns_chunked_apart_and_null_tags_roll_up_and_reprice_like_one_chunk():
+    # The core takes a frame column by column, each in its own chunks: here 40 batches of
+    # calls (a concatenation), `latency_ms` in one chunk and `cost` in two, a row whose tags
+    # struct is null and calls the nightly job priced later.
+    rows = [
+        row(
+            ts(D0, s),
+            model="mt"[s % 3 % 2],
+            tok=tokens(7 * s, s),
+            cost=s if s % 5 else None,
+            latency=s / 8,
+            feature="abc"[s % 3],
+            tenant=f"tenant-{s % 7:05d}",
+        )
+        for s in range(200)
+    ]
+    whole = frame(rows).with_columns(
+        tags=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("tags")),
+        backfilled_cost=pl.when(pl.col("cost").is_null() & (pl.int_range(pl.len()) % 2 == 0))
+        .then(pl.lit(Decimal("0.000000000077")))
+        .cast(pl.Decimal(38, 12)),
+    )
+    batches = pl.concat([whole.slice(s, 5) for s in range(0, 200, 5)], rechunk=False)
+    cost = pl.concat([whole["cost"].slice(0, 101), whole["cost"].slice(101)], rechunk=False)
+    chunked = batches.with_columns(whole["latency_ms"], cost)
+    assert [chunked[c].n_chunks() for c in ("at", "cost", "latency_ms")] == [40, 2, 1]
+    p = pricer(MODELS)
+    for by in (["feature", "tenant"], ["day", "model"], []):
+        expected = analytics.rollup(whole, by=by, reprice=p)
+        assert analytics.rollup(chunked, by=by, reprice=p).equals(expected)
+    assert analytics.reprice(chunked, catalog=p).equals(analytics.reprice(whole, catalog=p))
+    # The null struct row groups with the rows without the tag.
+    out = analytics.rollup(chunked, by=["feature"]).filter(pl.col("feature").is_null())
+    assert out["calls"].to_list() == [1]
+
+
 def test_a_tag_no_row_has_groups_every_call_under_null():
     # As SQL reads it: a frame's tags struct holds only the tags its rows have.
     # It is said, as a key no call has is most often a typo.

@@ -47,6 +47,23 @@ def call_cost(columns: Sequence[str]) -> pl.Expr:
     return pl.col("cost")
 
 
+def _columns(frame: pl.DataFrame) -> dict[str, pl.Series]:
+    """The ledger columns of `frame` by the core's names: each top-level column but `tags`,
+    and the `tags` struct (which the core reads as a column `tags.<key>` per tag)."""
+    columns = {s.name: s for s in frame.get_columns() if s.name != "tags"}
+    if isinstance(frame.schema.get("tags"), pl.Struct):
+        columns["tags"] = frame.get_column("tags")
+    return columns
+
+
+def _integer_tags(schema: pl.Schema) -> frozenset[str]:
+    """The core's names (`tags.<key>`) of the integer tags of a frame with `schema`."""
+    tags = schema.get("tags")
+    if not isinstance(tags, pl.Struct):
+        return frozenset()
+    return frozenset(f"tags.{f.name}" for f in tags.fields if f.dtype.is_integer())
+
+
 def _priced_later(rows: pa.Table) -> pa.Table:
     """`rows` (those `_LATER` keeps) with the later price as their cost."""
     at = rows.schema.get_field_index("cost")
@@ -64,35 +81,35 @@ class Prepared:
         schema = frame.schema
         if "at" in schema:
             self.time_column = "at"
-            at = pl.col("at")
-            if schema["at"] != pl.Datetime("us", "UTC"):
+            at = frame.get_column("at")
+            if at.dtype != pl.Datetime("us", "UTC"):
                 at = at.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
-            columns = [at]
         elif "at_us" in schema:
             self.time_column = "at_us"
-            columns = [pl.col("at_us")]
+            at = frame.get_column("at_us")
         else:
             raise ValueError(
                 "not a ledger: no time column `at` (as `llmledger.calls()` gives) or `at_us`; "
                 f"the frame has {', '.join(schema) or 'no columns'}"
             )
-        columns += [pl.col(n) for n in schema if n not in ("at", "at_us", "tags")]
         self.tags: tuple[str, ...] = ()
         if isinstance(schema.get("tags"), pl.Struct):
             self.tags = tuple(f.name for f in schema["tags"].fields)  # type: ignore[union-attr]
-            # Renamed, then unnested: `struct.field(k)` reads `*` and `^...$` as patterns (and
-            # panics on `*`); `tags.`-prefixed names are never patterns.
-            renamed = pl.col("tags").struct.rename_fields([f"tags.{k}" for k in self.tags])
-            columns.append(renamed.struct.unnest())
-        # Through a pyarrow table at Polars' newest Arrow level: each chunk becomes a batch, no
-        # copy. Handed over directly, a frame of several chunks (a concatenation, a frame read
-        # in parts) is first rechunked by Polars' export, a copy of the whole ledger.
-        newest = pl.CompatLevel.newest()
-        selected = frame.select(columns)
-        later = None
+        columns = {n: s for n, s in _columns(frame).items() if n not in ("at", "at_us")}
+        columns = {self.time_column: at, **columns}
+        self.backfilled: Prepared | None = None
         if "backfilled_cost" in schema:
-            later = _priced_later(selected.filter(_LATER_POLARS).to_arrow(compat_level=newest))
-        self._hand_over(selected.to_arrow(compat_level=newest), later)
+            later = frame.filter(_LATER_POLARS).with_columns(cost=pl.col("backfilled_cost"))
+            if later.height:
+                self.backfilled = Prepared(later.drop("backfilled_cost").rechunk())
+            columns["cost"] = frame.select(call_cost(schema)).to_series()
+        # Column by column: a Polars frame exports each column's chunks as they are, but a
+        # frame of several chunks (a concatenation, a frame read in parts) only after copying
+        # it into one; and converting it to Arrow record batches costs more per chunk than
+        # the kernels spend on a chunk of a few thousand rows.
+        self.ledger = _core.Ledger.from_columns(list(columns.items()))
+        integers = frozenset(n for n, c in columns.items() if c.dtype.is_integer())
+        self.integer_columns = integers | _integer_tags(schema)
         self.top_level = frozenset(schema) - {"tags"}
         # Re-pricing tables by (pricer, as_mode, as_model): the core caches each one's per-row
         # costs, so several rollups of one prepared ledger re-price it once.

@@ -10,7 +10,7 @@
 //!
 //! The compiled tables are flat and small: a 20-byte head per pair, one array of switch points,
 //! one of 80-byte segments. A bulk re-pricing goes further and looks each row's segment up in
-//! a per-day table (`rollup.rs`), which spares the head and the binary search.
+//! a per-day table (`days.rs`), which spares the head and the binary search.
 
 use crate::pricing::{Catalog, PriceKey, Rate, When, BUCKET_KEYS, INPUT_BUCKETS};
 use crate::Error;
