@@ -57,7 +57,7 @@ class Ledger:
         `cost_pico` the exact total in pico-USD (None when unpriced)."""
         llmledger.flush()
         out = []
-        for row in llmledger.calls().sort("at_us").to_dicts():
+        for row in llmledger.calls().to_dicts():
             row["tokens"] = {b: row[b] for b in BUCKETS}
             cost = row["cost"]
             row["cost_pico"] = None if cost is None else int(cost * Decimal(10**12))
