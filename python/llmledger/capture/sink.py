@@ -40,8 +40,9 @@ class Finished(Protocol):
 
 problems: Counter[str] = Counter()
 """Capture problems by kind, for `llmledger.health()`: "capture", "decode", "parse", "record",
-"usage" (a provider's usage unusable or clamped) and "host" (calls to a host the registry
-does not know, once per host)."""
+"usage" (a provider's usage unusable or clamped), "host" (calls to a host the registry
+does not know, once per host) and "tags" (an integration's tags for a request or task that
+could not be had: `llmledger.integrations`)."""
 
 duplicates: Counter[str] = Counter()
 """Calls an integration reported that an instrumented client recorded already (see `seen`),
