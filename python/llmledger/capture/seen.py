@@ -18,18 +18,24 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-__all__ = ["Reporting", "begin", "end", "request_sent"]
+__all__ = ["MAX_NESTING", "Reporting", "begin", "end", "request_sent"]
+
+MAX_NESTING = 4
+"""How many open calls one call may be nested in (a span around a LangChain call around...).
+A call the library never reports ended (a stream the app abandoned) stays open; past this
+depth a new call does not nest in it, so such calls cannot pile up in a long-lived context."""
 
 
 class Reporting:
     """One call a library is making, from its start to its report."""
 
-    __slots__ = ("captured", "ended", "outer")
+    __slots__ = ("captured", "depth", "ended", "outer")
 
     def __init__(self, outer: Reporting | None) -> None:
         self.captured = False  # an instrumented client sent a request for it
         self.ended = False
         self.outer = outer  # the call open around it (a span around a LangChain call)
+        self.depth = 0 if outer is None else outer.depth + 1
 
 
 # The innermost open call of this context. Never reset: the library reports the call's end
@@ -40,14 +46,16 @@ _open: ContextVar[Reporting | None] = ContextVar("llmledger_reporting", default=
 def begin() -> Reporting:
     """Open a call in this context, as the library reports its start."""
     outer = _open.get()
-    call = Reporting(outer if outer is not None and not outer.ended else None)
+    if outer is not None and (outer.ended or outer.depth >= MAX_NESTING):
+        outer = None
+    call = Reporting(outer)
     _open.set(call)
     return call
 
 
 def end(call: Reporting) -> bool:
     """Close a call as the library reports it; True if it is the library's to record (no
-    instrumented client sent a request for it)."""
+    instrumented client sent a request for it). Closing it again changes nothing."""
     call.ended = True
     return not call.captured
 

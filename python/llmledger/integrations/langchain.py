@@ -87,6 +87,8 @@ class Handler(BaseCallbackHandler):
             _record(run, response)
         except Exception:  # a bug here must not reach LangChain, nor the app
             report_problem("record", "could not record a LangChain %s call", run.provider)
+        finally:
+            seen.end(run.opened)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id, None)
@@ -105,7 +107,6 @@ def _record(run: _Run, response: LLMResult) -> None:
         None,
     )
     if message is None:
-        seen.end(run.opened)
         report_problem("usage", "a LangChain %s call reported no usage; not recorded", run.provider)
         return
     usage = message.usage_metadata

@@ -59,6 +59,23 @@ class LedgerCallback(CustomLogger):
     ) -> None:
         _record(kwargs, response_obj, start_time, end_time)
 
+    def log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        _close(kwargs)
+
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        _close(kwargs)
+
+
+def _close(kwargs: dict[str, Any]) -> None:
+    """A failed call is not recorded here; its call is closed, so it opens no other."""
+    started = kwargs.get(_STARTED)
+    if started is not None:
+        seen.end(started[2])
+
 
 def _record(kwargs: dict[str, Any], response: Any, start_time: Any, end_time: Any) -> None:
     """Record one call LiteLLM reports; what goes wrong is counted, never raised into it."""
@@ -66,6 +83,8 @@ def _record(kwargs: dict[str, Any], response: Any, start_time: Any, end_time: An
         _record_call(kwargs, response, start_time, end_time)
     except Exception:  # a bug here must not reach LiteLLM's logging, nor the app
         report_problem("record", "could not record a LiteLLM call")
+    finally:
+        _close(kwargs)
 
 
 def _record_call(kwargs: dict[str, Any], response: Any, start_time: Any, end_time: Any) -> None:

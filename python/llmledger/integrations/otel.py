@@ -80,6 +80,9 @@ class SpanProcessor(_SpanProcessor):
             self._record(span, started)
         except Exception:  # a bug here must not reach the tracer, nor the app
             report_problem("record", "could not record an OpenTelemetry span")
+        finally:
+            if started is not None:
+                seen.end(started[1])
 
     def shutdown(self) -> None:
         self._started.clear()
@@ -93,8 +96,6 @@ class SpanProcessor(_SpanProcessor):
         attributes = span.attributes or {}
         provider = _first(attributes, _PROVIDER)
         if provider is None or not any(name in attributes for name in (*_INPUT, *_OUTPUT)):
-            if started is not None:
-                seen.end(started[1])
             return  # not a GenAI call, or one that reported no usage (an error)
         provider = _PROVIDERS.get(str(provider), str(provider))
         model = _first(attributes, ("gen_ai.response.model", "gen_ai.request.model"))
