@@ -11,8 +11,8 @@ import openai
 import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
-from conftest import CHAT, CHAT_COST, tokens
 from fakeprovider import reply
+from integration_cases import CHAT, CHAT_COST, tokens
 
 import llmledger
 from llmledger.integrations.celery import propagate_tags

@@ -11,13 +11,13 @@ from typing import Any
 import django
 import openai
 import pytest
-from conftest import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 from fakeprovider import reply
+from integration_cases import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 
 import llmledger
 from llmledger.integrations.django import TagsMiddleware

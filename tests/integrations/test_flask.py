@@ -9,9 +9,9 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 from fakeprovider import reply
 from flask import Flask, Request, g, request
+from integration_cases import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 
 import llmledger
 import llmledger.integrations.flask

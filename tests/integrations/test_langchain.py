@@ -10,8 +10,8 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from conftest import CHAT, CHAT_COST, CHAT_ID, CHAT_STREAM, CHAT_STREAM_COST, tokens
 from fakeprovider import reply
+from integration_cases import CHAT, CHAT_COST, CHAT_ID, CHAT_STREAM, CHAT_STREAM_COST, tokens
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
 

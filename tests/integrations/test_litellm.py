@@ -11,7 +11,8 @@ from typing import Any
 import litellm
 import openai
 import pytest
-from conftest import (
+from fakeprovider import reply
+from integration_cases import (
     CHAT,
     CHAT_COST,
     CHAT_ID,
@@ -20,7 +21,6 @@ from conftest import (
     CHAT_STREAM_ID,
     tokens,
 )
-from fakeprovider import reply
 
 import llmledger
 from llmledger.capture import sink

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
-from conftest import tokens
+from integration_cases import tokens
 
 import llmledger
 from llmledger.capture import seen

@@ -9,8 +9,8 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from conftest import CHAT, CHAT_COST, CHAT_ID, tokens
 from fakeprovider import reply
+from integration_cases import CHAT, CHAT_COST, CHAT_ID, tokens
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer

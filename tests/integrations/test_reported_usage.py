@@ -4,9 +4,9 @@ buckets: every token in exactly one bucket, parts clamped to their totals."""
 from __future__ import annotations
 
 import pytest
-from conftest import tokens
 from hypothesis import given
 from hypothesis import strategies as st
+from integration_cases import tokens
 
 from llmledger.capture import sink
 from llmledger.integrations._reported import buckets

@@ -10,8 +10,8 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 from fakeprovider import reply
+from integration_cases import CHAT, CHAT_COST, CHAT_STREAM_COST, tokens
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request

@@ -35,7 +35,7 @@ class Reporting:
         self.captured = False  # an instrumented client sent a request for it
         self.ended = False
         self.outer = outer  # the call open around it (a span around a LangChain call)
-        self.depth = 0 if outer is None else outer.depth + 1
+        self.depth: int = 0 if outer is None else outer.depth + 1
 
 
 # The innermost open call of this context. Never reset: the library reports the call's end

@@ -38,16 +38,16 @@ class ScopedBody:
 
     __slots__ = ("_body", "_close", "_step")
 
-    def __init__(self, body: Iterable[bytes]) -> None:
+    def __init__(self, body: Iterable[Any]) -> None:
         self._body = tagging.bind_tags(iter)(body)
-        self._step: Callable[[Iterator[bytes]], bytes] = tagging.bind_tags(next)
+        self._step: Callable[[Iterator[Any]], Any] = tagging.bind_tags(next)
         close = getattr(body, "close", None)
         self._close = tagging.bind_tags(close) if close is not None else None
 
     def __iter__(self) -> ScopedBody:
         return self
 
-    def __next__(self) -> bytes:
+    def __next__(self) -> Any:
         return self._step(self._body)
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ def init_app(app: Flask, *, tags: TagsFor) -> None:
 
     def stream_in_scope(response: Response) -> Response:
         if response.is_streamed and getattr(g, _SCOPE, None) is not None:
-            response.response = ScopedBody(response.response)  # type: ignore[assignment]
+            response.response = ScopedBody(response.response)
         return response
 
     def leave(error: BaseException | None) -> None:

@@ -23,7 +23,9 @@ from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import LLMResult
+from langchain_core.messages import AIMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, LLMResult
 
 from .. import tagging
 from ..capture import seen
@@ -74,7 +76,7 @@ class Handler(BaseCallbackHandler):
         model = params.get("model") or params.get("model_name") or metadata.get("ls_model_name")
         self._runs[run_id] = _Run(provider, model or "unknown")
 
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
         if run is not None:
             run.streamed = True
@@ -96,20 +98,25 @@ class Handler(BaseCallbackHandler):
             seen.end(run.opened)
 
 
+def _usage_of(response: LLMResult) -> tuple[AIMessage, UsageMetadata] | None:
+    """The first message of the response that reports usage, and its usage."""
+    for generations in response.generations:
+        for g in generations:
+            if (
+                isinstance(g, ChatGeneration)
+                and isinstance(g.message, AIMessage)
+                and g.message.usage_metadata
+            ):
+                return g.message, g.message.usage_metadata
+    return None
+
+
 def _record(run: _Run, response: LLMResult) -> None:
-    message = next(
-        (
-            g.message
-            for gs in response.generations
-            for g in gs
-            if getattr(getattr(g, "message", None), "usage_metadata", None)
-        ),
-        None,
-    )
-    if message is None:
+    found = _usage_of(response)
+    if found is None:
         report_problem("usage", "a LangChain %s call reported no usage; not recorded", run.provider)
         return
-    usage = message.usage_metadata
+    message, usage = found
     meta = message.response_metadata or {}
     provider = meta.get("model_provider") or run.provider
     inputs = usage.get("input_token_details") or {}
