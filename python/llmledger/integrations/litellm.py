@@ -12,9 +12,10 @@ disjoint buckets (`_reported`), `usage_source` "response", or "stream_final" for
 The tags are those in scope when the call started, wherever LiteLLM reports it from.
 
 A call whose SDK client is instrumented as well (`litellm.completion(..., client=
-llmledger.instrument(OpenAI()))`) is recorded once, by the client: the callback's report of
-the same response id is dropped (`llmledger.capture.seen`). Failed calls are not recorded
-here (an instrumented client records them). LiteLLM fetches its own cost map at import;
+llmledger.instrument(OpenAI()))`) is recorded once, by the client: the client's request
+goes out while the call LiteLLM's pre-call hook opened is open, and the callback drops its
+own report (`llmledger.capture.seen`). Failed calls are not recorded here (an instrumented
+client records them). LiteLLM fetches its own cost map at import;
 offline, set `LITELLM_LOCAL_MODEL_COST_MAP=True` first.
 """
 
