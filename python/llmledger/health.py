@@ -31,7 +31,7 @@ class Health:
     """The writer's counters (`Writer.stats()`): written, spooled, replayed, rejected,
     outages, errors, lost; since the current `configure()`; zeros when none is configured."""
     capture_problems: dict[str, int]
-    """Capture problems by kind: capture, decode, parse, record, usage, host."""
+    """Capture problems by kind: capture, decode, parse, record, usage, host, tags."""
     hook_problems: dict[str, int]
     """The `on_call` hook's troubles: raised, skipped."""
 

@@ -29,7 +29,8 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar
@@ -44,6 +45,7 @@ __all__ = [
     "bind_tags",
     "clean_explicit",
     "current",
+    "entered",
     "merge",
     "resolve_defaults",
     "snapshot",
@@ -177,6 +179,18 @@ def bind_tags(fn: Callable[P, R]) -> Callable[P, R]:
             _scope.reset(token)
 
     return bound
+
+
+@contextmanager
+def entered(scoped: dict[str, str]) -> Iterator[None]:
+    """Run a block with exactly the tags of `scoped`, a `snapshot()` taken earlier: for work
+    that goes on after its scope ended (a streamed response body, a queued task), as
+    `bind_tags` does for a function."""
+    token = _scope.set(scoped)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def clean_explicit(explicit: Mapping[str, Any] | None) -> dict[str, str]:

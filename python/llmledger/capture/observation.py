@@ -37,7 +37,7 @@ class Observation(NamedTuple):
     status: str
     http_status: int | None  # None for a stream the app fed itself (`track_stream`)
     at_us: int
-    latency_ms: float
+    latency_ms: float | None  # None for a call reported without its duration
     provider_response_id: str | None
     raw_usage: str | None
     tags: dict[str, str]

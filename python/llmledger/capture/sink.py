@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .observation import Observation
 
 
-__all__ = ["deliver", "problems", "report_problem", "scope_tags"]
+__all__ = ["deliver", "deliver_reported", "duplicates", "problems", "report_problem", "scope_tags"]
 
 log = logging.getLogger("llmledger")
 
@@ -40,8 +40,13 @@ class Finished(Protocol):
 
 problems: Counter[str] = Counter()
 """Capture problems by kind, for `llmledger.health()`: "capture", "decode", "parse", "record",
-"usage" (a provider's usage unusable or clamped) and "host" (calls to a host the registry
-does not know, once per host)."""
+"usage" (a provider's usage unusable or clamped), "host" (calls to a host the registry
+does not know, once per host) and "tags" (an integration's tags for a request or task that
+could not be had: `llmledger.integrations`)."""
+
+duplicates: Counter[str] = Counter()
+"""Calls an integration reported that an instrumented client recorded already (see `seen`),
+and so were not recorded again, by the provider the integration named."""
 
 
 def report_problem(kind: str, message: str, *args: object) -> None:
@@ -84,7 +89,28 @@ def deliver(exchange: Finished) -> None:
 
 def _announced_row(st: State, writer: Writer, exchange: Finished) -> dict[str, Any] | None:
     """The row of a finished call, built on the writer thread; its `Call` goes to the hook."""
-    built = _built(st, exchange)
+    return _announced(st, writer, _built(st, exchange))
+
+
+def deliver_reported(obs: Observation) -> None:
+    """Queue a call an integration reported (LiteLLM, LangChain, an OpenTelemetry span) for
+    the writer thread, where it is built, priced and handed to the `on_call` hook as
+    capture's calls are. Such an item holds no response body, so it is always queued."""
+    st = state()
+    writer = st.writer
+    if writer is not None:
+        writer.submit_later(partial(_reported_row, st, writer, obs))
+
+
+def _reported_row(st: State, writer: Writer, obs: Observation) -> dict[str, Any] | None:
+    """The row of a reported call, built on the writer thread; its `Call` goes to the hook."""
+    return _announced(st, writer, _row_of(st, obs))
+
+
+def _announced(
+    st: State, writer: Writer, built: tuple[dict[str, Any], Priced | None] | None
+) -> dict[str, Any] | None:
+    """The row built, once its `Call` is handed to the hook."""
     if built is None:
         return None
     row, priced = built
@@ -97,6 +123,15 @@ def _built(st: State, exchange: Finished) -> tuple[dict[str, Any], Priced | None
     """The ledger row of a finished call and the price it got; None if it cannot be built."""
     try:
         obs = exchange.observation()
+    except Exception:  # a bug here must not stop the writer; it is counted and logged
+        report_problem("record", "could not record a %s call", exchange.route.provider)
+        return None
+    return _row_of(st, obs)
+
+
+def _row_of(st: State, obs: Observation) -> tuple[dict[str, Any], Priced | None] | None:
+    """The ledger row of an observed call and the price it got; None if it cannot be built."""
+    try:
         return recorder.ledger_row(
             st,
             obs.provider,
@@ -116,5 +151,5 @@ def _built(st: State, exchange: Finished) -> tuple[dict[str, Any], Priced | None
             event_id=obs.event_id,
         )
     except Exception:  # a bug here must not stop the writer; it is counted and logged
-        report_problem("record", "could not record a %s call", exchange.route.provider)
+        report_problem("record", "could not record a %s call", obs.provider)
         return None

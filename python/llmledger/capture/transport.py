@@ -25,6 +25,7 @@ from ..budgets import BudgetExceeded
 from ..budgets.preflight import preflight, release, reserve
 from ..config import configured, enabled
 from ..record.recorder import new_event_id
+from . import seen
 from .hosts import Dialect, Route, dialect_of, guess_route, host_for, register_host, route
 from .refusal import as_raised
 from .sink import report_problem
@@ -109,7 +110,11 @@ def _start(router: _Router, request: httpx2.Request) -> Exchange | None:
     """Recognise the call and open its exchange; on any failure the request goes unrecorded."""
     try:
         found = router(request)
-        return None if found is None else Exchange(found, request)
+        if found is None:
+            return None
+        exchange = Exchange(found, request)
+        seen.request_sent()  # a LangChain or LiteLLM call open here is this one's to record
+        return exchange
     except Exception:  # capture must never break the call: log, count, pass it through
         report_problem("capture", "could not start capturing %s %s", request.method, request.url)
         return None

@@ -76,7 +76,12 @@ class Quote:
 
 
 class Call(Quote):
-    """One recorded call, as `llmledger.track()` returns it."""
+    """One recorded call, as `llmledger.track()` returns it.
+
+    `usage_source` says where its tokens came from: "response" or "stream_final" (what the
+    provider reported, in its response or its stream's last events; also what LiteLLM and
+    LangChain relay), "estimated" (counted from the text), "unknown" (usage that could not
+    be used), "manual" (`track()`), "otel" (an OpenTelemetry GenAI span's attributes)."""
 
     __slots__ = (
         "event_id",
