@@ -33,8 +33,8 @@ from bench_sql_rollup import _sqlite_file
 from llmledger.analytics import rollup
 from llmledger.analytics.source import Query, read_batches
 from llmledger.archive import ARCHIVE_COLUMNS, archive_closed_days
-from llmledger.archive.write import LOOKBACK_IDS
 from llmledger.store import make_engine
+from llmledger.store.derived import LOOKBACK_IDS
 from llmledger.store.schema import BUCKETS
 
 N = int(os.environ.get("LLMLEDGER_BENCH_ARCHIVE_ROWS", "20000"))

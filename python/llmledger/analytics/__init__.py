@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from ..archive.location import is_archive
+from .archived import rollup_archive
 from .frame import TIME_UNITS, Prepared, prepare
 from .memory import Moment, reprice_frame, rollup_frame
 from .planner import CallsPruned, Plan
@@ -97,8 +98,6 @@ def rollup(
     if explain:
         raise ValueError("explain=True tells which source answered: for a database only")
     if archive:
-        from ..archive import rollup_archive
-
         result = rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
     else:
         result = rollup_frame(source, by, since, until, bucket, tz, where, reprice)

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select, union
 
-from ..reaggregate.job import LOOKBACK_IDS
-from ..store.derived import backfill, daily_rollup, pruned_before_us, state
+from ..archive import archive_location, archive_state, read_archive
+from ..store.derived import LOOKBACK_IDS, backfill, daily_rollup, pruned_before_us, state
 from ..store.schema import calls
 from .request import Request
 
@@ -137,9 +137,6 @@ class Plan:
 
 def archive_of(engine: Engine) -> Archive | None:
     """The database's archive, if one was written."""
-    # Imported here: the archive package imports analytics (its own rollup).
-    from ..archive import archive_location, archive_state, read_archive
-
     uri = archive_location(engine)
     found = None if uri is None else archive_state(uri)
     if found is None:

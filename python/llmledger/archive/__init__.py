@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from .location import ARCHIVE_SCHEMES, ENV_VARIABLE, archive_location, is_archive
 from .read import read_archive
-from .rollup import rollup_archive
 from .state import ArchiveState, archive_state
 from .write import ARCHIVE_COLUMNS, ArchiveRun, archive_closed_days
 
@@ -28,5 +27,4 @@ __all__ = [
     "archive_state",
     "is_archive",
     "read_archive",
-    "rollup_archive",
 ]

@@ -26,15 +26,14 @@ from deltalake import CommitProperties, write_deltalake
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from ..analytics.source import Query, read_batches
-from ..store.derived import backfill
+from ..store.derived import LOOKBACK_IDS, backfill
 from ..store.filters import tag_keys
 from ..store.schema import LEDGER_COLUMNS, calls
 from .state import ArchiveState, open_table, state_of, transactions
 
-__all__ = ["ARCHIVE_COLUMNS", "DAY_US", "LOOKBACK_IDS", "ArchiveRun", "archive_closed_days"]
+__all__ = ["ARCHIVE_COLUMNS", "DAY_US", "ArchiveRun", "archive_closed_days"]
 
 DAY_US = 86_400_000_000
-LOOKBACK_IDS = 10_000
 ARCHIVE_COLUMNS = tuple(c.name for c in calls.c if c.name in LEDGER_COLUMNS)
 """The ledger's columns the archive keeps (all but the JSON `tags`, which become columns, and
 `raw_usage`, the provider's usage object, which stays in the database)."""

@@ -25,7 +25,7 @@ from ..money import usd
 from ..pricing import Pricer
 from ..progress import Progress
 from ..store import save_snapshot
-from ..store.derived import backfill, daily_rollup, pruned_rollup, state
+from ..store.derived import LOOKBACK_IDS, backfill, daily_rollup, pruned_rollup, state
 from ..store.schema import calls
 from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
@@ -34,10 +34,9 @@ from .days import EPOCH, recompute_day
 if TYPE_CHECKING:
     from ..archive import ArchiveRun
 
-__all__ = ["DEFAULT_TAG_KEYS", "LOOKBACK_IDS", "Summary", "run_job"]
+__all__ = ["DEFAULT_TAG_KEYS", "Summary", "run_job"]
 
 DEFAULT_TAG_KEYS = ("feature", "tenant")
-LOOKBACK_IDS = 10_000
 _STATE = "daily"
 
 

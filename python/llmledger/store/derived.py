@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql
 from .schema import BUCKETS
 
 __all__ = [
+    "LOOKBACK_IDS",
     "backfill",
     "daily_rollup",
     "metadata",
@@ -42,6 +43,12 @@ __all__ = [
     "pruned_rollup",
     "state",
 ]
+
+LOOKBACK_IDS = 10_000
+"""How far below its watermark the nightly job looks again: on a server database a slow
+writer's row can commit after the job read MAX(id), with an id below it. The job (daily
+rollups and archive alike) recomputes the days of the last LOOKBACK_IDS ids, and the planner
+reads those days from the ledger."""
 
 metadata = MetaData()
 _Json = JSON().with_variant(postgresql.JSONB(), "postgresql")

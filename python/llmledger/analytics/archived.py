@@ -14,13 +14,12 @@ from typing import Any
 
 import polars as pl
 
-from ..analytics.memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
-from ..analytics.request import Request
-from ..analytics.sql import in_parts
+from ..archive import archive_state, read_archive
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import LEDGER_COLUMNS
-from .read import read_archive
-from .state import archive_state
+from .memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
+from .request import Request
+from .sql import in_parts
 
 __all__ = ["rollup_archive"]
 
