@@ -35,6 +35,7 @@ def rollup(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
+    engine: str = "local",
 ) -> pl.DataFrame:
     """Totals per group: one row per distinct combination of `by`.
 
@@ -63,10 +64,26 @@ def rollup(
     the archive the nightly job writes: a path, or a URI whose scheme is an object store's
     (`s3://`, `gs://`, `az://`, `abfss://`, `file://`...; `llmledger.archive.ARCHIVE_SCHEMES`),
     read alone with no database. A database URL always has a dialect's scheme.
+
+    `engine="ray"` rolls an archive up on Ray (`pip install 'llmledger[ray]'`; the
+    application's `ray.init()` if it made one, else `ray.init()`: `RAY_ADDRESS` or a local
+    instance), one task per archive file, with the same result row for row
+    (`llmledger.archive.ray`). Other sources take only `engine="local"`.
     """
     by = _keys(by)
     if bucket is not None and bucket not in TIME_UNITS:
         raise ValueError(f"bucket must be one of {', '.join(TIME_UNITS)}, not {bucket!r}")
+    if engine == "ray":
+        if not is_archive(source):
+            raise ValueError(
+                "engine='ray' rolls up a ledger's archive: give its path or URI as the source "
+                "(`llmledger reaggregate` writes it)"
+            )
+        from ..archive.ray import rollup_archive_on_ray
+
+        return rollup_archive_on_ray(str(source), by, since, until, bucket, tz, where, reprice)
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', not {engine!r}")
     if is_archive(source):
         from ..archive import rollup_archive
 
