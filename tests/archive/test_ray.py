@@ -81,8 +81,12 @@ def test_every_call_is_counted_once_over_every_file(uri):
 
 @pytest.mark.parametrize(
     "options",
-    [{"since": "2027-01-01"}, {"where": {"region": "nowhere"}, "by": ["tenant"]}],
-    ids=["no file in the window", "no call matches"],
+    [
+        {"since": "2027-01-01"},
+        {"where": {"region": "nowhere"}, "by": ["tenant"]},
+        {"where": {"region": "nowhere"}},
+    ],
+    ids=["no file in the window", "no call matches", "no call matches, in total"],
 )
 def test_no_call_gives_the_local_paths_empty_answer(uri, options):
     assert_frame_equal(rollup(uri, engine="ray", **options), rollup(uri, **options))
@@ -93,6 +97,15 @@ def test_a_tag_the_archive_lacks_is_warned_of(uri):
         result = rollup(uri, ["tenantt"], engine="ray")
     assert result["tenantt"].to_list() == [None]
     assert result["calls"].to_list() == [480]
+
+
+def test_a_zone_that_does_not_exist_is_the_local_paths_error(uri):
+    with pytest.raises(ValueError) as local:
+        rollup(uri, ["day"], tz="Mars/Olympus")
+    with pytest.raises(ValueError) as on_ray:
+        rollup(uri, ["day"], tz="Mars/Olympus", engine="ray")
+    assert type(on_ray.value) is type(local.value)
+    assert str(on_ray.value) == str(local.value)
 
 
 def test_the_applications_ray_is_used():

@@ -45,7 +45,7 @@ row's position in that file's rollup (the kernel's order of first calls) in the 
 
 @cache
 def _ray() -> Any:
-    """Ray, connected: the application's instance if it made one, else `ray.init()`."""
+    """Ray, imported on first use only: importing llmledger never imports it."""
     try:
         import ray
     except ModuleNotFoundError as error:  # the `ray` extra is not installed
@@ -56,6 +56,7 @@ def _ray() -> Any:
 
 
 def _connected() -> Any:
+    """Ray, connected: the application's instance if it made one, else `ray.init()`."""
     ray = _ray()
     if not ray.is_initialized():
         ray.init()  # RAY_ADDRESS if set, else a local instance
@@ -114,6 +115,19 @@ def _merge_shard(keys: Sequence[str], *shards: pa.Table) -> pa.Table | None:
     return merged.with_columns(first.get_column(_ORDER)).to_arrow()
 
 
+def _results(ray: Any, merged: list[Any]) -> list[pa.Table | None]:
+    """The reducers' tables. An error a task raised (a zone that does not exist, a store the
+    worker cannot reach) is raised as the local path raises it, not wrapped in Ray's error
+    for each task it passed through on the way."""
+    try:
+        return ray.get(merged)
+    except ray.exceptions.RayTaskError as error:
+        cause = error.cause
+        while isinstance(cause, ray.exceptions.RayTaskError):  # a map task's, through a reducer
+            cause = cause.cause
+        raise cause from None
+
+
 def rollup_archive_on_ray(
     uri: str,
     by: Sequence[str] = (),
@@ -143,7 +157,7 @@ def rollup_archive_on_ray(
     if shards == 1:  # one return is a reference, not a list of them
         mapped = [[refs] for refs in mapped]
     merged = [merge.remote(keys, *(refs[s] for refs in mapped)) for s in range(shards)]
-    results = [pl.from_arrow(t) for t in ray.get(merged) if t is not None]
+    results = [pl.from_arrow(t) for t in _results(ray, merged) if t is not None]
     warn_absent_tags(state, query)
     if not results:  # no file in the window: the local path's answer for no calls
         empty = Prepared.from_arrow(query.schema().empty_table(), query.tags)
