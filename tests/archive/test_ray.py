@@ -17,7 +17,9 @@ from polars.testing import assert_frame_equal
 from archive.ledgers import archive_then_change, later_rows, run
 from llmledger import UnknownTagWarning
 from llmledger.analytics import rollup
+from llmledger.analytics.memory import merge_parts
 from llmledger.archive import ray as on_ray
+from llmledger.archive.ray import rollup_archive_on_ray
 from llmledger.store import make_engine, upgrade
 
 
@@ -48,6 +50,7 @@ def uri(tmp_path_factory) -> str:
 
 
 MID_DAY = dt.datetime(2026, 1, 4, 7, 30, tzinfo=dt.UTC)
+LATE = dt.datetime(2026, 1, 6, 20, 0, tzinfo=dt.UTC)
 
 CASES = {
     "total": {},
@@ -90,6 +93,21 @@ def test_every_call_is_counted_once_over_every_file(uri):
 )
 def test_no_call_gives_the_local_paths_empty_answer(uri, options):
     assert_frame_equal(rollup(uri, engine="ray", **options), rollup(uri, **options))
+
+
+@pytest.mark.parametrize("by", [["tenant"], ["feature", "tenant"], []], ids=str)
+def test_parts_rolled_up_on_ray_merge_into_the_whole(uri, by):
+    """A planner's use: parts of a window rolled up on Ray with their latencies kept, then
+    merged (with each other or a part from another source) into the whole window's rollup."""
+    keys, tz = ["day", *by], "Asia/Kolkata"
+    parts = [
+        rollup_archive_on_ray(uri, keys, until=LATE, tz=tz, latency_values=True),
+        rollup_archive_on_ray(uri, keys, since=LATE, tz=tz, latency_values=True),
+    ]
+    assert all("latency_ms_values" in p.columns for p in parts)
+    merged = merge_parts(parts, keys).sort(keys, nulls_last=True)
+    whole = rollup(uri, keys, tz=tz).sort(keys, nulls_last=True)
+    assert_frame_equal(merged, whole, check_exact=True)
 
 
 def test_a_tag_the_archive_lacks_is_warned_of(uri):

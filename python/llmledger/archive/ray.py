@@ -103,7 +103,7 @@ def _roll_file(
     return [rolled.filter(shard == s).to_arrow() for s in range(shards)]
 
 
-def _merge_shard(keys: Sequence[str], *shards: pa.Table) -> pa.Table | None:
+def _merge_shard(keys: Sequence[str], latency_values: bool, *shards: pa.Table) -> pa.Table | None:
     """Reduce task: the merged groups of one shard (None if it has none), each with where it
     was first seen. Shards come in file order, so merging keeps that order of groups."""
     parts = _same_key_types([pl.from_arrow(s) for s in shards if s.num_rows], keys)
@@ -111,7 +111,7 @@ def _merge_shard(keys: Sequence[str], *shards: pa.Table) -> pa.Table | None:
         return None
     rows = pl.concat(parts)
     first = rows.filter(_key_text(keys).is_first_distinct()) if keys else rows.head(1)
-    merged = merge_parts([p.drop(_ORDER) for p in parts], keys)
+    merged = merge_parts([p.drop(_ORDER) for p in parts], keys, latency_values=latency_values)
     return merged.with_columns(first.get_column(_ORDER)).to_arrow()
 
 
@@ -137,8 +137,12 @@ def rollup_archive_on_ray(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
+    *,
+    latency_values: bool = False,
 ) -> pl.DataFrame:
-    """`llmledger.archive.rollup_archive` on Ray: the same result, row for row."""
+    """`llmledger.archive.rollup_archive` on Ray: the same result, row for row.
+    `latency_values` as for `rollup_frame`: each group's latencies instead of their
+    statistics, for a planner to merge with the rollups of other parts (`merge_parts`)."""
     ray = _connected()
     state, query, pricer = archive_request(uri, by, since, until, bucket, where, reprice)
     table = open_table(uri)
@@ -156,11 +160,15 @@ def rollup_archive_on_ray(
     ]
     if shards == 1:  # one return is a reference, not a list of them
         mapped = [[refs] for refs in mapped]
-    merged = [merge.remote(keys, *(refs[s] for refs in mapped)) for s in range(shards)]
+    merged = [
+        merge.remote(keys, latency_values, *(refs[s] for refs in mapped)) for s in range(shards)
+    ]
     results = [pl.from_arrow(t) for t in _results(ray, merged) if t is not None]
     warn_absent_tags(state, query)
     if not results:  # no file in the window: the local path's answer for no calls
         empty = Prepared.from_arrow(query.schema().empty_table(), query.tags)
-        return rollup_frame(empty, by, None, None, bucket, tz, None, pricer)
+        return rollup_frame(
+            empty, by, None, None, bucket, tz, None, pricer, latency_values=latency_values
+        )
     frame = pl.concat(_same_key_types(results, keys))
     return frame.sort(_ORDER).drop(_ORDER)
