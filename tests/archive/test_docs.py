@@ -16,7 +16,8 @@ DOCS = Path(__file__).parents[2] / "docs" / "analytics.md"
 
 
 def snippets() -> list[str]:
-    section = DOCS.read_text().split("## The archive: closed days in a Delta Lake table")[1]
+    text = DOCS.read_text().split("## The archive: closed days in a Delta Lake table")[1]
+    section = text.split("## Rollups on Ray")[0]
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 

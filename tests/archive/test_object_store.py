@@ -9,6 +9,7 @@ store (`DeltaTable.is_deltatable`), so a server on a thread of this process neve
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import time
 import boto3
 import pytest
 from analytics.sql_rows import insert_rows, random_rows
+from polars.testing import assert_frame_equal
 
+from archive.ledgers import run
 from llmledger.analytics import rollup
 from llmledger.archive import archive_state
 from llmledger.reaggregate import add_parser
@@ -79,4 +82,31 @@ def test_the_nightly_command_archives_to_s3_and_rollup_reads_it(tmp_path, s3, ca
         assert from_s3["calls"].sum() == 200
         expected = rollup(engine, by, bucket=bucket).sort(keys, nulls_last=True)
         assert from_s3.to_dicts() == expected.to_dicts()
+    engine.dispose()
+
+
+def test_ray_workers_read_the_s3_archive_with_the_runtime_environments_options(
+    tmp_path, s3, monkeypatch
+):
+    """The workers get the store's options from the job's runtime environment alone, as on a
+    real cluster, where they do not inherit the driver's."""
+    import ray
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    insert_rows(engine, random_rows(200, seed=21))
+    run(engine, s3)
+    options = {n: v for n, v in os.environ.items() if n.startswith("AWS_")}
+    for name in options:
+        monkeypatch.delenv(name)
+    ray.init(num_cpus=2, include_dashboard=False, runtime_env={"env_vars": options})
+    try:
+        for name, value in options.items():  # the driver lists the files
+            monkeypatch.setenv(name, value)
+        for by, bucket in ((["model"], "day"), (["feature", "tenant"], None)):
+            on_ray = rollup(s3, by, bucket=bucket, engine="ray")
+            assert on_ray["calls"].sum() == 200
+            assert_frame_equal(on_ray, rollup(s3, by, bucket=bucket), check_exact=True)
+    finally:
+        ray.shutdown()
     engine.dispose()

@@ -49,6 +49,7 @@ def rollup(
     reprice: Any = None,
     latency: str = "percentiles",
     explain: bool = False,
+    engine: str = "local",
 ) -> pl.DataFrame | tuple[pl.DataFrame, Plan]:
     """Totals per group: one row per distinct combination of `by`.
 
@@ -84,20 +85,36 @@ def rollup(
     the archive the nightly job writes: a path, or a URI whose scheme is an object store's
     (`s3://`, `gs://`, `az://`, `abfss://`, `file://`...; `llmledger.archive.ARCHIVE_SCHEMES`),
     read alone with no database. A database URL always has a dialect's scheme.
+
+    `engine="ray"` rolls an archive up on Ray (`pip install 'llmledger[ray]'`; the
+    application's `ray.init()` if it made one, else `ray.init()`: `RAY_ADDRESS` or a local
+    instance), one task per archive file, with the same result row for row
+    (`llmledger.analytics.on_ray`). Other sources take only `engine="local"`.
     """
     by = _keys(by)
     if bucket is not None and bucket not in TIME_UNITS:
         raise ValueError(f"bucket must be one of {', '.join(TIME_UNITS)}, not {bucket!r}")
     if latency not in LATENCY:
         raise ValueError(f"latency must be one of {', '.join(LATENCY)}, not {latency!r}")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', not {engine!r}")
     archive = is_archive(source)
+    if engine == "ray" and not archive:
+        raise ValueError(
+            "engine='ray' rolls up a ledger's archive: give its path or URI as the source "
+            "(`llmledger reaggregate` writes it)"
+        )
     if is_database(source) and not archive:
         return rollup_engine(
             source, by, since, until, bucket, tz, where, reprice, latency=latency, explain=explain
         )
     if explain:
         raise ValueError("explain=True tells which source answered: for a database only")
-    if archive:
+    if engine == "ray":
+        from .on_ray import rollup_archive_on_ray  # imports ray
+
+        result = rollup_archive_on_ray(str(source), by, since, until, bucket, tz, where, reprice)
+    elif archive:
         result = rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
     else:
         result = rollup_frame(source, by, since, until, bucket, tz, where, reprice)

@@ -14,28 +14,30 @@ from typing import Any
 
 import polars as pl
 
-from ..archive import archive_state, read_archive
+from ..archive import ArchiveState, archive_state, read_archive
+from ..pricing import Pricer
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import LEDGER_COLUMNS
 from .memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
 from .request import Request
+from .source import Query
 from .sql import in_parts
 
-__all__ = ["rollup_archive"]
+__all__ = ["archive_request", "rollup_archive", "warn_absent_tags"]
 
 
-def rollup_archive(
+def archive_request(
     uri: str,
-    by: Sequence[str] = (),
-    since: Moment = None,
-    until: Moment = None,
-    bucket: str | None = None,
-    tz: str = "UTC",
-    where: Mapping[str, str | None] | None = None,
-    reprice: Any = None,
-) -> pl.DataFrame:
-    """`llmledger.analytics.rollup` over the archive at `uri` (see there). A `reprice` given
-    as a snapshot id is refused: snapshots are stored in the database, not the archive."""
+    by: Sequence[str],
+    since: Moment,
+    until: Moment,
+    bucket: str | None,
+    where: Mapping[str, str | None] | None,
+    reprice: Any,
+) -> tuple[ArchiveState, Query, Pricer | None]:
+    """What a rollup of the archive at `uri` reads, and the pricer it re-prices with. A
+    `reprice` given as a snapshot id is refused: snapshots are stored in the database, not
+    the archive."""
     state = archive_state(uri)
     if state is None:
         raise LookupError(f"no ledger archive at {uri} (`llmledger reaggregate` writes it)")
@@ -49,13 +51,33 @@ def rollup_archive(
     request = Request(
         by=tuple(by),
         bucket=bucket,
-        tz=tz,
         where=dict(where or {}),
         since_us=since_us,
         until_us=until_us,
         pricer=pricer,
     )
-    query = replace(request.query(), backfilled=True)
+    return state, replace(request.query(), backfilled=True), pricer
+
+
+def warn_absent_tags(state: ArchiveState, query: Query) -> None:
+    """An `UnknownTagWarning` for the tags `query` groups or filters by that the archive lacks."""
+    asked = [k for k in query.tags if k not in state.tag_keys]
+    asked += [k for k in query.where if k not in LEDGER_COLUMNS and k not in state.tag_keys]
+    warn_unknown_tags(asked, state.tag_keys)
+
+
+def rollup_archive(
+    uri: str,
+    by: Sequence[str] = (),
+    since: Moment = None,
+    until: Moment = None,
+    bucket: str | None = None,
+    tz: str = "UTC",
+    where: Mapping[str, str | None] | None = None,
+    reprice: Any = None,
+) -> pl.DataFrame:
+    """`llmledger.analytics.rollup` over the archive at `uri` (see there and `archive_request`)."""
+    state, query, pricer = archive_request(uri, by, since, until, bucket, where, reprice)
     rolled: list[pl.DataFrame] = []
     for part, last in in_parts(read_archive(uri, query), query):
         if last and not rolled:
@@ -67,7 +89,5 @@ def rollup_archive(
         del part
     else:
         result = merge_parts(rolled, output_keys(by, bucket))
-    asked = [k for k in query.tags if k not in state.tag_keys]
-    asked += [k for k in query.where if k not in LEDGER_COLUMNS and k not in state.tag_keys]
-    warn_unknown_tags(asked, state.tag_keys)
+    warn_absent_tags(state, query)
     return result

@@ -206,10 +206,13 @@ def reprice_frame(
 _COUNTS = ("calls", "unpriced_calls", *BUCKETS)
 
 
-def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:
+def merge_parts(
+    parts: Sequence[pl.DataFrame], keys: Sequence[str], *, latency_values: bool = False
+) -> pl.DataFrame:
     """One result from the results of rolling up parts of a ledger by `keys`, each made with
     `latency_values=True`: counts and money added per group, latencies pooled (in part order,
-    so the statistics are those of one rollup of all the rows), groups in first appearance."""
+    so the statistics are those of one rollup of all the rows), groups in first appearance.
+    `latency_values`: the pooled latencies instead of their statistics, a part again."""
     frame = pl.concat(same_key_types(parts, keys))
     repriced = "repriced_cost" in frame.columns
     counts = [*_COUNTS, *(["repriced_unpriced_calls"] if repriced else [])]
@@ -225,6 +228,8 @@ def merge_parts(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFr
         merged = frame.select(*sums, pooled.implode())
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
+    if latency_values:
+        return merged.select(cs.by_name(*parts[0].columns))
     stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))
     columns = [c for c in parts[0].columns if c != "latency_ms_values"]
     return (

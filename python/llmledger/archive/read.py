@@ -10,7 +10,8 @@ rows whose column is null or that lack the tag.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,14 +25,18 @@ from ..store.schema import LEDGER_COLUMNS
 from .state import TAG_COLUMN_PREFIX, open_table
 from .write import DAY_US
 
-__all__ = ["read_archive"]
+__all__ = ["ArchiveFile", "archive_files", "read_archive", "read_files", "table_schema"]
 
 _BATCH_ROWS = 65_536
 _EPOCH = dt.date(1970, 1, 1)
 
 
 def _day(at_us: int) -> pa.Scalar:
-    return pa.scalar(_EPOCH + dt.timedelta(days=at_us // DAY_US), pa.date32())
+    return _date(_EPOCH + dt.timedelta(days=at_us // DAY_US))
+
+
+def _date(day: dt.date) -> pa.Scalar:
+    return pa.scalar(day, pa.date32())
 
 
 def _equals(field: pa.Field, value: str) -> ds.Expression | None:
@@ -71,14 +76,21 @@ def _filter(query: Query, schema: pa.Schema) -> ds.Expression | None:
     return found
 
 
-def _dataset(table: DeltaTable, query: Query) -> ds.Dataset:
-    """The table's current files of the days `query`'s window meets, as a pyarrow dataset.
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One Parquet file of the archive's current snapshot: its path in the table, its day."""
 
-    Built from the snapshot's add actions: `DeltaTable.to_pyarrow_dataset` derives each file's
+    path: str
+    day: dt.date
+    size: int
+
+
+def archive_files(table: DeltaTable, query: Query) -> list[ArchiveFile]:
+    """The table's current files of the days `query`'s window meets, in the snapshot's order.
+
+    From the snapshot's add actions: `DeltaTable.to_pyarrow_dataset` derives each file's
     partition expression from its statistics, 0.3-0.5 s for the 90 files of a 2M-call
-    archive, as long as the rest of a rollup. A local table is read through Arrow's own file
-    system; an object store's through delta-rs's (its storage options from the environment).
-    """
+    archive, as long as the rest of a rollup."""
     actions = pa.table(table.get_add_actions(flatten=True))
     days = actions["partition.day"]
     keep = pc.is_valid(days)
@@ -86,26 +98,51 @@ def _dataset(table: DeltaTable, query: Query) -> ds.Dataset:
         keep = pc.and_(keep, pc.greater_equal(days, _day(query.since_us)))
     if query.until_us is not None:
         keep = pc.and_(keep, pc.less_equal(days, _day(query.until_us - 1)))
-    actions = actions.filter(keep)
-    root = table.table_uri
+    kept = actions.filter(keep).select(["path", "partition.day", "size_bytes"])
+    return [ArchiveFile(*row.values()) for row in kept.to_pylist()]
+
+
+def read_files(
+    root: str, files: Sequence[ArchiveFile], schema: pa.Schema, query: Query
+) -> Iterator[pa.RecordBatch]:
+    """The calls `query` selects in `files` of the table at `root` (whose schema is `schema`),
+    as `read_archive` gives them. A local table is read through Arrow's own file system; an
+    object store's through delta-rs's (its storage options from the environment), so a
+    process given only `root` and the files (a worker) reads them as the driver would."""
     if root.startswith("file://"):
         filesystem = fs.SubTreeFileSystem(fs.FileSystem.from_uri(root)[1], fs.LocalFileSystem())
     else:
-        sizes = dict(
-            zip(actions["path"].to_pylist(), actions["size_bytes"].to_pylist(), strict=True)
-        )
+        sizes = {f.path: f.size for f in files}
         filesystem = fs.PyFileSystem(DeltaStorageHandler(root, known_sizes=sizes))
     parquet = ds.ParquetFileFormat(
         default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True)
     )
     fragments = [
         parquet.make_fragment(
-            path, filesystem=filesystem, partition_expression=ds.field("day") == day
+            f.path, filesystem=filesystem, partition_expression=ds.field("day") == _date(f.day)
         )
-        for path, day in zip(actions["path"].to_pylist(), days.filter(keep), strict=True)
+        for f in files
     ]
-    schema = pa.schema(table.schema().to_arrow())
-    return ds.FileSystemDataset(fragments, schema, parquet, filesystem)
+    dataset = ds.FileSystemDataset(fragments, schema, parquet, filesystem)
+    wanted = query.schema()
+    where = _filter(query, schema)
+    if where is None:
+        return
+    names = wanted.names  # the archive names tag `k` `tags.k`, as the analytics layer does
+    present = [n for n in names if n in schema.names]
+    for batch in dataset.to_batches(columns=present, filter=where, batch_size=_BATCH_ROWS):
+        if not batch.num_rows:
+            continue
+        columns = [
+            batch[n].cast(f.type) if n in schema.names else pa.nulls(batch.num_rows, f.type)
+            for n, f in zip(names, wanted, strict=True)
+        ]
+        yield pa.RecordBatch.from_arrays(columns, schema=wanted)
+
+
+def table_schema(table: DeltaTable) -> pa.Schema:
+    """The table's Arrow schema, as `read_files` takes it."""
+    return pa.schema(table.schema().to_arrow())
 
 
 def read_archive(uri: str, query: Query) -> Iterator[pa.RecordBatch]:
@@ -115,19 +152,4 @@ def read_archive(uri: str, query: Query) -> Iterator[pa.RecordBatch]:
     table = open_table(uri)
     if table is None:
         raise LookupError(f"no ledger archive at {uri} (`llmledger reaggregate` writes it)")
-    dataset = _dataset(table, query)
-    wanted = query.schema()
-    stored = dataset.schema
-    where = _filter(query, stored)
-    if where is None:
-        return
-    names = wanted.names  # the archive names tag `k` `tags.k`, as the analytics layer does
-    present = [n for n in names if n in stored.names]
-    for batch in dataset.to_batches(columns=present, filter=where, batch_size=_BATCH_ROWS):
-        if not batch.num_rows:
-            continue
-        columns = [
-            batch[n].cast(f.type) if n in stored.names else pa.nulls(batch.num_rows, f.type)
-            for n, f in zip(names, wanted, strict=True)
-        ]
-        yield pa.RecordBatch.from_arrays(columns, schema=wanted)
+    yield from read_files(table.table_uri, archive_files(table, query), table_schema(table), query)
