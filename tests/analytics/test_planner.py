@@ -58,7 +58,9 @@ def ledger(database_url, monkeypatch):
     upgrade(engine)
     # In time order, as calls are recorded: the ids below the watermark are the last day's.
     insert_rows(engine, sorted(random_rows(600, seed=7), key=lambda row: row["at_us"]))
-    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    # No archive here: these tests hold the daily table and the ledger to the reference
+    # (test_the_real_archive_answers_its_days covers the archive).
+    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     late = random_rows(40, seed=8, first_event=10_000, days=5)
     for n, row in enumerate(late):
         # Half late into the first two days, half on the last day.
@@ -142,7 +144,7 @@ def test_a_call_committed_late_below_the_watermark_counts_at_once(ledger):
         gap = connection.execute(select(calls.c.id).order_by(calls.c.id.desc())).first()[0] - 3
         row = connection.execute(select(calls).where(calls.c.id == gap)).mappings().one()
         connection.execute(delete(calls).where(calls.c.id == gap))
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     with ledger.begin() as connection:
         connection.execute(insert(calls), [dict(row)])
     case = dict(by=["feature", "tenant"], bucket="day")
@@ -153,7 +155,7 @@ def test_a_call_committed_late_below_the_watermark_counts_at_once(ledger):
 
 
 def test_after_the_job_runs_again_the_daily_table_answers_the_late_days(ledger):
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     case = dict(by=["tenant"], bucket="day")
     planned, plan = rollup(ledger, latency="mean", explain=True, **case)
     daily = [p for p in plan.parts if p.source == DAILY]
@@ -173,7 +175,7 @@ def test_a_daily_table_as_large_as_the_ledger_is_left_for_the_ledgers_group_by(l
 
 
 def test_pruned_days_come_from_the_daily_table_or_are_refused(ledger, monkeypatch):
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     before = {
         "mean": _every_call(ledger, by=["feature"], bucket="day", latency="mean"),
     }
@@ -277,6 +279,24 @@ def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, m
     assert read and all(q.until_us <= until for q in read)
 
 
+def test_the_real_archive_answers_its_days(database_url, tmp_path, monkeypatch):
+    # The nightly job's own archive, on each database: closed days from it, the calls that
+    # arrived after it was written from the ledger, percentiles included, equal to every call.
+    monkeypatch.setenv("LLMLEDGER_ARCHIVE_URI", str(tmp_path / "archive"))
+    engine = make_engine(database_url)
+    upgrade(engine)
+    insert_rows(engine, sorted(random_rows(600, seed=7), key=lambda row: row["at_us"]))
+    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    insert_rows(engine, random_rows(40, seed=8, first_event=10_000, days=5))
+    for case in (dict(by=["user_id"], bucket="day"), dict(by=["feature", "tenant"])):
+        planned, plan = rollup(engine, explain=True, **case)
+        assert ARCHIVE in [p.source for p in plan.parts], str(plan)
+        reference = _every_call(engine, **case).sort(_keys(case), nulls_last=True)
+        assert_frame_equal(planned, reference, check_exact=True)
+        assert planned["calls"].sum() == 640
+    engine.dispose()
+
+
 def test_sums_past_2_to_the_63_pico_usd_stay_exact(database_url, monkeypatch):
     # 3 x 4 million USD: SQLite's integer SUM would stop with an overflow error past 2^63
     # pico-USD; each amount is summed there as two halves.
@@ -288,7 +308,7 @@ def test_sums_past_2_to_the_63_pico_usd_stay_exact(database_url, monkeypatch):
     insert_rows(engine, rows)
     total = Decimal(12 * 10**18 + 3).scaleb(-12)
     assert rollup(engine, latency="mean")["cost"].to_list() == [total]
-    reaggregate(engine, progress=io.StringIO())
+    reaggregate(engine, progress=io.StringIO(), archive=False)
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 0)
     monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     planned, plan = rollup(engine, latency="mean", explain=True)
