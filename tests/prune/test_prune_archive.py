@@ -14,7 +14,6 @@ import pytest
 from analytics.sql_rows import D0, DAY_US, insert_rows, random_rows
 
 from llmledger import prune, reaggregate, rollup
-from llmledger.analytics import planner
 from llmledger.analytics.source import Query, read_batches
 from llmledger.archive import ARCHIVE_COLUMNS, ENV_VARIABLE, read_archive
 from llmledger.cli import main
@@ -35,14 +34,6 @@ ROLLUPS: list[dict[str, Any]] = [
 @pytest.fixture
 def uri(tmp_path) -> str:
     return str(tmp_path / "archive")
-
-
-@pytest.fixture(autouse=True)
-def no_lookback(monkeypatch):
-    """The planner reads the days of the last 10,000 ids from the ledger (a server's slow
-    writer may lag the archive there): in these small ledgers that is every day, pruned ones
-    included, which it refuses. Here the archive is meant to answer them."""
-    monkeypatch.setattr(planner, "LOOKBACK_IDS", 0)
 
 
 def job(engine, pricer, **kwargs):
