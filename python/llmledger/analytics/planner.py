@@ -17,7 +17,9 @@
 
 Calls removed by `llmledger prune` are in the daily rollup table (and the archive) only: a
 part that only the ledger could answer before the pruning point is refused (`CallsPruned`)
-rather than answered without them.
+rather than answered without them. So no day before it is "recent": the daily table or the
+archive (the ledger adding the calls above its `through_id`) answers it, as of the job's last
+run, rather than the ledger refusing it.
 """
 
 from __future__ import annotations
@@ -167,6 +169,10 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
     low = [d[0] for d in (daily,) if d is not None]
     low += [archive.through_id] if archive is not None else []
     recent = [] if not low else _recent_days(connection, min(low), daily)
+    if (pruned := pruned_before_us(connection)) is not None:
+        # Before the pruning point the ledger cannot answer a day alone: a late call there
+        # must not send its day to the ledger for the next LOOKBACK_IDS ids, to be refused.
+        recent = _minus(recent, [(_LOW, pruned)])
     start = _LOW if request.since_us is None else request.since_us
     end = _HIGH if request.until_us is None else request.until_us
     left = [(start, end)] if start < end else []

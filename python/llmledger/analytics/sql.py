@@ -253,10 +253,9 @@ def _part(
             return [ledger_sums(connection, request, part.conditions(), query.backfilled)]
     if part.source == ARCHIVE:
         archive = planned.archive
-        # The archive's calls carry their backfilled cost too when the job priced any.
-        queries = [_with_backfill(engine, request.query(window=w)) for w in part.windows()]
-        backfilled = any(q.backfilled for q in queries)
-        queries = [replace(q, backfilled=backfilled) for q in queries]
+        # Every archived call carries its backfilled cost (a column of every archive): read
+        # it always, for the backfill table no longer holds the prices of pruned calls.
+        queries = [replace(request.query(window=w), backfilled=True) for w in part.windows()]
         batches = (b for q in queries for b in archive.read(archive.uri, q))
         query = queries[0]
     else:

@@ -22,8 +22,7 @@ from pyarrow import fs
 
 from ..analytics.source import Query
 from ..store.schema import LEDGER_COLUMNS
-from .state import TAG_COLUMN_PREFIX, open_table
-from .write import DAY_US
+from .state import DAY_US, TAG_COLUMN_PREFIX, open_table
 
 __all__ = ["ArchiveFile", "archive_files", "read_archive", "read_files", "table_schema"]
 

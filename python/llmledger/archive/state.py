@@ -17,7 +17,17 @@ from deltalake import DeltaTable, Transaction
 
 from ..analytics.source import TAG_PREFIX
 
-__all__ = ["TAG_COLUMN_PREFIX", "ArchiveState", "archive_state", "open_table", "transactions"]
+__all__ = [
+    "DAY_US",
+    "TAG_COLUMN_PREFIX",
+    "ArchiveState",
+    "archive_state",
+    "open_table",
+    "transactions",
+]
+
+DAY_US = 86_400_000_000
+"""The archive's partitions are UTC days."""
 
 TAG_COLUMN_PREFIX = TAG_PREFIX
 """Tag `k` is the column `tags.k`, as the analytics layer names it (the ledger's columns have

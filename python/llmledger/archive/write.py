@@ -9,6 +9,13 @@ ledger (an overwrite with a predicate on the `day` partition), and the new water
 of the same commit. A run killed before that commit leaves files no snapshot references and
 the table as it was; the next run writes the same days again.
 
+A day before the prune horizon (`llmledger prune`) is written as its archived rows plus the
+ledger's rows of the day, the ledger's winning for an id in both (a backfilled price): the
+ledger no longer holds the pruned calls, and the archive is then their only record. A rebuild
+keeps every pruned day's archived rows the same way, rather than refusing: the alternative
+leaves a pruned ledger's archive no way to regroup its columns, and the rows kept are those
+the table already holds, never rebuilt from sums.
+
 Only closed days (before today, UTC) are archived: today's calls still arrive, and the
 watermark must never claim a day it holds only in part.
 """
@@ -19,6 +26,9 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,14 +36,14 @@ from deltalake import CommitProperties, write_deltalake
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from ..analytics.source import Query, read_batches
-from ..store.derived import LOOKBACK_IDS, backfill
+from ..store.derived import LOOKBACK_IDS, backfill, pruned_before_us
 from ..store.filters import tag_keys
 from ..store.schema import LEDGER_COLUMNS, calls
-from .state import ArchiveState, open_table, state_of, transactions
+from .kept import archived_days, kept_rows, stage_kept_rows
+from .state import DAY_US, ArchiveState, open_table, state_of, transactions
 
 __all__ = ["ARCHIVE_COLUMNS", "DAY_US", "ArchiveRun", "archive_closed_days"]
 
-DAY_US = 86_400_000_000
 ARCHIVE_COLUMNS = tuple(c.name for c in calls.c if c.name in LEDGER_COLUMNS)
 """The ledger's columns the archive keeps (all but the JSON `tags`, which become columns, and
 `raw_usage`, the provider's usage object, which stays in the database)."""
@@ -103,34 +113,36 @@ def _schema(tags: list[str]) -> pa.Schema:
     return pa.schema([pa.field("day", pa.date32()), *read])
 
 
+def _query(tags: list[str], first: int, end: int) -> Query:
+    since_us, until_us = first * DAY_US, end * DAY_US
+    return Query(ARCHIVE_COLUMNS, tags=tags, since_us=since_us, until_us=until_us, backfilled=True)
+
+
 def _batches(
     engine: Engine,
     spans: list[tuple[int, int]],
+    kept: Iterator[pa.RecordBatch],
     tags: list[str],
     max_id: int,
     schema: pa.Schema,
     counted: list[int],
 ) -> Iterator[pa.RecordBatch]:
-    """The calls of `spans` with ids up to `max_id`, each with its UTC `day`, as the archive's
-    batches; `counted[0]` counts them."""
-    for first, end in spans:
-        query = Query(
-            columns=ARCHIVE_COLUMNS,
-            tags=tags,
-            since_us=first * DAY_US,
-            until_us=end * DAY_US,
-            backfilled=True,
-        )
-        for batch in read_batches(engine, query):
-            # A call committed after max_id was read is the next run's (its id is above the
-            # watermark this run records).
-            batch = batch.filter(pc.less_equal(batch["id"], max_id))
-            if not batch.num_rows:
-                continue
-            # Times are after the epoch: integer division is the floor.
-            day = pc.divide(batch["at_us"], DAY_US).cast(pa.int32()).cast(pa.date32())
-            counted[0] += batch.num_rows
-            yield pa.RecordBatch.from_arrays([day, *batch.columns], schema=schema)
+    """The calls of `spans` with ids up to `max_id`, then the `kept` rows of pruned days, each
+    with its UTC `day`, as the archive's batches; `counted[0]` counts them."""
+    # A call committed after max_id was read is the next run's (its id is above the
+    # watermark this run records).
+    ledger = (
+        b.filter(pc.less_equal(b["id"], max_id))
+        for first, end in spans
+        for b in read_batches(engine, _query(tags, first, end))
+    )
+    for batch in chain(ledger, kept):
+        if not batch.num_rows:
+            continue
+        # Times are after the epoch: integer division is the floor.
+        day = pc.divide(batch["at_us"], DAY_US).cast(pa.int32()).cast(pa.date32())
+        counted[0] += batch.num_rows
+        yield pa.RecordBatch.from_arrays([day, *batch.columns], schema=schema)
 
 
 def archive_closed_days(
@@ -154,19 +166,20 @@ def archive_closed_days(
         raise ValueError(f"{uri} holds a Delta table that is not a ledger's archive: not touched")
     state = None if rebuild else found
     with engine.connect() as conn:
+        pruned = archived_days(table, pruned_before_us(conn))
         days = _days_to_write(conn, state, max_id, until_us)
+        if rebuild:
+            days |= pruned
+        pruned &= days
         spans = _spans(days)
-        tags: set[str] = set()
+        # The kept rows' tags stay columns (`found` is set whenever a day is kept).
+        tags = set(found.tag_keys) if pruned and found is not None else set()
         for first, end in spans:
             tags |= tag_keys(conn, first * DAY_US, end * DAY_US)
         backfilled_at_us = conn.execute(
             select(func.max(backfill.c.backfilled_at_us)).where(backfill.c.call_id <= max_id)
         ).scalar_one()
     schema = _schema(sorted(tags))
-    counted = [0]
-    batches = _batches(engine, spans, sorted(tags), max_id, schema, counted)
-    if _wrap is not None:
-        batches = _wrap(batches)
     whole = state is None  # a first run or a rebuild: the table is replaced as a whole
     if whole:
         predicate, mode, schema_mode = None, "overwrite", "overwrite"
@@ -179,15 +192,25 @@ def archive_closed_days(
         custom_metadata={"llmledger.operation": "archive closed days"},
         app_transactions=transactions(max_id, until_us, int(backfilled_at_us or 0)),
     )
-    write_deltalake(
-        table if table is not None else uri,
-        pa.RecordBatchReader.from_batches(schema, batches),
-        partition_by=["day"],
-        mode=mode,
-        predicate=predicate,
-        schema_mode=schema_mode,
-        commit_properties=commit,
-    )
+    counted = [0]
+    with TemporaryDirectory(prefix="llmledger-archive-") as staging:
+        kept: Iterator[pa.RecordBatch] = iter(())
+        if pruned:
+            path = Path(staging, "kept.parquet")
+            stage_kept_rows(engine, uri, _spans(pruned), _query(sorted(tags), 0, 0), max_id, path)
+            kept = kept_rows(path)
+        batches = _batches(engine, spans, kept, sorted(tags), max_id, schema, counted)
+        if _wrap is not None:
+            batches = _wrap(batches)
+        write_deltalake(
+            table if table is not None else uri,
+            pa.RecordBatchReader.from_batches(schema, batches),
+            partition_by=["day"],
+            mode=mode,
+            predicate=predicate,
+            schema_mode=schema_mode,
+            commit_properties=commit,
+        )
     if days:
         _compact(uri, days)
     return ArchiveRun(uri, len(days), counted[0], max_id, _date(until_us // DAY_US), whole)

@@ -16,12 +16,14 @@ What each record keeps after a prune (the cutoff is rounded down to a UTC midnig
   total stays the record of what was spent in it. The current day, week and month of the
   totals' time zone are never pruned: a cutoff inside one is refused. Budget crossings
   (notifications fired) are kept.
-- The archive of closed days keeps every call: a prune deletes from SQL only.
+- The archive of closed days keeps every call: a prune deletes from SQL only, and the nightly
+  job rewrites a pruned day as its archived rows plus the ledger's (`archive.write`).
 
-It refuses calls the nightly job has not rolled up ("run llmledger reaggregate first"), and
-takes the job's lock: never both at once. It deletes in batches, one transaction each, so a
-large prune never holds a long lock on the app's database, and a prune killed midway is
-finished by running it again.
+It refuses calls the nightly job has not rolled up, and, when the database has an archive,
+calls (or backfilled prices) the archive does not hold yet ("run llmledger reaggregate
+first", `archived`); it takes the job's lock: never both at once. It deletes in batches, one
+transaction each, so a large prune never holds a long lock on the app's database, and a prune
+killed midway is finished by running it again.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sqlalchemy.engine import URL
 from ..progress import Progress
 from ..reaggregate.lock import one_run_at_a_time
 from ..store.derived import prune_state, pruned_before_us, state
+from .archived import check_archived
 from .batches import days_to_prune, delete_days, last_prunable_id
 from .cutoff import PruneRefused, check_prunable, horizon_of
 
@@ -80,6 +83,7 @@ def prune(
     *,
     before: dt.date | dt.datetime | None = None,
     dry_run: bool = False,
+    archive: str | None = None,
     batch_size: int = DEFAULT_BATCH,
     progress: TextIO | None = None,
     _after_batch: Callable[[int], object] | None = None,
@@ -90,7 +94,9 @@ def prune(
 
     The module's docstring says what the daily rollup, the budget totals and the archive keep.
     `PruneRefused` (nothing deleted) for a cutoff inside today or a budget period still open,
-    or calls before it that the nightly job has not rolled up; `AlreadyRunning` while
+    or calls before it that the nightly job has not rolled up or, when the database has an
+    archive (at `archive`, default `llmledger.archive.archive_location`'s), that the archive
+    does not hold yet; `AlreadyRunning` while
     `llmledger reaggregate` or another prune runs. `dry_run` counts without deleting.
     `batch_size` calls are deleted per transaction; the progress bar goes to `progress`
     (default stderr). `_after_batch(calls)` runs after each batch commits and `_now`
@@ -107,18 +113,21 @@ def prune(
     try:
         require_ledger(owned)
         with one_run_at_a_time(owned):
-            return _prune(owned, horizon, now, dry_run, batch_size, progress, _after_batch)
+            cut = (horizon, now, archive)
+            return _prune(owned, cut, dry_run, batch_size, progress, _after_batch)
     finally:
         if owned is not engine:  # made here from a URL: close its pooled connections
             owned.dispose()
 
 
-def _prune(engine, horizon, now, dry_run, batch_size, progress, after_batch) -> Pruned:
+def _prune(engine, cut, dry_run, batch_size, progress, after_batch) -> Pruned:
+    horizon, now, archive = cut
     with engine.connect() as conn:
         rolled_up = check_prunable(conn, horizon, now)
         query = select(state.c.tag_keys).where(state.c.name == "daily")
         keys = tuple(conn.execute(query).scalar_one())
         last_id = last_prunable_id(conn, rolled_up)
+        check_archived(conn, engine, archive, horizon, last_id)
         days = days_to_prune(conn, horizon, last_id)
     at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=horizon)
     if dry_run:

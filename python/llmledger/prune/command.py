@@ -19,8 +19,8 @@ finished by running it again. What each record keeps:
   budget totals     keep every period's spend as it was; the current day, week and month
                     of the budgets' time zone are never pruned (such a cutoff is refused)
   archive           keeps every call: prune deletes from the SQL ledger only
-Refused, deleting nothing, while calls before the cutoff are not rolled up yet (run
-`llmledger reaggregate` first)."""
+Refused, deleting nothing, while calls before the cutoff are not rolled up yet, or not in
+the archive yet when the database has one (run `llmledger reaggregate` first)."""
 
 
 def _date(text: str) -> dt.date:
@@ -50,6 +50,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="count what would go; delete nothing"
     )
     parser.add_argument("--yes", action="store_true", help="delete without asking")
+    parser.add_argument(
+        "--archive",
+        help="URI of the ledger's archive, as `llmledger reaggregate --archive` (default: "
+        "LLMLEDGER_ARCHIVE_URI, else <database file>.archive beside a SQLite file)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if problem := missing_ledger("prune", url):  # never create a SQLite file to prune it
         print(f"llmledger prune: {problem}", file=sys.stderr)
         return 1
-    cutoff = {"older_than": args.older_than, "before": args.before}
+    cutoff = {"older_than": args.older_than, "before": args.before, "archive": args.archive}
     try:
         if not args.yes or args.dry_run:
             plan = prune(url, **cutoff, dry_run=True)
