@@ -51,14 +51,16 @@ def ledger(database_url, monkeypatch):
     """600 calls over 5 days rolled up by the job (house-model calls backfilled), then calls
     arriving late into those closed days and new calls of the last day. Days count as
     recent (read from the ledger) for 5 ids below the watermark, not 10,000; and the daily
-    table is read however many rows per call it has (a small ledger's groups are few calls)."""
+    table is read however many rows per call it has (a small ledger's groups are few calls).
+    The job keeps no archive here (a SQLite file's would sit beside it): these are the daily
+    table's and the ledger's parts; tests/archive holds the archive's."""
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 5)
     monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     engine = make_engine(database_url)
     upgrade(engine)
     # In time order, as calls are recorded: the ids below the watermark are the last day's.
     insert_rows(engine, sorted(random_rows(600, seed=7), key=lambda row: row["at_us"]))
-    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     late = random_rows(40, seed=8, first_event=10_000, days=5)
     for n, row in enumerate(late):
         # Half late into the first two days, half on the last day.
@@ -142,7 +144,7 @@ def test_a_call_committed_late_below_the_watermark_counts_at_once(ledger):
         gap = connection.execute(select(calls.c.id).order_by(calls.c.id.desc())).first()[0] - 3
         row = connection.execute(select(calls).where(calls.c.id == gap)).mappings().one()
         connection.execute(delete(calls).where(calls.c.id == gap))
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     with ledger.begin() as connection:
         connection.execute(insert(calls), [dict(row)])
     case = dict(by=["feature", "tenant"], bucket="day")
@@ -153,7 +155,7 @@ def test_a_call_committed_late_below_the_watermark_counts_at_once(ledger):
 
 
 def test_after_the_job_runs_again_the_daily_table_answers_the_late_days(ledger):
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     case = dict(by=["tenant"], bucket="day")
     planned, plan = rollup(ledger, latency="mean", explain=True, **case)
     daily = [p for p in plan.parts if p.source == DAILY]
@@ -173,7 +175,7 @@ def test_a_daily_table_as_large_as_the_ledger_is_left_for_the_ledgers_group_by(l
 
 
 def test_pruned_days_come_from_the_daily_table_or_are_refused(ledger, monkeypatch):
-    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO())
+    reaggregate(ledger, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     before = {
         "mean": _every_call(ledger, by=["feature"], bucket="day", latency="mean"),
     }
@@ -274,6 +276,13 @@ def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, m
         reference = _every_call(ledger, **case).sort(_keys(case), nulls_last=True)
         assert_frame_equal(planned, reference, check_exact=True)
         assert planned["calls"].sum() == 650
+        # Sums alone, the daily table left aside: the tail above the archive's last id is
+        # summed by the database.
+        with monkeypatch.context() as patch:
+            patch.setattr(planner_module, "DAILY_ROWS_PER_CALL", 0.0)
+            planned, plan = rollup(ledger, latency="mean", explain=True, **case)
+        assert (GROUPED, through) in [(p.source, p.ids_above) for p in plan.parts], str(plan)
+        _same(planned, _every_call(ledger, latency="mean", **case), _keys(case))
     assert read and all(q.until_us <= until for q in read)
 
 
@@ -288,7 +297,7 @@ def test_sums_past_2_to_the_63_pico_usd_stay_exact(database_url, monkeypatch):
     insert_rows(engine, rows)
     total = Decimal(12 * 10**18 + 3).scaleb(-12)
     assert rollup(engine, latency="mean")["cost"].to_list() == [total]
-    reaggregate(engine, progress=io.StringIO())
+    reaggregate(engine, progress=io.StringIO(), archive=False)
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 0)
     monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     planned, plan = rollup(engine, latency="mean", explain=True)
