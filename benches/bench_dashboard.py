@@ -27,6 +27,8 @@ from starlette.testclient import TestClient
 
 import llmledger
 import llmledger.dashboard
+from llmledger.archive import archive_state
+from llmledger.archive.location import archive_location
 from llmledger.store import make_engine
 
 ROUNDS = int(os.environ.get("LLMLEDGER_BENCH_DASHBOARD_ROUNDS", "3"))
@@ -51,7 +53,8 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 def ledgers(tmp_path_factory):
-    """{"before": file, "after": a copy the nightly job has run on}."""
+    """{"before": file, "after": a copy the nightly job has run on, its archive beside it
+    (written under the name the file ends with, where the planner looks for it)."""
     directory = os.environ.get("LLMLEDGER_BENCH_SQL_DIR")
     folder = Path(directory) if directory else tmp_path_factory.mktemp("dashboard")
     folder.mkdir(parents=True, exist_ok=True)
@@ -61,8 +64,10 @@ def ledgers(tmp_path_factory):
         partial = after.with_suffix(".partial")
         shutil.copyfile(before, partial)
         with open(os.devnull, "w") as quiet:
-            llmledger.reaggregate(f"sqlite:///{partial}", progress=quiet)
+            archive = archive_location(f"sqlite:///{after}")
+            llmledger.reaggregate(f"sqlite:///{partial}", progress=quiet, archive=archive)
         partial.rename(after)
+    assert archive_state(archive_location(f"sqlite:///{after}")) is not None
     return {"before": before, "after": after}
 
 

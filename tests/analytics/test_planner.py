@@ -51,15 +51,15 @@ def ledger(database_url, monkeypatch):
     """600 calls over 5 days rolled up by the job (house-model calls backfilled), then calls
     arriving late into those closed days and new calls of the last day. Days count as
     recent (read from the ledger) for 5 ids below the watermark, not 10,000; and the daily
-    table is read however many rows per call it has (a small ledger's groups are few calls)."""
+    table is read however many rows per call it has (a small ledger's groups are few calls).
+    The job keeps no archive here (a SQLite file's would sit beside it): these are the daily
+    table's and the ledger's parts; test_the_real_archive_answers_its_days the archive's."""
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 5)
     monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     engine = make_engine(database_url)
     upgrade(engine)
     # In time order, as calls are recorded: the ids below the watermark are the last day's.
     insert_rows(engine, sorted(random_rows(600, seed=7), key=lambda row: row["at_us"]))
-    # No archive here: these tests hold the daily table and the ledger to the reference
-    # (test_the_real_archive_answers_its_days covers the archive).
     reaggregate(engine, pricer=build_pricer(OVERRIDES), progress=io.StringIO(), archive=False)
     late = random_rows(40, seed=8, first_event=10_000, days=5)
     for n, row in enumerate(late):
@@ -276,6 +276,13 @@ def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, m
         reference = _every_call(ledger, **case).sort(_keys(case), nulls_last=True)
         assert_frame_equal(planned, reference, check_exact=True)
         assert planned["calls"].sum() == 650
+        # Sums alone, the daily table left aside: the tail above the archive's last id is
+        # summed by the database.
+        with monkeypatch.context() as patch:
+            patch.setattr(planner_module, "DAILY_ROWS_PER_CALL", 0.0)
+            planned, plan = rollup(ledger, latency="mean", explain=True, **case)
+        assert (GROUPED, through) in [(p.source, p.ids_above) for p in plan.parts], str(plan)
+        _same(planned, _every_call(ledger, latency="mean", **case), _keys(case))
     assert read and all(q.until_us <= until for q in read)
 
 

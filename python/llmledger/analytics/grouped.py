@@ -74,10 +74,15 @@ def _divide(dialect: str, column: str, unit_us: int) -> str:
 
 
 def ledger_sums(
-    connection: Connection, request: Request, extra: Sequence[str], backfilled: bool
+    connection: Connection,
+    request: Request,
+    extra: Sequence[str],
+    backfilled: bool,
+    windowed: bool = True,
 ) -> pl.DataFrame:
     """The request's sums over the calls of its window that meet `extra` too, grouped by the
-    database (`backfilled`: join the backfill's costs, when it priced a call of the window)."""
+    database (`backfilled`: join the backfill's costs, when it priced a call of the window).
+    `windowed=False`: `extra` alone bounds the calls' time (see `sql._part`)."""
     dialect = connection.dialect.name
     keys = []
     for key in request.keys:
@@ -102,7 +107,8 @@ def ledger_sums(
             " LEFT JOIN (SELECT call_id, cost AS backfilled_cost FROM llmledger_backfill) b"
             " ON b.call_id = llmledger_calls.id"
         )
-    found = [*extra, *conditions(dialect, request.since_us, request.until_us, request.where)]
+    since_us, until_us = (request.since_us, request.until_us) if windowed else (None, None)
+    found = [*extra, *conditions(dialect, since_us, until_us, request.where)]
     if found:
         sql += " WHERE " + " AND ".join(found)
     if keys:

@@ -245,12 +245,16 @@ def _part(
     """One part's results: per group sums (see `merge`) when the request asks for no
     percentiles, else with every group's latencies."""
     request = planned.request
+    # The ledger's calls above the archive's last id: the part's spans (inside the request's
+    # window) bound their time, and the request's window left out keeps the database reading
+    # them by id, not every call of the window by the at_us index (see `Part.conditions`).
+    windowed = part.ids_above is None
     if part.source in (DAILY, LEDGER_GROUPED):
         with engine.connect() as connection:
             if part.source == DAILY:
                 return [daily_sums(connection, request, part.days())]
             query = _with_backfill(engine, request.query())
-            return [ledger_sums(connection, request, part.conditions(), query.backfilled)]
+            return [ledger_sums(connection, request, part.conditions(), query.backfilled, windowed)]
     if part.source == ARCHIVE:
         archive = planned.archive
         # Every archived call carries its backfilled cost (a column of every archive): read
@@ -259,7 +263,8 @@ def _part(
         batches = (b for q in queries for b in archive.read(archive.uri, q))
         query = queries[0]
     else:
-        query = _with_backfill(engine, request.query(part.conditions()))
+        window = None if windowed else (None, None)
+        query = _with_backfill(engine, request.query(part.conditions(), window=window))
         batches = read_batches(engine, query)
     found = [rollup_part(p, latency_values=True) for p, _ in in_parts(batches, query)]
     return found if request.percentiles else [to_sums(f) for f in found]

@@ -67,6 +67,7 @@ def quality(engine: Engine, f: Filters, tag_keys: list[str]) -> Quality:
         until=f.until,
         where=where,
         reprice=True,
+        latency="mean",
     )
     drift = (
         summed(rows, ["provider", "model"])
@@ -91,7 +92,9 @@ def quality(engine: Engine, f: Filters, tag_keys: list[str]) -> Quality:
     missing = {k: None for k in tag_keys if k not in where}
     if tag_keys and len(missing) == len(tag_keys):
         # Without any tag: None for every key the range has.
-        untagged = totals(rollup(engine, since=f.since, until=f.until, where={**where, **missing}))
+        untagged = totals(
+            rollup(engine, since=f.since, until=f.until, where={**where, **missing}, latency="mean")
+        )
     statuses = (
         summed(rows.filter(pl.col("status") != "ok"), ["status"])
         .sort(["calls", "status"], descending=[True, False])

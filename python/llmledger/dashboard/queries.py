@@ -2,12 +2,15 @@
 
 Pages add no money themselves: totals, groups and days are rollups, so the exact Decimal sums
 and the rule "a group none of whose calls was priced has no cost (not $0)" are the rollup's.
-A page that needs only sums makes one rollup call per chart or table; percentiles are the
-rollup's own columns. Before any rollup, the tags a filter names are checked against the
-range's calls (`has_tag`: the first call carrying the key ends the look, so a key in use
-costs next to nothing): a key no call has is a `BadFilter` naming the nearest one, never an
-empty page that looks like a real answer. Listing every key of a range is a scan of its tags
-(`known_tags`); the pages that need the list read it through `Dashboard.tag_keys`, cached.
+A page that needs only sums makes one rollup call per chart or table, asking for the latency
+mean alone (`latency="mean"`): the planner can then answer each closed day from the nightly
+job's daily rollup table instead of reading its calls. Percentiles (`/models`) are the
+rollup's own columns, answered by the archive once the job has run. Before any rollup, the
+tags a filter names are checked against the range's calls (`has_tag`: the first call carrying
+the key ends the look, so a key in use costs next to nothing): a key no call has is a
+`BadFilter` naming the nearest one, never an empty page that looks like a real answer. Listing
+every key of a range is a scan of its tags (`known_tags`); the pages that need the list read
+it through `Dashboard.tag_keys`, cached.
 """
 
 from __future__ import annotations
@@ -123,7 +126,10 @@ def totals(rows: pl.DataFrame) -> Totals:
 
 
 def _rollup(engine: Engine, f: Filters, by: list[str], **kw: Any) -> pl.DataFrame:
+    """`rollup()` of `f`'s range and filters; sums and the latency mean only unless `kw` asks
+    for percentiles, so that the nightly job's daily rollup table can answer."""
     kw.setdefault("where", f.where())
+    kw.setdefault("latency", "mean")
     return rollup(engine, by=by, since=f.since, until=f.until, **kw)
 
 
@@ -151,7 +157,7 @@ MODEL_SORTS = {
 def models(engine: Engine, f: Filters, sort: str, descending: bool) -> pl.DataFrame:
     """Per provider and model: calls, cost, share, tokens per bucket and in all, average
     cost, latency p50 / p95, in the order asked (unpriced last when sorting by money)."""
-    rows = _rollup(engine, f, ["provider", "model"])
+    rows = _rollup(engine, f, ["provider", "model"], latency="percentiles")
     rows = _with_share(rows, money_sum(rows["cost"])).with_columns(
         tokens=pl.sum_horizontal(*BUCKETS),
         average=pl.col("cost") / pl.col("calls"),
