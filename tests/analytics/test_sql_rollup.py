@@ -104,7 +104,7 @@ def test_bad_arguments_fail_before_anything_is_read(engine, monkeypatch):
         raise AssertionError("the database was read before the arguments were checked")
 
     monkeypatch.setattr(sql_module, "read_calls", read)
-    monkeypatch.setattr(sql_module, "_rolled_up", read)
+    monkeypatch.setattr(sql_module, "rolled_up", read)
     pricer = build_pricer(OVERRIDES)
     modes = ", ".join(pricer.modes)
     message = f"as_mode 'bacth' is not a pricing mode of this catalog; it has {modes}"

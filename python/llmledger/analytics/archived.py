@@ -18,10 +18,11 @@ from ..archive import ArchiveState, archive_state, read_archive
 from ..pricing import Pricer
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import LEDGER_COLUMNS
-from .memory import Moment, merge_parts, output_keys, pricer_for, rollup_frame
+from .frame import Prepared
+from .memory import Moment, output_keys, pricer_for, rollup_frame
 from .request import Request
 from .source import Query
-from .sql import in_parts
+from .sql import rolled_up
 
 __all__ = ["archive_request", "rollup_archive", "warn_absent_tags"]
 
@@ -78,16 +79,11 @@ def rollup_archive(
 ) -> pl.DataFrame:
     """`llmledger.analytics.rollup` over the archive at `uri` (see there and `archive_request`)."""
     state, query, pricer = archive_request(uri, by, since, until, bucket, where, reprice)
-    rolled: list[pl.DataFrame] = []
-    for part, last in in_parts(read_archive(uri, query), query):
-        if last and not rolled:
-            result = rollup_frame(part, by, None, None, bucket, tz, None, pricer)
-            break
-        rolled.append(
-            rollup_frame(part, by, None, None, bucket, tz, None, pricer, latency_values=True)
-        )
-        del part
-    else:
-        result = merge_parts(rolled, output_keys(by, bucket))
+
+    def rollup_part(part: Prepared, **kw: Any) -> pl.DataFrame:
+        return rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw)
+
+    keys = output_keys(by, bucket)
+    result = rolled_up(read_archive(uri, query), query, keys, rollup_part)
     warn_absent_tags(state, query)
     return result

@@ -38,7 +38,14 @@ from .planner import ARCHIVE, DAILY, LEDGER_GROUPED, LEDGER_ROWS, Part, Plan, ar
 from .request import Request
 from .source import Query, read_batches
 
-__all__ = ["PART_ROWS", "in_parts", "is_database", "reprice_engine", "rollup_engine"]
+__all__ = [
+    "PART_ROWS",
+    "in_parts",
+    "is_database",
+    "reprice_engine",
+    "rolled_up",
+    "rollup_engine",
+]
 
 
 def is_database(source: Any) -> bool:
@@ -109,14 +116,18 @@ def in_parts(batches: Iterable[pa.RecordBatch], query: Query) -> Iterator[tuple[
     yield part(), True
 
 
-def _rolled_up(
-    engine: Engine, query: Query, keys: Sequence[str], rollup_part: Callable[..., pl.DataFrame]
+def rolled_up(
+    batches: Iterable[pa.RecordBatch],
+    query: Query,
+    keys: Sequence[str],
+    rollup_part: Callable[..., pl.DataFrame],
 ) -> pl.DataFrame:
-    """`rollup_part(frame)` over the rows of `query`. Past `PART_ROWS` rows, each part is
-    rolled up with its latencies kept (`latency_values=True`) and dropped before the next is
-    read, and the results are merged exactly."""
+    """`rollup_part(frame)` over `batches`, the rows of `query` (from the ledger or the
+    archive). Past `PART_ROWS` rows, each part is rolled up with its latencies kept
+    (`latency_values=True`) and dropped before the next is read, and the results are merged
+    exactly."""
     rolled: list[pl.DataFrame] = []
-    for part, last in in_parts(read_batches(engine, query), query):
+    for part, last in in_parts(batches, query):
         if last and not rolled:  # it all fits in one part: the in-memory rollup, as it is
             return rollup_part(part)
         rolled.append(rollup_part(part, latency_values=True))
@@ -214,7 +225,7 @@ def _answer(
     keys = request.keys
     if every_call:
         query = _with_backfill(engine, request.query())
-        result = _rolled_up(engine, query, keys, rollup_part)
+        result = rolled_up(read_batches(engine, query), query, keys, rollup_part)
         return _warn_unknown(engine, result, query, keys)
     with engine.connect() as connection:
         planned = plan(connection, request, archive_of(engine))
@@ -223,7 +234,7 @@ def _answer(
         # The ledger alone, as before the planner: no merge when it fits in one part.
         query = _with_backfill(engine, request.query(only.conditions()))
         started = time.perf_counter()
-        result = _rolled_up(engine, query, keys, rollup_part)
+        result = rolled_up(read_batches(engine, query), query, keys, rollup_part)
         only.seconds, only.groups = time.perf_counter() - started, result.height
     else:
         results = []
