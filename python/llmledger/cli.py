@@ -4,51 +4,22 @@ doctor, spool, budgets, dashboard."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import difflib
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from .cli_args import DB_HELP, count, database, when
 from .report.commands import DEMO_FILE
 from .store.schema import BUCKETS
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
     from sqlalchemy.exc import OperationalError
 
     from .pricing import Pricer
 
 __all__ = ["main"]
-
-DB_HELP = (
-    "the ledger's database: a SQLite file path (ledger.db), sqlite:///PATH, "
-    "postgresql://USER:PASSWORD@HOST/DB or mysql://USER:PASSWORD@HOST/DB "
-    "(default: $LLMLEDGER_DATABASE_URL, else llmledger.db)"
-)
-
-
-def _database(args: argparse.Namespace) -> URL:
-    from .config import resolve_database_url
-    from .store.urls import ledger_url
-
-    return ledger_url(resolve_database_url(args.db))
-
-
-def _when(text: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _count(text: str) -> int:
-    """A count on the command line (--calls, --top): a negative --top would cut rows off."""
-    if not text.isdecimal() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
-    return int(text)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -60,7 +31,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report.commands import run_report
 
-    return run_report(args, _database(args))
+    return run_report(args, database(args))
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -104,7 +75,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
     from .report.commands import missing_ledger
 
-    url = _database(args)
+    url = database(args)
     if problem := missing_ledger(args.command, url):
         print(f"llmledger {args.command}: {problem}", file=sys.stderr)
         return 1
@@ -116,7 +87,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from .store import make_engine, upgrade
 
-    engine = make_engine(_database(args))
+    engine = make_engine(database(args))
     upgrade(engine)
     print(f"schema up to date: {engine.url.render_as_string(hide_password=True)}")
     return 0
@@ -152,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "  llmledger demo --calls 100000 --db postgresql://me@localhost/scratch",
     )
     demo.add_argument(
-        "--calls", type=_count, default=40_000, metavar="N", help="number of calls (default 40,000)"
+        "--calls", type=count, default=40_000, metavar="N", help="number of calls (default 40,000)"
     )
     demo.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (default 7)")
     demo.add_argument(
@@ -172,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         help="tag keys to break spend down by (default feature,tenant,user_id)",
     )
     demo.add_argument(
-        "--top", type=_count, default=8, metavar="N", help="rows per table (default 8)"
+        "--top", type=count, default=8, metavar="N", help="rows per table (default 8)"
     )
     demo.set_defaults(func=cmd_demo)
 
@@ -190,12 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--since",
-        type=_when,
+        type=when,
         metavar="WHEN",
         help="from this ISO date/time (UTC unless given), inclusive",
     )
     report.add_argument(
-        "--until", type=_when, metavar="WHEN", help="to this ISO date/time, exclusive"
+        "--until", type=when, metavar="WHEN", help="to this ISO date/time, exclusive"
     )
     report.add_argument(
         "--by",
@@ -204,7 +175,7 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated tag keys (default feature,tenant)",
     )
     report.add_argument(
-        "--top", type=_count, default=10, metavar="N", help="rows per table (default 10)"
+        "--top", type=count, default=10, metavar="N", help="rows per table (default 10)"
     )
     report.add_argument("--db", metavar="DATABASE", help=DB_HELP)
     report.set_defaults(func=cmd_report)
@@ -232,7 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument(
         "--at",
-        type=_when,
+        type=when,
         metavar="WHEN",
         help="time of the call (default now), ISO, UTC unless given",
     )
@@ -330,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _database_problem(args: argparse.Namespace, error: OperationalError) -> str:
-    url = _database(args).render_as_string(hide_password=True)
+    url = database(args).render_as_string(hide_password=True)
     reason = " ".join(str(error.orig).split())
     return f"database {url}: {reason} (`llmledger doctor` checks the connection and schema)"
 

@@ -91,7 +91,7 @@ def _zone(text: str) -> str:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add ``budgets`` to the command line."""
-    from .cli import DB_HELP, _count, _when  # the command line's one reading of each
+    from .cli_args import DB_HELP, count, when  # the command line's one reading of each
 
     budgets = sub.add_parser(
         "budgets",
@@ -116,7 +116,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     budgets.add_argument(
         "--top",
-        type=_count,
+        type=count,
         default=10,
         metavar="N",
         help="scopes shown per budget kept per tag, highest spend first (default 10; "
@@ -124,7 +124,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     budgets.add_argument(
         "--at",
-        type=_when,
+        type=when,
         metavar="WHEN",
         help="the periods containing this ISO date/time (UTC unless given), default now",
     )

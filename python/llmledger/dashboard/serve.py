@@ -29,7 +29,7 @@ def is_loopback(host: str) -> bool:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from ..cli import DB_HELP
+    from ..cli_args import DB_HELP
 
     parser = subparsers.add_parser(
         "dashboard",
@@ -52,11 +52,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cli import _database
+    from ..cli_args import database
     from ..report.commands import missing_ledger
     from . import DashboardUnavailable, app
 
-    url = _database(args)
+    url = database(args)
     if problem := missing_ledger(args.command, url):
         print(f"llmledger {args.command}: {problem}", file=sys.stderr)
         return 1
