@@ -176,8 +176,11 @@ def test_a_reader_that_started_then_failed_is_an_error_not_a_fallback(
 ):
     monkeypatch.setattr(source_module, "_reader_not_started", None)
     ready_then_fails = tmp_path / "ready-then-fails"
+    # It reads its request first, as the reader does: a child gone before the request is
+    # written is one that did not start (a broken pipe), which falls back instead.
     ready_then_fails.write_text(
-        "#!/bin/sh\nprintf R\necho 'database disk image is malformed' >&2\nexit 1\n"
+        "#!/bin/sh\nread -r request\nprintf R\n"
+        "echo 'database disk image is malformed' >&2\nexit 1\n"
     )
     ready_then_fails.chmod(0o755)
     monkeypatch.setattr(sqlite_reader, "PYTHON", str(ready_then_fails))
