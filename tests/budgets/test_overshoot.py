@@ -64,6 +64,7 @@ def spenders(fake, tmp_path_factory):
         subprocess.Popen(
             [sys.executable, str(script), fake.url, str(THREADS)],
             env=env,
+            cwd=logs,  # a server database's default spool sits in the working directory
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,
