@@ -1,4 +1,5 @@
-"""Fixtures of the spend-totals suite: a migrated engine on each backend (tests/conftest.py)."""
+"""Fixtures of the budgets suite: a migrated engine on each backend (tests/conftest.py), and
+the loopback provider the real SDK clients call."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakeprovider import FakeProvider
 
 from llmledger.store import make_engine, upgrade
 
@@ -19,3 +21,11 @@ def engine(database_url):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def fake():
+    """The loopback provider server, one per test module."""
+    server = FakeProvider().start()
+    yield server
+    server.stop()

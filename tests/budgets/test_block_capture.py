@@ -25,13 +25,6 @@ MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 COST = {False: 336_900_000, True: 8_850_000}  # pico-USD: JSON reply, streamed reply
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def clean():
     llmledger.shutdown()

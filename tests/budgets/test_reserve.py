@@ -36,13 +36,6 @@ def usd(pico: int) -> Decimal:
     return Decimal(pico).scaleb(-12)
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def clean():
     llmledger.shutdown()

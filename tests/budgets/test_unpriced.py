@@ -27,13 +27,6 @@ COST = 336_900_000  # pico-USD of the fake provider's JSON reply (test_block_cap
 HOUSE = "acme-house-model"  # a model no catalog price covers
 
 
-@pytest.fixture(scope="module")
-def fake():
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def clean():
     llmledger.shutdown()

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..store.read import Page, read_page
+from ..store.read import PRICE_COLUMNS, Page, read_page
 from ..store.schema import BUCKETS, COST_COLUMNS, price_snapshots
 from .filters import PAGE_SIZE, CallFilters, Filters, parse_calls
 from .pages import page_filters
@@ -47,13 +47,7 @@ _CSV_COLUMNS = (
     "backfilled_cost",
     "latency_ms",
     "provider_response_id",
-    "price_snapshot_id",
-    "price_source",
-    "price_provider",
-    "price_model",
-    "price_version",
-    "price_variant",
-    "price_tier",
+    *PRICE_COLUMNS,
 )
 
 

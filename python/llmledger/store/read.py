@@ -22,11 +22,18 @@ from .derived import backfill
 from .filters import conditions, tag_keys, warn_unknown_tags, window
 from .schema import BUCKETS, COST_COLUMNS, LEDGER_COLUMNS, calls
 
-__all__ = ["BACKFILL_COLUMNS", "CALL_SCHEMA", "Page", "read_calls", "read_page"]
+__all__ = [
+    "BACKFILL_COLUMNS",
+    "CALL_SCHEMA",
+    "PRICE_COLUMNS",
+    "Page",
+    "read_calls",
+    "read_page",
+]
 
 MONEY = pl.Decimal(38, 12)
 _PICO = pl.Series([Decimal("1e-12")], dtype=pl.Decimal(38, 12))
-_PRICE_COLUMNS = (
+PRICE_COLUMNS = (  # the price rule a row keeps
     "price_snapshot_id",
     "price_source",
     "price_provider",
@@ -35,7 +42,7 @@ _PRICE_COLUMNS = (
     "price_variant",
     "price_tier",
 )
-BACKFILL_COLUMNS = ("backfilled_cost", *(f"backfilled_{c}" for c in _PRICE_COLUMNS))
+BACKFILL_COLUMNS = ("backfilled_cost", *(f"backfilled_{c}" for c in PRICE_COLUMNS))
 """The later price of a call recorded unpriced, as `read_calls` names its columns."""
 
 CALL_SCHEMA: dict[str, Any] = {
@@ -52,7 +59,7 @@ CALL_SCHEMA: dict[str, Any] = {
     "latency_ms": pl.Float64,
     "provider_response_id": pl.String,
     "event_id": pl.String,
-    **dict.fromkeys(_PRICE_COLUMNS, pl.String),
+    **dict.fromkeys(PRICE_COLUMNS, pl.String),
     "price_tier": pl.Int64,
     "backfilled_cost": MONEY,
     **dict.fromkeys(BACKFILL_COLUMNS[1:], pl.String),
@@ -69,7 +76,7 @@ _ORDER = [*(name for name in CALL_SCHEMA if name != "raw_usage"), "tags", "raw_u
 _BACKFILL = select(
     backfill.c.call_id,
     backfill.c.cost.label("backfilled_cost"),
-    *(backfill.c[c].label(f"backfilled_{c}") for c in _PRICE_COLUMNS),
+    *(backfill.c[c].label(f"backfilled_{c}") for c in PRICE_COLUMNS),
 ).subquery("backfill")
 
 
