@@ -260,7 +260,7 @@ def test_an_archive_answers_its_days_and_the_ledger_the_calls_it_lacks(ledger, m
     until = (D0 + 3) * DAY_US
     read = []
 
-    def read_archive(uri, query):
+    def read_archive(query):
         read.append(query)
         held = replace(query, extra=(*query.extra, f"id <= {through}", f"at_us < {until}"))
         yield from read_batches(ledger, held)

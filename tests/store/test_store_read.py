@@ -11,7 +11,7 @@ import pytest
 from ledger_rows import T0, make_row
 
 from llmledger import UnknownTagWarning
-from llmledger.store import Writer
+from llmledger.store import Writer, make_engine, upgrade
 from llmledger.store.filters import conditions, tag_sql
 from llmledger.store.read import CALL_SCHEMA, read_calls
 from llmledger.store.schema import COST_COLUMNS
@@ -213,6 +213,34 @@ def test_one_where_builder_writes_each_dialect():
     assert tag_sql("sqlite", 'a"b') == (
         "(SELECT CAST(value AS TEXT) FROM json_each(tags) WHERE key = 'a\"b')"
     )
+
+
+def test_sqlite_reads_a_bounded_window_by_time_not_by_provider(tmp_path):
+    # Without ANALYZE statistics SQLite takes an equality on the (provider, model) index over
+    # any time range, and walks every call of the provider, of all time. In a bounded window
+    # (or the planner's narrowed parts) column filters are `+column`: the at_us index reads.
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    upgrade(engine)
+    where = {"provider": "openai", "model": "gpt-4o"}
+    assert conditions("sqlite", 1, 2, where) == [
+        "at_us >= 1",
+        "at_us < 2",
+        "+provider = 'openai'",
+        "+model = 'gpt-4o'",
+    ]
+    assert conditions("sqlite", None, None, where, narrowed=True)[0] == "+provider = 'openai'"
+    # Unbounded, a provider's calls are best found by its index; other databases plan alone.
+    assert conditions("sqlite", 1, None, where)[1] == "provider = 'openai'"
+    assert conditions("postgresql", 1, 2, where)[2] == "provider = 'openai'"
+
+    def plan(found: list[str]) -> str:
+        sql = f"EXPLAIN QUERY PLAN SELECT * FROM llmledger_calls WHERE {' AND '.join(found)}"
+        with engine.connect() as connection:
+            return " ".join(r[-1] for r in connection.exec_driver_sql(sql))
+
+    assert "ix_llmledger_calls_at_us" in plan(conditions("sqlite", 1, 2, where))
+    assert "ix_llmledger_calls_provider_model" in plan(conditions("sqlite", 1, None, where))
+    engine.dispose()
 
 
 def test_since_at_or_after_until_is_an_error(engine):

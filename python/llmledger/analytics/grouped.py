@@ -108,7 +108,7 @@ def ledger_sums(
             " ON b.call_id = llmledger_calls.id"
         )
     since_us, until_us = (request.since_us, request.until_us) if windowed else (None, None)
-    found = [*extra, *conditions(dialect, since_us, until_us, request.where)]
+    found = [*extra, *conditions(dialect, since_us, until_us, request.where, narrowed=bool(extra))]
     if found:
         sql += " WHERE " + " AND ".join(found)
     if keys:

@@ -27,11 +27,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, func, select, union
 
-from ..archive import archive_location, archive_state, read_archive
+from ..archive import archive_location
+from ..archive.read import read_table
+from ..archive.state import open_table, state_of
 from ..store.derived import LOOKBACK_IDS, backfill, daily_rollup, pruned_before_us, state
 from ..store.schema import calls
 from .request import Request
@@ -121,7 +124,8 @@ class Archive(NamedTuple):
     uri: str
     through_id: int
     until_us: int
-    read: Callable[..., Iterator[Any]]
+    read: Callable[[Any], Iterator[Any]]
+    """The archive's calls a `Query` selects, as `llmledger.archive.read_archive` gives them."""
 
 
 @dataclass
@@ -142,12 +146,14 @@ class Plan:
 
 
 def archive_of(engine: Engine) -> Archive | None:
-    """The database's archive, if one was written."""
+    """The database's archive, if one was written. Its table is opened once: the parts are
+    read from the snapshot whose state the plan was made with."""
     uri = archive_location(engine)
-    found = None if uri is None else archive_state(uri)
+    table = None if uri is None else open_table(uri)
+    found = None if table is None else state_of(table)
     if found is None:
         return None
-    return Archive(uri, found.through_id, found.until_us, read_archive)
+    return Archive(uri, found.through_id, found.until_us, partial(read_table, table))
 
 
 def plan(connection: Connection, request: Request, archive: Archive | None) -> Plan:

@@ -112,7 +112,9 @@ def _select(q: Query, dialect: str, extra: Sequence[str] = ()) -> str:
             " LEFT JOIN (SELECT call_id, cost AS backfilled_cost FROM llmledger_backfill) b"
             " ON b.call_id = llmledger_calls.id"
         )
-    found = [*extra, *q.extra, *conditions(dialect, q.since_us, q.until_us, q.where)]
+    # The planner's days or ids (`q.extra`) bound the read, not a partition's half (`extra`).
+    where = conditions(dialect, q.since_us, q.until_us, q.where, narrowed=bool(q.extra))
+    found = [*extra, *q.extra, *where]
     sql = f"SELECT {', '.join(items)} {sql}"
     if found:
         sql += " WHERE " + " AND ".join(found)

@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 
 from ..store import load_snapshot, make_engine
 from ..store.derived import backfill
-from ..store.filters import tag_keys, warn_unknown_tags, window
+from ..store.filters import tag_keys, tag_present, warn_unknown_tags, window
 from ..store.read import read_calls
 from ..store.schema import LEDGER_COLUMNS
 from .frame import TIME_UNITS, Prepared, check_what_if
@@ -84,16 +84,21 @@ def _warn_unknown(
 ) -> pl.DataFrame:
     """`result`, after an `UnknownTagWarning` for each tag asked for that may not exist: a `by`
     tag with no value in any group, a `where` tag when no call matched (or asked to be
-    missing). Only then are the window's tag keys read, in one query."""
+    missing). Each is looked for in the window's calls, and only when one is not found are
+    the window's tag keys read, in one query (a scan of every call of the window)."""
     asked = [k for k in _tags(by) if result[k].null_count() == result.height]
     asked += [
         k
         for k, v in query.where.items()
         if k not in LEDGER_COLUMNS and (v is None or result.height == 0)
     ]
-    if asked:
-        with engine.connect() as connection:
-            warn_unknown_tags(asked, tag_keys(connection, query.since_us, query.until_us))
+    if not asked:
+        return result
+    span = query.since_us, query.until_us
+    with engine.connect() as connection:
+        absent = [k for k in dict.fromkeys(asked) if not tag_present(connection, k, *span)]
+        if absent:
+            warn_unknown_tags(absent, tag_keys(connection, *span))
     return result
 
 
@@ -271,7 +276,7 @@ def _part(
         # Every archived call carries its backfilled cost (a column of every archive): read
         # it always, for the backfill table no longer holds the prices of pruned calls.
         queries = [replace(request.query(window=w), backfilled=True) for w in part.windows()]
-        batches = (b for q in queries for b in archive.read(archive.uri, q))
+        batches = (b for q in queries for b in archive.read(q))
         query = queries[0]
     else:
         window = None if windowed else (None, None)

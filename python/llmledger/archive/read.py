@@ -24,7 +24,14 @@ from ..analytics.source import Query
 from ..store.schema import LEDGER_COLUMNS
 from .state import DAY_US, TAG_COLUMN_PREFIX, open_table
 
-__all__ = ["ArchiveFile", "archive_files", "read_archive", "read_files", "table_schema"]
+__all__ = [
+    "ArchiveFile",
+    "archive_files",
+    "read_archive",
+    "read_files",
+    "read_table",
+    "table_schema",
+]
 
 _BATCH_ROWS = 65_536
 _EPOCH = dt.date(1970, 1, 1)
@@ -151,4 +158,9 @@ def read_archive(uri: str, query: Query) -> Iterator[pa.RecordBatch]:
     table = open_table(uri)
     if table is None:
         raise LookupError(f"no ledger archive at {uri} (`llmledger reaggregate` writes it)")
+    yield from read_table(table, query)
+
+
+def read_table(table: DeltaTable, query: Query) -> Iterator[pa.RecordBatch]:
+    """`read_archive` of a table already open: its snapshot, whatever was committed since."""
     yield from read_files(table.table_uri, archive_files(table, query), table_schema(table), query)

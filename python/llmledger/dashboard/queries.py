@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from ..analytics import rollup
 from ..reaggregate import DEFAULT_TAG_KEYS
 from ..store.derived import state
-from ..store.filters import conditions, tag_keys, tag_sql, to_us
+from ..store.filters import tag_keys, tag_present, to_us
 from ..store.schema import BUCKETS
 from .filters import BadFilter, Filters
 
@@ -58,14 +58,9 @@ def known_tags(engine: Engine, f: Filters) -> list[str]:
 
 
 def has_tag(engine: Engine, f: Filters, key: str) -> bool:
-    """Whether some call of `f`'s range has tag `key`: a look that stops at the first one."""
-    dialect = engine.dialect.name
-    found = conditions(dialect, to_us(f.since), to_us(f.until))
-    found.append(f"{tag_sql(dialect, key)} IS NOT NULL")
-    sql = f"SELECT 1 FROM llmledger_calls WHERE {' AND '.join(found)} LIMIT 1"
+    """Whether some call of `f`'s range has tag `key` (the first one ends the look)."""
     with engine.connect() as connection:
-        # exec_driver_sql: literals only (the read API's), nothing to parse as a parameter.
-        return connection.exec_driver_sql(sql).first() is not None
+        return tag_present(connection, key, to_us(f.since), to_us(f.until))
 
 
 def check_tags(

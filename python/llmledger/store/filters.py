@@ -35,6 +35,7 @@ __all__ = [
     "conditions",
     "literal",
     "tag_keys",
+    "tag_present",
     "tag_sql",
     "to_us",
     "warn_unknown_tags",
@@ -114,11 +115,23 @@ def conditions(
     until_us: int | None = None,
     where: Mapping[str, Any] | None = None,
     tag: Callable[[str, str], str] = tag_sql,
+    *,
+    narrowed: bool = False,
 ) -> list[str]:
     """The WHERE conditions (to be joined with AND) keeping the calls of the window whose
     columns or tags equal `where`'s values (see the module's docstring). `tag(dialect, key)`
-    is the SQL of a tag's value (another table's `tags` column may need its own)."""
+    is the SQL of a tag's value (another table's `tags` column may need its own).
+
+    `narrowed`: other conditions (the planner's days, or ids above one) bound the calls read,
+    as a window bounded at both ends does. SQLite then reads by those bounds: a column filter
+    is written `+column = ...`, which it uses no index for. Without statistics (`ANALYZE`,
+    which the library does not run on the app's database) SQLite prefers an equality on the
+    (provider, model) index to any range, and walks every call of that provider, of all time:
+    0.37 s for one day's calls of a 1M-call ledger, instead of 0.02 s by at_us."""
     found = []
+    by_bounds = dialect == "sqlite" and (
+        narrowed or (since_us is not None and until_us is not None)
+    )
     if since_us is not None:
         found.append(f"at_us >= {int(since_us)}")
     if until_us is not None:
@@ -134,8 +147,23 @@ def conditions(
         else:
             if key in _NOT_TEXT:
                 expr = f"CAST({expr} AS TEXT)"
+            elif by_bounds and key in LEDGER_COLUMNS:
+                expr = f"+{expr}"
             found.append(f"{expr} = {literal(str(value), dialect)}")
     return found
+
+
+def tag_present(
+    connection: Connection, key: str, since_us: int | None, until_us: int | None
+) -> bool:
+    """Whether some call of the window has tag `key`: a look that stops at the first one, so
+    a key in use costs next to nothing, where listing the window's keys scans every call."""
+    dialect = connection.dialect.name
+    found = conditions(dialect, since_us, until_us)
+    found.append(f"{tag_sql(dialect, key)} IS NOT NULL")
+    sql = f"SELECT 1 FROM llmledger_calls WHERE {' AND '.join(found)} LIMIT 1"
+    # exec_driver_sql: literals only (the read API's), nothing to parse as a parameter.
+    return connection.exec_driver_sql(sql).first() is not None
 
 
 def tag_keys(connection: Connection, since_us: int | None, until_us: int | None) -> set[str]:
