@@ -38,8 +38,9 @@ OVERRIDES = {
         }
     ]
 }
-DAILY, GROUPED, ROWS = (
+DAILY, MODELS, GROUPED, ROWS = (
     planner_module.DAILY,
+    planner_module.DAILY_MODELS,
     planner_module.LEDGER_GROUPED,
     planner_module.LEDGER_ROWS,
 )
@@ -104,8 +105,8 @@ def _keys(case) -> list[str]:
 
 CASES = [
     (dict(by=["feature", "tenant"]), [DAILY, GROUPED]),
-    (dict(by=["model"], bucket="day"), [DAILY, GROUPED]),
-    (dict(by=["provider", "pricing_mode"], bucket="month"), [DAILY, GROUPED]),
+    (dict(by=["model"], bucket="day"), [MODELS, GROUPED]),
+    (dict(by=["provider", "pricing_mode"], bucket="month"), [MODELS, GROUPED]),
     (dict(by=["tenant"], where={"feature": "chat"}), [DAILY, GROUPED]),
     (dict(by=["model"], where={"tenant": None, "provider": "openai"}), [DAILY, GROUPED]),
     (dict(by=["feature"], since="2026-01-01T06:00", until="2026-01-04T13:30"), [GROUPED, DAILY]),
@@ -113,7 +114,7 @@ CASES = [
     (dict(by=["tenant"], bucket="hour"), [GROUPED]),
     (dict(by=["user_id", "feature"]), [GROUPED]),
     (dict(by=["tenant"], where={"user_id": "u2"}), [GROUPED]),
-    (dict(), [DAILY, GROUPED]),
+    (dict(), [MODELS, GROUPED]),
 ]
 
 
@@ -319,7 +320,7 @@ def test_sums_past_2_to_the_63_pico_usd_stay_exact(database_url, monkeypatch):
     monkeypatch.setattr(planner_module, "LOOKBACK_IDS", 0)
     monkeypatch.setattr(planner_module, "DAILY_ROWS_PER_CALL", float("inf"))
     planned, plan = rollup(engine, latency="mean", explain=True)
-    assert [p.source for p in plan.parts] == [DAILY]
+    assert [p.source for p in plan.parts] == [MODELS]
     assert planned["cost"].to_list() == [total]
     engine.dispose()
 

@@ -19,7 +19,7 @@ from llmledger.reaggregate import AlreadyRunning, Summary, reaggregate
 from llmledger.reaggregate.job import run_job
 from llmledger.reaggregate.lock import one_run_at_a_time
 from llmledger.store import make_engine, upgrade
-from llmledger.store.derived import backfill, daily_rollup, state
+from llmledger.store.derived import backfill, daily_models, daily_rollup, state
 from llmledger.store.read import read_calls
 from llmledger.store.schema import BUCKETS, calls, price_snapshots
 
@@ -373,3 +373,58 @@ def test_backfilled_costs_count_in_calls_and_rollups(engine):
         ]
     per_call = reprice(engine, catalog=pricer)
     assert per_call["cost_difference"].to_list()[:2] == [Decimal(0), Decimal(0)]
+
+
+def models_table(engine) -> list[tuple]:
+    with engine.connect() as connection:
+        keys = [daily_models.c[k] for k in ("day", "provider", "model", "pricing_mode")]
+        return [tuple(r) for r in connection.execute(select(daily_models).order_by(*keys))]
+
+
+def daily_summed_over_tags(engine) -> list[tuple]:
+    """The daily rollup's rows summed over their tags, in Python, exactly."""
+    keys, columns = daily_models.c.keys()[:4], daily_models.c.keys()[4:]
+    summed: dict[tuple, dict] = {}
+    for row in table(engine):
+        values = dict(zip(daily_rollup.c.keys(), row, strict=True))
+        empty = {**dict.fromkeys(columns[:-1], 0), "latency_ms_max": None}
+        held = summed.setdefault(tuple(values[k] for k in keys), empty)
+        for column in columns[:-1]:
+            held[column] += values[column]
+        maxima = [m for m in (held["latency_ms_max"], values["latency_ms_max"]) if m is not None]
+        held["latency_ms_max"] = max(maxima, default=None)
+    return [(*k, *v.values()) for k, v in sorted(summed.items())]
+
+
+def _same_models(engine) -> None:
+    # Exact but for the latency sum, a float added in another order.
+    at = daily_models.c.keys().index("latency_ms_sum")
+    found, expected = models_table(engine), daily_summed_over_tags(engine)
+    assert [r[:at] + r[at + 1 :] for r in found] == [r[:at] + r[at + 1 :] for r in expected]
+    for got, want in zip(found, expected, strict=True):
+        assert got[at] == pytest.approx(want[at], rel=1e-12)
+
+
+def test_the_daily_models_table_is_the_daily_rollup_summed_over_its_tags(engine):
+    insert_rows(engine, random_rows(300, seed=1))
+    run(engine)
+    assert len(models_table(engine)) < len(table(engine))
+    _same_models(engine)
+    insert_rows(engine, [*random_rows(50, seed=2, first_event=300, days=7), *late_rows(40, 350)])
+    run(engine)
+    _same_models(engine)
+    before = models_table(engine)
+    run(engine, rebuild=True)
+    assert models_table(engine) == before
+
+
+def test_upgrading_a_rolled_up_database_fills_the_daily_models_table(engine):
+    # A database at revision 0007 whose job already ran: migration 0008 sums its daily rollup.
+    insert_rows(engine, random_rows(300, seed=1))
+    run(engine)
+    expected = models_table(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE llmledger_daily_models")
+        connection.exec_driver_sql("UPDATE llmledger_alembic_version SET version_num = '0007'")
+    upgrade(engine)
+    assert models_table(engine) == expected != []

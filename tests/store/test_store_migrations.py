@@ -17,7 +17,8 @@ from llmledger.store.engine import VERSION_TABLE, current_revision, head_revisio
 from llmledger.store.schema import metadata as ledger_metadata
 
 # Every table the migrations create: the ledger's, the reaggregate job's (revision 0002) and
-# the spend totals (0004), budget crossings (0005) and pruned sums and horizon (0006).
+# the spend totals (0004), budget crossings (0005), pruned sums and horizon (0006), budget
+# reservations (0007) and the daily rollup without its tags (0008).
 metadata = MetaData()
 for _tables in (ledger_metadata, reaggregate_tables.metadata, totals.metadata):
     for _table in _tables.tables.values():
@@ -44,6 +45,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         "llmledger_budget_crossings",
         "llmledger_budget_reservations",
         "llmledger_calls",
+        "llmledger_daily_models",
         "llmledger_daily_rollup",
         "llmledger_price_snapshots",
         "llmledger_prune_state",
@@ -57,7 +59,7 @@ def test_upgrade_creates_exactly_the_schema(bare_engine):
         # Columns, types, nullability, indexes and unique constraints all match the tables'
         # definitions (schema.py, store/derived.py, store/totals.py).
         assert compare_metadata(context, metadata) == []
-    assert current_revision(bare_engine) == head_revision() == "0007"
+    assert current_revision(bare_engine) == head_revision() == "0008"
     if bare_engine.dialect.name == "mysql":
         assert mysql_collations(bare_engine) == {
             "llmledger_calls": "utf8mb4_bin",
@@ -92,7 +94,7 @@ def test_upgrade_is_idempotent_and_keeps_data(bare_engine):
     with bare_engine.connect() as connection:
         versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
         contents = connection.execute(text("SELECT content FROM llmledger_price_snapshots"))
-        assert [tuple(v) for v in versions] == [("0007",)]
+        assert [tuple(v) for v in versions] == [("0008",)]
         assert [bytes(c) for (c,) in contents] == [b"\x00\x01"]
 
 

@@ -117,9 +117,15 @@ def ledger_sums(
     return _frame(dialect, request, rows, later_money=backfilled)
 
 
-def daily_sums(connection: Connection, request: Request, days: Sequence[tuple[int, int]]):
+def daily_sums(
+    connection: Connection,
+    request: Request,
+    days: Sequence[tuple[int, int]],
+    models: bool = False,
+):
     """The request's sums over the daily rollup table's rows of `days` (ranges of UTC day
-    numbers, end exclusive), grouped by the database."""
+    numbers, end exclusive), grouped by the database; with `models`, over the daily models
+    table's (a request naming no tag)."""
     dialect = connection.dialect.name
     keys = []
     for key in request.keys:
@@ -146,7 +152,8 @@ def daily_sums(connection: Connection, request: Request, days: Sequence[tuple[in
         ranges.append("(" + " AND ".join(bounds or ["1 = 1"]) + ")")
     found = ["(" + " OR ".join(ranges) + ")"]
     found += conditions(dialect, where=request.where, tag=daily_tag_sql)
-    sql = f"SELECT {', '.join([*keys, *measures])} FROM llmledger_daily_rollup"
+    table = "llmledger_daily_models" if models else "llmledger_daily_rollup"
+    sql = f"SELECT {', '.join([*keys, *measures])} FROM {table}"
     sql += " WHERE " + " AND ".join(found)
     if keys:
         sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))

@@ -2,9 +2,12 @@
 
 - The daily rollup table (`llmledger reaggregate`) answers whole UTC days for a request that
   needs sums only (`Request.needs_rows` is None) by its keys (provider, model, pricing mode,
-  the job's tag keys) at UTC day or month buckets, or none. It holds the calls with ids up to
-  the job's watermark; so a day is taken from it only when no call of that day has an id above
-  `watermark - LOOKBACK_IDS` and the backfill priced no call of it since the job's last run.
+  the job's tag keys) at UTC day or month buckets, or none. A request naming no tag reads the
+  daily models table instead (the same sums without the tags, written with them), which
+  stays small however many tenants and features multiply the daily rollup's groups. Both
+  hold the calls with ids up to the job's watermark; so a day is taken from them only when no
+  call of that day has an id above `watermark - LOOKBACK_IDS` and the backfill priced no call
+  of it since the job's last run.
   Such a "recent" day, where the table may lag the ledger, is read from the ledger instead:
   a call committed late with an id below the watermark (which the job counts on its next run,
   the reason for its LOOKBACK_IDS) is counted here at once.
@@ -30,18 +33,26 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, func, select, union
+from sqlalchemy import Connection, Engine, Table, func, select, union
 
 from ..archive import archive_location
 from ..archive.read import read_table
 from ..archive.state import open_table, state_of
-from ..store.derived import LOOKBACK_IDS, backfill, daily_rollup, pruned_before_us, state
+from ..store.derived import (
+    LOOKBACK_IDS,
+    backfill,
+    daily_models,
+    daily_rollup,
+    pruned_before_us,
+    state,
+)
 from ..store.schema import calls
 from .request import Request
 
 __all__ = [
     "ARCHIVE",
     "DAILY",
+    "DAILY_MODELS",
     "DAILY_ROWS_PER_CALL",
     "LEDGER_GROUPED",
     "LEDGER_ROWS",
@@ -51,6 +62,7 @@ __all__ = [
 ]
 
 DAILY = "daily rollup table"
+DAILY_MODELS = "daily models table"
 ARCHIVE = "archive"
 LEDGER_GROUPED = "ledger, GROUP BY"
 LEDGER_ROWS = "ledger, calls"
@@ -168,11 +180,11 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
     elif refusal := request.daily_refusal(daily[1]):
         found.notes.append(f"daily rollup table not used: {refusal}")
         daily = None
-    elif (ratio := _rows_per_call(connection)) > DAILY_ROWS_PER_CALL and (
+    elif (ratio := _rows_per_call(connection, _table(request))) > DAILY_ROWS_PER_CALL and (
         pruned_before_us(connection) is None
     ):
         found.notes.append(
-            f"daily rollup table not used: its newest day has {ratio:.2f} rows per call, "
+            f"{_table(request).name} not used: its newest day has {ratio:.2f} rows per call, "
             "no fewer rows to read than the ledger's"
         )
         daily = None
@@ -190,7 +202,7 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
         whole = (_ceil_day(start), end if end == _HIGH else end // DAY_US * DAY_US)
         spans = _minus([whole] if whole[0] < whole[1] else [], recent)
         if spans:
-            found.parts.append(Part(DAILY, spans))
+            found.parts.append(Part(DAILY_MODELS if request.untagged else DAILY, spans))
             left = _minus(left, spans)
     if archive is not None:
         spans = _minus(_cut(left, (_LOW, archive.until_us)), recent)
@@ -221,11 +233,16 @@ def _daily_state(connection: Connection) -> tuple[int, list[str], int] | None:
     return row.watermark_id, list(row.tag_keys), row.updated_at_us
 
 
-def _rows_per_call(connection: Connection) -> float:
-    """Rows of the daily table per call, on its newest day (a look at one day's rows)."""
-    newest = select(func.max(daily_rollup.c.day)).scalar_subquery()
+def _table(request: Request) -> Table:
+    """The daily table that answers `request`: the models table when it names no tag."""
+    return daily_models if request.untagged else daily_rollup
+
+
+def _rows_per_call(connection: Connection, table: Table) -> float:
+    """Rows of a daily table per call, on its newest day (a look at one day's rows)."""
+    newest = select(func.max(table.c.day)).scalar_subquery()
     rows, summed = connection.execute(
-        select(func.count(), func.sum(daily_rollup.c.calls)).where(daily_rollup.c.day == newest)
+        select(func.count(), func.sum(table.c.calls)).where(table.c.day == newest)
     ).one()
     return rows / int(summed) if summed else 0.0
 

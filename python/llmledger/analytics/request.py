@@ -28,6 +28,8 @@ call's latency) or `mean` (mean and max only: sums that the daily rollup table k
 
 _SUMMED = (*BUCKETS, "cost", "latency_ms")
 _PRICING = ("at_us", "provider", "model", "pricing_mode")
+_MODEL_KEYS = frozenset({"provider", "model", "pricing_mode"})
+"""The keys of the daily tables other than the day and the tags."""
 _TEXT_COLUMNS = frozenset(c for c in LEDGER_COLUMNS if isinstance(calls.c[c].type, String))
 
 
@@ -83,11 +85,17 @@ class Request:
             return f"grouping or filtering by the number column {numeric[0]}"
         return None
 
+    @property
+    def untagged(self) -> bool:
+        """Whether the request names no tag, so the daily models table (the daily rollup
+        summed over its tags) holds its keys."""
+        return all(k in _MODEL_KEYS for k in self.named)
+
     def daily_refusal(self, tag_keys: Sequence[str]) -> str | None:
         """Why the daily rollup table (grouped by `tag_keys`) cannot answer (None: it can)."""
         if "hour" in self.time_keys:
             return "hour buckets (the table keeps UTC days)"
-        kept = {"provider", "model", "pricing_mode", *tag_keys}
+        kept = {*_MODEL_KEYS, *tag_keys}
         missing = [k for k in self.named if k not in kept]
         if missing:
             return f"{missing[0]!r} is not a key of the daily rollup table"

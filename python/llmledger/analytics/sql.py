@@ -34,7 +34,17 @@ from .frame import TIME_UNITS, Prepared, check_what_if
 from .grouped import daily_sums, ledger_sums
 from .memory import Moment, merge_parts, pricer_for, reprice_frame, rollup_frame
 from .merge import merge_sums, to_sums
-from .planner import ARCHIVE, DAILY, LEDGER_GROUPED, LEDGER_ROWS, Part, Plan, archive_of, plan
+from .planner import (
+    ARCHIVE,
+    DAILY,
+    DAILY_MODELS,
+    LEDGER_GROUPED,
+    LEDGER_ROWS,
+    Part,
+    Plan,
+    archive_of,
+    plan,
+)
 from .request import Request
 from .source import Query, read_batches
 
@@ -265,10 +275,10 @@ def _part(
     # window) bound their time, and the request's window left out keeps the database reading
     # them by id, not every call of the window by the at_us index (see `Part.conditions`).
     windowed = part.ids_above is None
-    if part.source in (DAILY, LEDGER_GROUPED):
+    if part.source in (DAILY, DAILY_MODELS, LEDGER_GROUPED):
         with engine.connect() as connection:
-            if part.source == DAILY:
-                return [daily_sums(connection, request, part.days())]
+            if part.source != LEDGER_GROUPED:
+                return [daily_sums(connection, request, part.days(), part.source == DAILY_MODELS)]
             query = _with_backfill(engine, request.query())
             return [ledger_sums(connection, request, part.conditions(), query.backfilled, windowed)]
     if part.source == ARCHIVE:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, delete, func, insert, select
 
-from ..store.derived import backfill, daily_rollup, pruned_rollup
+from ..store.derived import backfill, daily_models, daily_rollup, pruned_rollup
 from ..store.schema import BUCKETS, calls
 from .backfill import DAY_US
 
@@ -33,6 +33,9 @@ SUMMED = (
     "latency_calls",
 )
 """Integer sums of a rollup row (beside them: `latency_ms_sum`, and `latency_ms_max`)."""
+
+_MODEL_KEYS = ("day", "provider", "model", "pricing_mode")
+"""The daily models table's keys: the daily rollup's, without the tags."""
 
 Groups = dict[tuple[dt.date, str], dict[str, Any]]  # (day, group_key) -> rollup row
 
@@ -115,8 +118,20 @@ def day_groups(conn: Connection, day: int, max_id: int, keys: tuple[str, ...]) -
 
 
 def recompute_day(conn: Connection, day: int, max_id: int, keys: tuple[str, ...]) -> None:
-    """Replace day `day`'s rows of the daily rollup with `day_groups`, in `conn`'s transaction."""
-    conn.execute(delete(daily_rollup).where(daily_rollup.c.day == EPOCH + dt.timedelta(days=day)))
+    """Replace day `day`'s rows of the daily rollup with `day_groups`, and its rows of the
+    daily models table with their sums over the tags, in `conn`'s transaction."""
+    date = EPOCH + dt.timedelta(days=day)
+    conn.execute(delete(daily_rollup).where(daily_rollup.c.day == date))
     rows = list(day_groups(conn, day, max_id, keys).values())
     if rows:
         conn.execute(insert(daily_rollup), rows)
+    conn.execute(delete(daily_models).where(daily_models.c.day == date))
+    model_keys = [daily_rollup.c[k] for k in _MODEL_KEYS]
+    summed = [func.sum(daily_rollup.c[c]) for c in (*SUMMED, "latency_ms_sum")]
+    models = (
+        select(*model_keys, *summed, func.max(daily_rollup.c.latency_ms_max))
+        .where(daily_rollup.c.day == date)
+        .group_by(*model_keys)
+    )
+    columns = [*_MODEL_KEYS, *SUMMED, "latency_ms_sum", "latency_ms_max"]
+    conn.execute(insert(daily_models).from_select(columns, models))

@@ -25,7 +25,14 @@ from ..money import usd
 from ..pricing import Pricer
 from ..progress import Progress
 from ..store import save_snapshot
-from ..store.derived import LOOKBACK_IDS, backfill, daily_rollup, pruned_rollup, state
+from ..store.derived import (
+    LOOKBACK_IDS,
+    backfill,
+    daily_models,
+    daily_rollup,
+    pruned_rollup,
+    state,
+)
 from ..store.schema import calls
 from ..store.totals_sql import add_backfilled
 from .backfill import DAY_US, price_unpriced
@@ -164,6 +171,7 @@ def run_job(
             # From scratch: drop every day and reset the watermark in one transaction, so a
             # rebuild killed midway is finished by the next run, whatever its flags.
             conn.execute(delete(daily_rollup))
+            conn.execute(delete(daily_models))
             _save_state(conn, 0, keys, exists=not new_state)
             new_state = False
             every_day = select(day_of).where(calls.c.id <= max_id).distinct()

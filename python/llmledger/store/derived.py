@@ -12,6 +12,12 @@ After `llmledger prune` (migration 0006): `llmledger_pruned_rollup`, shaped as t
 rollup, holds the sums of the calls pruned from the ledger, by day and group, so a day is
 always rolled up as its pruned sums plus the calls the ledger still holds.
 `llmledger_prune_state` holds the prune horizon (`pruned_before_us`).
+
+`llmledger_daily_models` (migration 0008): the daily rollup summed over its tags, one row per
+UTC day, provider, model and pricing mode. The job writes a day's rows from the day's daily
+rollup rows in the same transaction, so the two always agree. A question without tags (spend
+by model per day, a provider's month) reads it: a few hundred rows a day, where the daily
+rollup may hold nearly a row per call once tenants and features multiply its groups.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from .schema import BUCKETS
 __all__ = [
     "LOOKBACK_IDS",
     "backfill",
+    "daily_models",
     "daily_rollup",
     "metadata",
     "prune_state",
@@ -65,6 +72,12 @@ def _rollup_columns() -> list[Column]:
         Column("model", String(255), nullable=False),
         Column("pricing_mode", String(32), nullable=False),
         Column("tags", _Json, nullable=False),
+        *_sum_columns(),
+    ]
+
+
+def _sum_columns() -> list[Column]:
+    return [
         Column("calls", BigInteger, nullable=False),
         Column("unpriced_calls", BigInteger, nullable=False),
         Column("backfilled_calls", BigInteger, nullable=False),
@@ -78,6 +91,16 @@ def _rollup_columns() -> list[Column]:
 
 
 daily_rollup = Table("llmledger_daily_rollup", metadata, *_rollup_columns())
+
+daily_models = Table(
+    "llmledger_daily_models",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("provider", String(64), primary_key=True),
+    Column("model", String(255), primary_key=True),
+    Column("pricing_mode", String(32), primary_key=True),
+    *_sum_columns(),
+)
 
 pruned_rollup = Table("llmledger_pruned_rollup", metadata, *_rollup_columns())
 """What `llmledger prune` deleted, summed as the daily rollup sums: added in the transaction
