@@ -84,7 +84,8 @@ def _sdk_of(client: Any) -> Dialect:
 def _billed_by(client: Any, sdk: Dialect) -> str:
     """The provider that bills a client's calls to a host the registry does not know (a
     proxy, a VPC endpoint): the SDK's own, but AWS for the Anthropic SDK's Bedrock clients."""
-    return "aws" if type(client).__module__.startswith("anthropic.lib.bedrock") else sdk
+    modules = (cls.__module__ for cls in type(client).__mro__)
+    return "aws" if any(m.startswith("anthropic.lib.bedrock.") for m in modules) else sdk
 
 
 def _http_clients(client: Any, sdk: Dialect) -> list[httpx2.Client | httpx2.AsyncClient]:
