@@ -230,3 +230,24 @@ fn every_single_byte_split_and_every_bit_flip_of_one_message() {
         }
     }
 }
+
+#[test]
+fn the_shared_fixtures_give_the_hand_worked_summaries() {
+    // Built by tests/fakeprovider/eventstream.py and read back by botocore in the Python tests.
+    let read = |name: &str| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        parse(&[&std::fs::read(path).unwrap()])
+    };
+    let s = read("bedrock_messages_stream.eventstream");
+    assert_eq!(s.usage, Some([25, 10000, 1000, 2000, 120, 0, 0, 0]));
+    assert_eq!(
+        s.response_id.as_deref(),
+        Some("msg_bdrk_01XFDUDYJgAACzvnptvVoYEL")
+    );
+    assert_eq!((s.events, s.error, s.failure), (8, None, None));
+    let s = read("bedrock_messages_stream_throttled.eventstream");
+    assert_eq!(s.usage, Some([25, 10000, 1000, 2000, 1, 0, 0, 0]));
+    assert_eq!(s.failure.as_deref(), Some("throttlingException"));
+}

@@ -20,32 +20,30 @@ pub(crate) enum Value<'a> {
     Uuid([u8; 16]),
 }
 
+fn length_prefixed(value: &[u8]) -> Vec<u8> {
+    [&(value.len() as u16).to_be_bytes()[..], value].concat()
+}
+
 /// One message, encoded as the spec lays it out.
 pub(crate) fn encode(headers: &[(&str, Value<'_>)], payload: &[u8]) -> Vec<u8> {
     let mut h = Vec::new();
     for (name, value) in headers {
         h.push(name.len() as u8);
         h.extend_from_slice(name.as_bytes());
-        match value {
-            Value::True => h.push(0),
-            Value::False => h.push(1),
-            Value::Byte(v) => h.extend([2, *v as u8]),
-            Value::Short(v) => (h.push(3), h.extend(v.to_be_bytes())).1,
-            Value::Int(v) => (h.push(4), h.extend(v.to_be_bytes())).1,
-            Value::Long(v) => (h.push(5), h.extend(v.to_be_bytes())).1,
-            Value::Bytes(v) => {
-                h.push(6);
-                h.extend((v.len() as u16).to_be_bytes());
-                h.extend_from_slice(v);
-            }
-            Value::Str(v) => {
-                h.push(7);
-                h.extend((v.len() as u16).to_be_bytes());
-                h.extend_from_slice(v.as_bytes());
-            }
-            Value::Time(v) => (h.push(8), h.extend(v.to_be_bytes())).1,
-            Value::Uuid(v) => (h.push(9), h.extend_from_slice(v)).1,
-        }
+        let (code, bytes): (u8, Vec<u8>) = match value {
+            Value::True => (0, vec![]),
+            Value::False => (1, vec![]),
+            Value::Byte(v) => (2, v.to_be_bytes().to_vec()),
+            Value::Short(v) => (3, v.to_be_bytes().to_vec()),
+            Value::Int(v) => (4, v.to_be_bytes().to_vec()),
+            Value::Long(v) => (5, v.to_be_bytes().to_vec()),
+            Value::Bytes(v) => (6, length_prefixed(v)),
+            Value::Str(v) => (7, length_prefixed(v.as_bytes())),
+            Value::Time(v) => (8, v.to_be_bytes().to_vec()),
+            Value::Uuid(v) => (9, v.to_vec()),
+        };
+        h.push(code);
+        h.extend(bytes);
     }
     let total = (PRELUDE_BYTES + h.len() + payload.len() + 4) as u32;
     let mut m = Vec::new();
