@@ -24,6 +24,7 @@ from fakeprovider import eventstream
 FIXTURES = Path(__file__).parent / "fixtures"
 STREAM = "bedrock_messages_stream.eventstream"
 THROTTLED = "bedrock_messages_stream_throttled.eventstream"
+STREAM_BYTES = (FIXTURES / STREAM).read_bytes()
 
 
 def parse(chunks: list[bytes]) -> Summary:
@@ -144,3 +145,18 @@ def test_a_body_cut_inside_a_message_says_so() -> None:
     assert s.error.startswith("the event stream ended inside a message (")
     # the cut message was message_stop: the usage was all in before it
     assert s.tokens == (25, 10000, 1000, 2000, 120, 0, 0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    api=st.sampled_from(["messages", "chat", "generate_content"]),
+    chunks=st.lists(
+        st.binary(max_size=64) | st.sampled_from(eventstream.split_messages(STREAM_BYTES)),
+        max_size=12,
+    ),
+)
+def test_random_bytes_and_messages_never_raise(api: str, chunks: list[bytes]) -> None:
+    parser = UsageParser.event_stream(api)  # type: ignore[arg-type]
+    for chunk in chunks:
+        parser.feed(chunk)
+    assert isinstance(parser.finish().output_text, str)
