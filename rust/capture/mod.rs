@@ -7,8 +7,9 @@
 //!
 //! Provider-specific names live only here and in the dialect modules ([`openai`],
 //! [`anthropic`], [`gemini`]; Claude on Bedrock is Anthropic's dialect inside AWS's
-//! [`eventstream`] framing, unwrapped by `bedrock`); each says which of its counts include which others, and turns
-//! them into [`crate::pricing::Tokens`] in the order of [`crate::pricing::BUCKETS`].
+//! [`eventstream`] framing, unwrapped by `bedrock`); each says which of its counts include
+//! which others, and turns them into [`crate::pricing::Tokens`] in the order of
+//! [`crate::pricing::BUCKETS`].
 //!
 //! When a stream carries no usage, [`tokenize`] counts the streamed text and the request.
 //!

@@ -69,7 +69,8 @@ def encoding_for(model: str) -> Encoding:
 
 
 def request_model(route: Route, body: bytes) -> str | None:
-    """The model the request asked for: from the URL (Gemini, Azure), else the JSON body."""
+    """The model the request asked for: from the URL (Gemini, Bedrock), else the JSON body,
+    else the URL (Azure's deployment)."""
     if url_model := route.url_model_first():
         return url_model
     try:
