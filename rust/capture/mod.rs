@@ -6,8 +6,10 @@
 //! The parser never fails: malformed bytes end up in [`Summary::error`], for logging.
 //!
 //! Provider-specific names live only here and in the dialect modules ([`openai`],
-//! [`anthropic`], [`gemini`]); each says which of its counts include which others, and turns
-//! them into [`crate::pricing::Tokens`] in the order of [`crate::pricing::BUCKETS`].
+//! [`anthropic`], [`gemini`]; Claude on Bedrock is Anthropic's dialect inside AWS's
+//! [`eventstream`] framing, unwrapped by `bedrock`); each says which of its counts include
+//! which others, and turns them into [`crate::pricing::Tokens`] in the order of
+//! [`crate::pricing::BUCKETS`].
 //!
 //! When a stream carries no usage, [`tokenize`] counts the streamed text and the request.
 //!
@@ -17,6 +19,8 @@
 //! (`cached_tokens` over `prompt_tokens`) is clamped to that total, with a note.
 
 pub mod anthropic;
+mod bedrock;
+pub mod eventstream;
 pub mod gemini;
 mod lenient;
 pub mod openai;
@@ -182,6 +186,9 @@ pub struct Summary {
     pub events: u64,
     /// The first problem met: a payload that is not JSON, or an error the provider reported.
     pub error: Option<String>,
+    /// The type of the error the provider ended the response with in place of its end (a
+    /// Bedrock exception message: `throttlingException`); the call failed.
+    pub failure: Option<String>,
 }
 
 impl Summary {
@@ -284,6 +291,8 @@ enum Framing {
     Sse,
     /// One JSON document (an object, or a JSON array of them), parsed at the end.
     Json,
+    /// AWS event-stream messages (`application/vnd.amazon.eventstream`), from Bedrock.
+    EventStream,
 }
 
 /// The dialect-specific state carried across events.
@@ -301,6 +310,7 @@ pub struct UsageParser {
     framing: Framing,
     dialect: Dialect,
     sse: SseDecoder,
+    bedrock: bedrock::BedrockStream,
     /// The body while framing is `Json` or `Undecided`.
     body: Vec<u8>,
     summary: Summary,
@@ -326,9 +336,19 @@ impl UsageParser {
             },
             dialect,
             sse: SseDecoder::new(),
+            bedrock: bedrock::BedrockStream::default(),
             body: Vec::new(),
             summary: Summary::default(),
             finished: false,
+        }
+    }
+
+    /// A parser for a Bedrock `invoke-with-response-stream` body, whose AWS event-stream
+    /// messages carry the events of `api` (Anthropic's Messages for Claude).
+    pub fn event_stream(api: Api) -> Self {
+        UsageParser {
+            framing: Framing::EventStream,
+            ..Self::new(api, true)
         }
     }
 
@@ -351,6 +371,18 @@ impl UsageParser {
         }
         match self.framing {
             Framing::Sse => self.feed_sse(chunk),
+            Framing::EventStream => {
+                let Self {
+                    bedrock,
+                    dialect,
+                    summary,
+                    api,
+                    ..
+                } = self;
+                bedrock.feed(chunk, summary, &mut |summary, data| {
+                    on_event(*api, dialect, summary, Event { kind: b"", data })
+                });
+            }
             _ => self.body.extend_from_slice(chunk),
         }
     }
@@ -376,6 +408,7 @@ impl UsageParser {
                     sse.finish(&mut |e| on_event(*api, dialect, summary, e));
                 }
                 Framing::Json => self.parse_body(),
+                Framing::EventStream => self.bedrock.finish(&mut self.summary),
             }
             if self.summary.usage.is_some() {
                 self.summary.usage_source = Some(match self.framing {

@@ -44,6 +44,8 @@ struct Summary {
     events: u64,
     #[pyo3(get)]
     error: Option<String>,
+    #[pyo3(get)]
+    failure: Option<String>,
 }
 
 #[pymethods]
@@ -67,6 +69,14 @@ impl UsageParser {
             parse_api(api)?,
             streaming,
         )))
+    }
+
+    /// A parser for a Bedrock event stream (`application/vnd.amazon.eventstream`).
+    #[staticmethod]
+    fn event_stream(api: &str) -> PyResult<Self> {
+        Ok(UsageParser(capture::UsageParser::event_stream(parse_api(
+            api,
+        )?)))
     }
 
     fn feed(&mut self, py: Python<'_>, chunk: &[u8]) {
@@ -95,6 +105,7 @@ impl UsageParser {
             output_text: s.output_text,
             events: s.events,
             error: s.error,
+            failure: s.failure,
         }
     }
 }

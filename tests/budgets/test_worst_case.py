@@ -84,3 +84,19 @@ def test_an_anthropic_prompt_marked_for_the_cache_is_priced_as_a_cache_write():
 def test_reserve_is_checked_where_the_budget_is_built(kwargs, error):
     with pytest.raises((TypeError, ValueError), match=error):
         llmledger.Budget("day", usd=5, **kwargs)
+
+
+def test_a_bedrock_request_is_priced_as_the_model_its_url_names():
+    # AnthropicBedrock moves the model from the body to the URL; the profile there is billed.
+    pricer = build_pricer()
+    bedrock = route(
+        "anthropic", "aws", "POST", "/model/global.anthropic.claude-haiku-4-5-20251001-v1:0/invoke"
+    )
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100,
+            "messages": [{"role": "user", "content": "budget " * 50}]}  # fmt: skip
+    raw = json.dumps(body).encode()
+    prompt = estimate_request_tokens("messages", raw, "o200k_base")
+    # global.anthropic.claude-haiku-4-5: $1/M input, $5/M output.
+    assert (
+        worst_case_cost(pricer, bedrock, raw, AT_US, None) == prompt * 1_000_000 + 100 * 5_000_000
+    )

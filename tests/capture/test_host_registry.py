@@ -20,6 +20,11 @@ from llmledger.capture.hosts import Host, Route, host_for, register_host, route,
         ("api.groq.com", None, Host("groq", "openai")),
         ("api.together.xyz", None, Host("together", "openai")),
         ("my-resource.openai.azure.com", None, Host("azure", "openai")),
+        ("bedrock-runtime.us-east-1.amazonaws.com", None, Host("aws", "anthropic")),
+        ("bedrock-runtime.eu-central-1.amazonaws.com", 443, Host("aws", "anthropic")),
+        ("bedrock-runtime-fips.us-gov-west-1.amazonaws.com", None, Host("aws", "anthropic")),
+        ("bedrock.us-east-1.amazonaws.com", None, None),  # the control plane: no model calls
+        ("s3.us-east-1.amazonaws.com", None, None),
         ("example.com", None, None),
         ("localhost", 8000, None),
     ],
@@ -96,3 +101,38 @@ def test_claude_on_vertex_through_a_google_client_is_read_as_anthropic() -> None
     assert route("google", "google", "POST", path) == Route(
         "google", "anthropic", "messages", "claude-x"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "model"),
+    [
+        ("/model/global.anthropic.claude-haiku-4-5-20251001-v1:0/invoke",
+         "global.anthropic.claude-haiku-4-5-20251001-v1:0"),
+        ("/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream",
+         "us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        # httpx2 hands the path URL-decoded: an ARN's "%2F" is a "/" here
+        ("/model/arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2"
+         "/invoke", "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2"),
+        ("/model/anthropic.claude-3-haiku-20240307-v1:0/converse", None),
+        ("/model//invoke", None),
+        ("/models/x/invoke", None),
+    ],
+)  # fmt: skip
+def test_bedrock_routes_take_the_model_from_the_url(path: str, model: str | None) -> None:
+    found = route("anthropic", "aws", "POST", path)
+    want = Route("aws", "anthropic", "messages", model, url_model_billed=True)
+    assert found == (None if model is None else want)
+    assert route("anthropic", "aws", "GET", path) is None
+
+
+def test_a_bedrock_url_through_the_real_host_is_decoded_and_routed() -> None:
+    # What the anthropic SDK sends: the model quoted with ":" kept, "/" as %2F.
+    import httpx2
+
+    from llmledger.capture.transport import _Router
+
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2"
+    url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/" + arn.replace("/", "%2F")
+    request = httpx2.Request("POST", url + "/invoke-with-response-stream")
+    found = _Router(None, "anthropic", "anthropic")(request)
+    assert found == Route("aws", "anthropic", "messages", arn, url_model_billed=True)

@@ -1,7 +1,9 @@
 """A threaded HTTP/1.1 server on loopback that answers every request with one chosen reply.
 
-The real SDK clients are pointed at it (base_url / http_options). Streams are sent with
-chunked transfer encoding, one SSE event per chunk by default, or in fixed-size pieces to
+The real SDK clients are pointed at it (base_url / http_options). Replies can also be chosen
+by the end of the request's path (`serve_routes`: Bedrock's "/invoke" and
+"/invoke-with-response-stream"). Streams are sent with chunked transfer encoding, one SSE
+event (or AWS event-stream message) per chunk by default, or in fixed-size pieces to
 split events (and UTF-8 sequences) across reads. A reply can also break its stream midway
 by dropping the connection, as a failing network or provider would.
 """
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import brotli
+
+from .eventstream import CONTENT_TYPE as EVENT_STREAM
+from .eventstream import split_messages
 
 __all__ = ["FakeProvider", "Received", "Reply", "reply"]
 
@@ -38,7 +43,7 @@ class Reply:
 
     @property
     def streaming(self) -> bool:
-        return self.content_type.startswith("text/event-stream")
+        return self.content_type.startswith(("text/event-stream", EVENT_STREAM))
 
     def chunks(self) -> list[bytes]:
         body = self.body
@@ -50,6 +55,8 @@ class Reply:
             return [body[i : i + self.chunk_size] for i in range(0, len(body), self.chunk_size)]
         if not self.streaming or self.encoding:
             return [body]
+        if self.content_type.startswith(EVENT_STREAM):
+            return split_messages(body)
         sep = b"\r\n\r\n" if b"\r\n\r\n" in body else b"\n\n"
         return [event + sep for event in body.split(sep) if event]
 
@@ -75,6 +82,7 @@ class Received:
 @dataclass
 class _State:
     reply: Reply = field(default_factory=lambda: Reply(b"{}"))
+    routes: dict[str, Reply] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
 
@@ -95,7 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         state = self.server.state
         state.received.append(Received(self.command, self.path, dict(self.headers), body))
-        r = state.reply
+        path = self.path.partition("?")[0]
+        r = next((r for end, r in state.routes.items() if path.endswith(end)), state.reply)
         # No Date or Server header: replies are byte-for-byte the same on every run.
         self.send_response_only(r.status)
         self.send_header("content-type", r.content_type)
@@ -158,7 +167,15 @@ class FakeProvider:
 
     def serve(self, r: Reply) -> Reply:
         self._server.state.reply = r
+        self._server.state.routes = {}
         return r
+
+    def serve_routes(self, routes: dict[str, Reply]) -> None:
+        """Answer a request whose path ends with a key of `routes` with its reply (the first
+        such key, in order), and any other with a 404."""
+        state = self._server.state
+        state.reply = Reply(b'{"message":"no such route"}', status=404)
+        state.routes = dict(routes)
 
     def start(self) -> FakeProvider:
         """Serve from a daemon thread of this process."""

@@ -2,7 +2,8 @@
 
 A host maps to the provider that bills the call (the id the price catalog uses, e.g.
 "openrouter") and to the wire dialect it speaks ("openai", "anthropic" or "google"), which
-decides how its paths and bodies are read. OpenAI-compatible hosts speak "openai".
+decides how its paths and bodies are read. OpenAI-compatible hosts speak "openai"; Claude on
+Amazon Bedrock ("aws") speaks "anthropic" on its own paths.
 
 Users add their own hosts (a gateway, a local vLLM) with `register_host`.
 """
@@ -10,6 +11,7 @@ Users add their own hosts (a gateway, a local vLLM) with `register_host`.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +50,15 @@ class Route:
     dialect: Dialect
     api: Api
     url_model: str | None
+    url_model_billed: bool = False
+    """The URL's model is the one billed, whatever the response names: Bedrock's model or
+    inference-profile id ("us.anthropic.claude-..."), whose prefix sets the price, where the
+    response names only Claude's own model."""
+
+    def url_model_first(self) -> str | None:
+        """The URL's model when it, not the request body, says which model was asked for:
+        Gemini's path and Bedrock's name it (Bedrock's body does not)."""
+        return self.url_model if self.dialect == "google" or self.url_model_billed else None
 
 
 # Exact host names; a key starting with "." matches any subdomain (Azure resources, Vertex
@@ -70,6 +81,13 @@ _HOSTS: dict[str, Host] = {
     ".services.ai.azure.com": Host("azure", "openai"),
     ".cognitiveservices.azure.com": Host("azure", "openai"),
 }
+
+# Hosts with a region in their name, tried when no registered name matches: Bedrock's runtime
+# endpoints ("bedrock-runtime.us-east-1.amazonaws.com", and the FIPS ones), which the price
+# catalog names "aws". The path decides which calls are Claude's (`_bedrock_model`).
+_HOST_PATTERNS: tuple[tuple[re.Pattern[str], Host], ...] = (
+    (re.compile(r"bedrock-runtime(-fips)?\.[a-z0-9-]+\.amazonaws\.com"), Host("aws", "anthropic")),
+)
 
 # The dialect a provider speaks when it is named without a registered host.
 _NATIVE_DIALECT: dict[str, Dialect] = {"anthropic": "anthropic", "google": "google"}
@@ -101,6 +119,9 @@ def host_for(host: str, port: int | None = None) -> Host | None:
         if hit := _HOSTS.get(host[dot:]):
             return hit
         dot = host.find(".", dot + 1)
+    for pattern, found in _HOST_PATTERNS:
+        if pattern.fullmatch(host):
+            return found
     return None
 
 
@@ -131,6 +152,9 @@ def route(dialect: Dialect, provider: str, method: str, path: str) -> Route | No
         # https://docs.anthropic.com/en/api/messages
         if path.endswith("/messages"):
             return Route(provider, dialect, "messages", None)
+        model = _bedrock_model(path)
+        if model is not None:
+            return Route(provider, dialect, "messages", model, url_model_billed=True)
         model = _vertex_claude(path)
         return None if model is None else Route(provider, dialect, "messages", model)
     # Gemini API and Vertex AI: ".../models/<model>:generateContent" (or :streamGenerateContent).
@@ -164,6 +188,20 @@ def _vertex_claude(path: str) -> str | None:
     head, colon, verb = path.rpartition(":")
     if colon and verb in ("rawPredict", "streamRawPredict") and "/publishers/anthropic/" in head:
         return head.rpartition("/models/")[2] or None
+    return None
+
+
+def _bedrock_model(path: str) -> str | None:
+    """The model of a call to Claude on Amazon Bedrock (`AnthropicBedrock`), which posts
+    Anthropic's body to "/model/<model>/invoke" (a JSON reply in Anthropic's shape) or
+    "/model/<model>/invoke-with-response-stream" (Anthropic's events in AWS event-stream
+    framing); None for any other path. `path` is URL-decoded: ids contain ":" and an
+    inference-profile ARN contains "/", so the model is everything between the two.
+    https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InvokeModel.html"""
+    _, found, rest = path.partition("/model/")
+    model, _, verb = rest.rpartition("/")
+    if found and model and verb in ("invoke", "invoke-with-response-stream"):
+        return model
     return None
 
 

@@ -27,14 +27,16 @@ def instrument(client: C, provider: str | None = None) -> C:
     """Record every LLM call `client` makes; returns the same client.
 
     Works on `openai.OpenAI` / `AsyncOpenAI` (and Azure's), `anthropic.Anthropic` /
-    `AsyncAnthropic` and `google.genai.Client` (sync and `.aio`). The provider comes from the
-    host of each request (see `register_host`), else from the client's type; pass `provider`
+    `AsyncAnthropic` (and `AnthropicBedrock` / `AnthropicVertex`) and `google.genai.Client`
+    (sync and `.aio`). The provider comes from the host of each request (see
+    `register_host`), else from the client's type ("aws" for Bedrock's); pass `provider`
     when the client talks to a proxy or a local server. Instrumenting twice is a no-op;
     `uninstrument` undoes it.
     """
     sdk = _sdk_of(client)
+    fallback = _billed_by(client, sdk)
     for http_client in _http_clients(client, sdk):
-        wire(http_client, provider=provider, dialect=sdk, fallback_provider=sdk)
+        wire(http_client, provider=provider, dialect=sdk, fallback_provider=fallback)
     if sdk == "google":
         api = client._api_client  # type: ignore[attr-defined]
         _wire_per_loop(api._async_httpx_client, provider)
@@ -77,6 +79,13 @@ def _sdk_of(client: Any) -> Dialect:
         f"llmledger.instrument: unsupported client {type(client).__name__}; for any other "
         "httpx2-based client pass http_client=llmledger.httpx_client()"
     )
+
+
+def _billed_by(client: Any, sdk: Dialect) -> str:
+    """The provider that bills a client's calls to a host the registry does not know (a
+    proxy, a VPC endpoint): the SDK's own, but AWS for the Anthropic SDK's Bedrock clients."""
+    modules = (cls.__module__ for cls in type(client).__mro__)
+    return "aws" if any(m.startswith("anthropic.lib.bedrock.") for m in modules) else sdk
 
 
 def _http_clients(client: Any, sdk: Dialect) -> list[httpx2.Client | httpx2.AsyncClient]:

@@ -69,9 +69,10 @@ def encoding_for(model: str) -> Encoding:
 
 
 def request_model(route: Route, body: bytes) -> str | None:
-    """The model the request asked for: from the URL (Gemini, Azure), else the JSON body."""
-    if route.dialect == "google" and route.url_model:
-        return route.url_model
+    """The model the request asked for: from the URL (Gemini, Bedrock), else the JSON body,
+    else the URL (Azure's deployment)."""
+    if url_model := route.url_model_first():
+        return url_model
     try:
         model = json.loads(body).get("model")
     except (ValueError, AttributeError):  # not JSON, or JSON that is not an object
@@ -93,7 +94,8 @@ def observe(
 ) -> Observation:
     """Build the observation of one call from the parser's summary: None when the body was
     not parsed (an HTTP error, whose body is not read, or a body capture could not decode).
-    `status` is "ok", or "interrupted" for a body that failed midway."""
+    `status` is "ok", or "interrupted" for a body that failed midway; a body the provider
+    ended with an error in place of its end (`Summary.failure`) makes it "error"."""
     if result is None and http_status is not None and http_status >= 400:
         model = request_model(route, body) or "unknown"
         return Observation(
@@ -105,7 +107,12 @@ def observe(
         tokens, source = _estimate(route, model, body, ""), "estimated"
         tier = response_id = raw_usage = None
     else:
-        model = result.model or request_model(route, body) or "unknown"
+        # Bedrock bills the model or inference profile its URL names; its responses name
+        # Claude's own model.
+        billed = route.url_model if route.url_model_billed else None
+        model = billed or result.model or request_model(route, body) or "unknown"
+        if result.failure:  # the provider ended the body with an error (Bedrock's exceptions)
+            status = "error"
         tier, response_id, raw_usage = result.service_tier, result.response_id, result.raw_usage
         if result.tokens is not None:  # and so is usage_source, "response" or "stream_final"
             tokens, source = result.tokens, result.usage_source  # type: ignore[assignment]

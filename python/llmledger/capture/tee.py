@@ -31,6 +31,9 @@ __all__ = ["AsyncTeeStream", "Exchange", "TeeStream"]
 # to the stream's own duration.
 HOLD_BYTES = 256 * 1024
 
+# The content type of AWS's binary event-stream framing, in which Bedrock streams.
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+
 
 class Exchange:
     """One LLM call in flight, from the request's start to the end of its response body."""
@@ -103,8 +106,12 @@ class Exchange:
             if self.decoder is None:
                 report_problem("decode", "unsupported content-encoding %r", encoding)
                 return
-        streaming = headers.get("content-type", "").startswith("text/event-stream")
-        self.parser = UsageParser(self.route.api, streaming)
+        content_type = headers.get("content-type", "")
+        if content_type.startswith(EVENT_STREAM):  # Bedrock's binary framing
+            self.parser = UsageParser.event_stream(self.route.api)
+        else:
+            streaming = content_type.startswith("text/event-stream")
+            self.parser = UsageParser(self.route.api, streaming)
 
     def _parse(self, chunk: bytes) -> None:
         parser = self.parser

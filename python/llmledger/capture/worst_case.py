@@ -73,7 +73,7 @@ def worst_case_cost(
             return None
         cap = default_cap
     model = request.get("model")
-    if (route.dialect == "google" and route.url_model) or not isinstance(model, str):
+    if route.url_model_first() or not isinstance(model, str):
         model = route.url_model
     if model is None:
         return None
