@@ -184,7 +184,7 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
         pruned_before_us(connection) is None
     ):
         found.notes.append(
-            f"{_table(request).name} not used: its newest day has {ratio:.2f} rows per call, "
+            f"{_daily_source(request)} not used: its newest day has {ratio:.2f} rows per call, "
             "no fewer rows to read than the ledger's"
         )
         daily = None
@@ -202,7 +202,7 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
         whole = (_ceil_day(start), end if end == _HIGH else end // DAY_US * DAY_US)
         spans = _minus([whole] if whole[0] < whole[1] else [], recent)
         if spans:
-            found.parts.append(Part(DAILY_MODELS if request.untagged else DAILY, spans))
+            found.parts.append(Part(_daily_source(request), spans))
             left = _minus(left, spans)
     if archive is not None:
         spans = _minus(_cut(left, (_LOW, archive.until_us)), recent)
@@ -231,6 +231,10 @@ def _daily_state(connection: Connection) -> tuple[int, list[str], int] | None:
     if row is None or not row.watermark_id:
         return None
     return row.watermark_id, list(row.tag_keys), row.updated_at_us
+
+
+def _daily_source(request: Request) -> str:
+    return DAILY_MODELS if request.untagged else DAILY
 
 
 def _table(request: Request) -> Table:
