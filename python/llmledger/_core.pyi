@@ -104,6 +104,7 @@ class Ledger:
         filters: list[tuple[str, Any]] = ...,
         repricing: Repricing | None = None,
         latency_values: bool = False,
+        latency_sums: bool = False,
     ) -> ArrowResult: ...
     def reprice(self, repricing: Repricing, *, time_column: str = "at_us") -> ArrowResult: ...
 

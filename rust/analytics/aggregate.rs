@@ -69,6 +69,21 @@ pub enum Latency {
     /// Every latency, per group in row order: for results merged later (a ledger read in
     /// parts), whose statistics come from all the parts' values at once.
     Values(latency::Values),
+    /// Sum, count and max per group: for results merged later that need no percentiles
+    /// (`latency="mean"`), in one pass with no latency kept per row.
+    Sums(latency::Sums),
+}
+
+/// Which of [`Latency`]'s forms a rollup returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LatencyOut {
+    /// [`Latency::Stats`].
+    #[default]
+    Stats,
+    /// [`Latency::Values`].
+    Values,
+    /// [`Latency::Sums`].
+    Sums,
 }
 
 /// Totals (the records and the eight buckets' sums) small enough to copy per thread: the size
@@ -94,7 +109,7 @@ pub fn aggregate<T: Code>(
     gid: &[T],
     groups: usize,
     repriced: Option<&[i64]>,
-    latency_values: bool,
+    latency_out: LatencyOut,
 ) -> Result<Sums, Error> {
     // Row spans per measure: one per thread while a copy of the totals fits a core's cache,
     // else one in all. The nine measures are tasks enough for the cores, and past the cache
@@ -128,12 +143,12 @@ pub fn aggregate<T: Code>(
                 .map(|&(m, chunk)| run(m, chunk, cols, gid, groups, repriced))
                 .collect::<Vec<_>>()
         },
-        || {
-            if latency_values {
+        || match latency_out {
+            LatencyOut::Stats => Latency::Stats(latency::stats(&latency_chunks, cols, gid, groups)),
+            LatencyOut::Values => {
                 Latency::Values(latency::values(&latency_chunks, cols, gid, groups))
-            } else {
-                Latency::Stats(latency::stats(&latency_chunks, cols, gid, groups))
             }
+            LatencyOut::Sums => Latency::Sums(latency::sums(&latency_chunks, cols, gid, groups)),
         },
     );
     // Each measure's first span takes the others' totals: no fresh arrays (tens of MB with

@@ -26,10 +26,12 @@ type Chunked = (String, Vec<ArrayRef>);
 pub fn from_columns(columns: Vec<Chunked>) -> Result<Ledger, Error> {
     let columns: Vec<Chunked> = columns
         .into_iter()
-        .flat_map(|(name, chunks)| match chunks.first().map(|c| c.data_type()) {
-            Some(DataType::Struct(_)) => fields_of(&name, &chunks),
-            _ => vec![(name, chunks)],
-        })
+        .flat_map(
+            |(name, chunks)| match chunks.first().map(|c| c.data_type()) {
+                Some(DataType::Struct(_)) => fields_of(&name, &chunks),
+                _ => vec![(name, chunks)],
+            },
+        )
         .collect();
     let rows = |chunks: &[ArrayRef]| chunks.iter().map(|c| c.len()).sum::<usize>();
     let total = columns.first().map_or(0, |(_, c)| rows(c));
@@ -61,7 +63,9 @@ pub fn from_columns(columns: Vec<Chunked>) -> Result<Ledger, Error> {
         columns
             .iter()
             .map(|(name, chunks)| {
-                let data_type = chunks.first().map_or(DataType::Null, |c| c.data_type().clone());
+                let data_type = chunks
+                    .first()
+                    .map_or(DataType::Null, |c| c.data_type().clone());
                 Field::new(name, data_type, true)
             })
             .collect::<Vec<_>>(),
@@ -193,7 +197,13 @@ mod tests {
                 .column(name)
                 .unwrap()
                 .iter()
-                .flat_map(|c| c.as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
+                .flat_map(|c| {
+                    c.as_any()
+                        .downcast_ref::<Int64Array>()
+                        .unwrap()
+                        .values()
+                        .to_vec()
+                })
                 .collect()
         };
         assert_eq!(flat("a"), [0, 1, 2, 3, 4, 5]);

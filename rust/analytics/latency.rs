@@ -28,6 +28,59 @@ pub struct Values {
     pub offsets: Vec<usize>,
 }
 
+/// Per group: the sum of its latencies (fixed point, as [`mean`] sums them, so the sums of
+/// parts add up to the whole's whatever the order), their count and their maximum.
+#[derive(Debug, Clone)]
+pub struct Sums {
+    /// The sums, in 2^-32 ms steps.
+    pub sum: Vec<i128>,
+    /// The latencies counted (rows whose latency is not null).
+    pub count: Vec<u64>,
+    /// The largest latency, None for a group without one.
+    pub max: Vec<Option<f64>>,
+}
+
+impl Sums {
+    /// Group `g`'s sum in milliseconds.
+    pub fn sum_ms(&self, g: usize) -> f64 {
+        self.sum[g] as f64 / SCALE
+    }
+}
+
+/// [`Sums`] of the rows of `chunks`, a span per chunk on its own core, added up after.
+pub fn sums<T: Code>(chunks: &[&[RowRange]], cols: &[Cols], gid: &[T], groups: usize) -> Sums {
+    let empty = || Sums {
+        sum: vec![0; groups],
+        count: vec![0; groups],
+        max: vec![None; groups],
+    };
+    let spans: Vec<Sums> = chunks
+        .par_iter()
+        .map(|chunk| {
+            let mut s = empty();
+            each_latency(chunk, cols, gid, groups, |g, v| {
+                s.sum[g] = s.sum[g].saturating_add(fixed(v));
+                s.count[g] += 1;
+                s.max[g] = Some(s.max[g].map_or(v, |m| m.max(v)));
+            });
+            s
+        })
+        .collect();
+    let mut spans = spans.into_iter();
+    let mut total = spans.next().unwrap_or_else(empty);
+    for s in spans {
+        for g in 0..groups {
+            total.sum[g] = total.sum[g].saturating_add(s.sum[g]);
+            total.count[g] += s.count[g];
+            total.max[g] = match (total.max[g], s.max[g]) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    total
+}
+
 /// Latencies [`stats`] lays out at a time: up to this many (32 MiB, the size of a shared
 /// last-level cache), or up to a [`BLOCKS`]th of all of them when that is more.
 const BLOCK_VALUES: usize = 1 << 22;

@@ -31,6 +31,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use aggregate::LatencyOut;
 pub use chunks::from_columns;
 pub use encode::{Encoded, KeyValue, Keys};
 pub use input::Ledger;

@@ -196,6 +196,24 @@ pub fn batch(keys: Vec<KeyOut>, sums: &Sums, order: &[usize]) -> Result<RecordBa
             }
         }
         Latency::Values(v) => jobs.push(Box::new(move || Ok(value_column(v, order)))),
+        Latency::Sums(s) => {
+            jobs.push(Box::new(move || {
+                let a = Float64Array::from_iter_values(order.iter().map(|&g| s.sum_ms(g)));
+                let f = Field::new("latency_ms_sum", DataType::Float64, false);
+                Ok((f, Arc::new(a) as ArrayRef))
+            }));
+            jobs.push(Box::new(move || {
+                Ok(ints(
+                    "latency_calls",
+                    order.iter().map(|&g| s.count[g] as i64),
+                ))
+            }));
+            jobs.push(Box::new(move || {
+                let a = Float64Array::from_iter(order.iter().map(|&g| s.max[g]));
+                let f = Field::new("latency_ms_max", DataType::Float64, true);
+                Ok((f, Arc::new(a) as ArrayRef))
+            }));
+        }
     }
     let mut cols: Vec<(Field, ArrayRef)> = keys.into_iter().map(|KeyOut(f, a)| (f, a)).collect();
     cols.extend(

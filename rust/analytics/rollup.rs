@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use rayon::prelude::*;
 
-use super::aggregate;
+use super::aggregate::{self, LatencyOut};
 use super::codes::{with_codes, Code, Codes};
 use super::encode::{self, Encoded, KeyValue, Keys};
 use super::input::{split_mut, Cols, RowRange};
@@ -44,8 +44,9 @@ pub struct RollupSpec {
     pub filters: Vec<(String, KeyValue)>,
     /// Re-price the rows, when given.
     pub rates: Option<Rates>,
-    /// Return each group's latencies (`latency_ms_values`) instead of their statistics.
-    pub latency_values: bool,
+    /// The latency statistics, each group's latencies (`latency_ms_values`), or their sums
+    /// (`latency_ms_sum`, `latency_calls`, `latency_ms_max`).
+    pub latency: LatencyOut,
 }
 
 /// Row filter: time window and equality filters on encoded columns.
@@ -157,7 +158,7 @@ pub fn rollup(table: &Table, spec: &RollupSpec) -> Result<RecordBatch, Error> {
         gid,
         n,
         repriced,
-        spec.latency_values,
+        spec.latency,
     ))?;
 
     // Groups with rows, in the order of their first row kept. Codes are not that order:

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int64Type};
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringViewArray};
 use arrow_schema::{DataType, Field, Schema};
 
@@ -144,7 +144,7 @@ fn ledger(rows: &[(i64, &str, Option<i64>, Option<f64>)]) -> Table {
 
 fn spec(keys: Vec<Key>) -> RollupSpec {
     RollupSpec {
-        latency_values: false,
+        latency: LatencyOut::Stats,
         keys,
         time_column: "at_us".into(),
         zone: "UTC".parse().unwrap(),
@@ -213,7 +213,7 @@ fn latency_values_give_the_statistics_of_the_groups_they_came_from() {
     let keys = vec![Key::Column("tenant".into())];
     let stats = rollup(&t, &spec(keys.clone())).unwrap();
     let mut with_values = spec(keys);
-    with_values.latency_values = true;
+    with_values.latency = LatencyOut::Values;
     let values = rollup(&t, &with_values).unwrap();
     let lists = values
         .column_by_name("latency_ms_values")
@@ -239,6 +239,36 @@ fn latency_values_give_the_statistics_of_the_groups_they_came_from() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn latency_sums_give_each_groups_sum_count_and_max() {
+    let t = ledger(&[
+        (0, "acme", Some(1), Some(3.0)),
+        (1, "beta", Some(1), None),
+        (2, "acme", Some(1), Some(1.0)),
+        (3, "acme", Some(1), Some(2.25)),
+    ]);
+    let mut s = spec(vec![Key::Column("tenant".into())]);
+    s.latency = LatencyOut::Sums;
+    let sums = rollup(&t, &s).unwrap();
+    let column = |name: &str| sums.column_by_name(name).unwrap().clone();
+    let sum = column("latency_ms_sum");
+    let max = column("latency_ms_max");
+    assert_eq!(
+        sum.as_primitive::<Float64Type>().values().to_vec(),
+        vec![6.25, 0.0]
+    );
+    assert_eq!(
+        column("latency_calls")
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        vec![3, 0]
+    );
+    let max = max.as_primitive::<Float64Type>();
+    assert_eq!((max.value(0), max.is_null(1)), (3.0, true)); // beta has no latency
+    assert!(sums.column_by_name("latency_ms_mean").is_none());
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch, StructArray};
 use arrow_schema::{Field, Schema};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyTuple};
 use pyo3_arrow::error::PyArrowResult;
@@ -12,7 +13,7 @@ use pyo3_arrow::ffi::{to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::{PyChunkedArray, PyTable};
 
 use super::Catalog;
-use crate::analytics::{self, Key, KeyValue, Rates, RollupSpec, Route, Unit, Zone};
+use crate::analytics::{self, Key, KeyValue, LatencyOut, Rates, RollupSpec, Route, Unit, Zone};
 
 /// `(from_us, main, before)` of a [`Route`].
 type RouteTuple = (i64, Option<(u32, u32)>, Option<(u32, u32)>);
@@ -92,7 +93,7 @@ impl Ledger {
 
     /// Rolls the ledger up. `keys` holds `(name, None)` for a column and `(name, unit)` for a
     /// time bucket of `time_column` (`unit` one of hour, day, month).
-    #[pyo3(signature = (keys, *, time_column="at_us", tz="UTC", since_us=None, until_us=None, filters=Vec::new(), repricing=None, latency_values=false))]
+    #[pyo3(signature = (keys, *, time_column="at_us", tz="UTC", since_us=None, until_us=None, filters=Vec::new(), repricing=None, latency_values=false, latency_sums=false))]
     #[allow(clippy::too_many_arguments)]
     fn rollup(
         &self,
@@ -105,7 +106,18 @@ impl Ledger {
         filters: Vec<(String, Bound<'_, PyAny>)>,
         repricing: Option<&Repricing>,
         latency_values: bool,
+        latency_sums: bool,
     ) -> PyResult<ArrowResult> {
+        let latency = match (latency_values, latency_sums) {
+            (false, false) => LatencyOut::Stats,
+            (true, false) => LatencyOut::Values,
+            (false, true) => LatencyOut::Sums,
+            (true, true) => {
+                return Err(PyValueError::new_err(
+                    "latency_values and latency_sums are two answers: ask for one",
+                ))
+            }
+        };
         let keys = keys
             .into_iter()
             .map(|(name, unit)| match unit {
@@ -125,7 +137,7 @@ impl Ledger {
             until_us,
             filters,
             rates: repricing.map(|r| r.0.clone()),
-            latency_values,
+            latency,
         };
         Ok(ArrowResult(
             py.detach(|| analytics::rollup(&self.0, &spec))?,

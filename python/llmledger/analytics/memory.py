@@ -65,10 +65,13 @@ def rollup_frame(
     reprice: Any = None,
     *,
     latency_values: bool = False,
+    latency_sums: bool = False,
 ) -> pl.DataFrame:
     """Totals per group of an in-memory ledger (see `llmledger.analytics.rollup`).
     `latency_values`: each group's latencies (`latency_ms_values`) instead of their
-    statistics, for a part of a ledger whose results `merge_parts` merges."""
+    statistics, for a part of a ledger whose results `merge_parts` merges. `latency_sums`:
+    their sum, count and maximum (`latency_ms_sum`, `latency_calls`, `latency_ms_max`), for
+    a part whose results `merge_sums` merges (no percentiles)."""
     keys = output_keys(by, bucket)
     since_us, until_us = window(since, until)
     where = dict(where or {})
@@ -103,6 +106,7 @@ def rollup_frame(
         filters=filters,
         repricing=rates,
         latency_values=latency_values,
+        latency_sums=latency_sums,
     )
 
 
@@ -126,7 +130,8 @@ def _rollup(prepared: Prepared, specs: list[tuple[str, str | None]], **spec: Any
     if later is None:
         result = result.with_columns(_NO_MONEY.alias("backfilled_cost"))
     else:
-        spec.update(repricing=None, latency_values=False)  # the tables are the whole ledger's
+        # The repricing tables are the whole ledger's; only the cost is read here.
+        spec.update(repricing=None, latency_values=False, latency_sums=False)
         part = pl.DataFrame(later.ledger.rollup(specs, **spec))
         part = part.select(*keys, backfilled_cost="cost").cast({k: result.schema[k] for k in keys})
         if keys:
@@ -165,9 +170,10 @@ def reprice_frame(
     tz: str = "UTC",
     *,
     latency_values: bool = False,
+    latency_sums: bool = False,
 ) -> pl.DataFrame:
     """Recorded versus re-priced cost, per call or per group (see `llmledger.analytics.reprice`).
-    `latency_values` as for `rollup_frame`, with `by`."""
+    `latency_values` and `latency_sums` as for `rollup_frame`, with `by`."""
     since_us, until_us = window(since, until)
     prepared = prepare(source)
     if by is not None:
@@ -185,6 +191,7 @@ def reprice_frame(
             until_us=until_us,
             repricing=rates,
             latency_values=latency_values,
+            latency_sums=latency_sums,
         )
     if prepared.frame is None:
         raise ValueError("re-pricing per call needs the calls themselves; give `by` for totals")

@@ -20,7 +20,7 @@ import polars.selectors as cs
 from ..store.schema import BUCKETS
 from .memory import same_key_types
 
-__all__ = ["merge_sums", "money", "to_sums"]
+__all__ = ["merge_sums", "money"]
 
 _PICO = pl.lit(Decimal("0.000000000001"), pl.Decimal(38, 12))
 _COUNTS = ("calls", "unpriced_calls", *BUCKETS, "latency_calls")
@@ -30,16 +30,6 @@ _REPRICED = ("repriced_cost", "repriced_unpriced_calls", "cost_difference")
 def money(pico: pl.Expr) -> pl.Expr:
     """Integer pico-USD as Decimal USD (exact: a product of decimals keeps both scales)."""
     return pico.cast(pl.Int128).cast(pl.Decimal(38, 0)) * _PICO
-
-
-def to_sums(part: pl.DataFrame) -> pl.DataFrame:
-    """A kernel's result made with `latency_values=True`, in the sums shape."""
-    values = pl.col("latency_ms_values").list.drop_nulls()
-    return part.with_columns(
-        latency_ms_sum=values.list.sum().fill_null(0.0),
-        latency_calls=values.list.len().cast(pl.Int64),
-        latency_ms_max=values.list.max(),
-    ).drop("latency_ms_values")
 
 
 def merge_sums(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> pl.DataFrame:

@@ -33,7 +33,7 @@ from ..store.schema import LEDGER_COLUMNS
 from .frame import TIME_UNITS, Prepared, check_what_if
 from .grouped import daily_sums, ledger_sums
 from .memory import Moment, merge_parts, pricer_for, reprice_frame, rollup_frame
-from .merge import merge_sums, to_sums
+from .merge import merge_sums
 from .planner import (
     ARCHIVE,
     DAILY,
@@ -292,8 +292,9 @@ def _part(
         window = None if windowed else (None, None)
         query = _with_backfill(engine, request.query(part.conditions(), window=window))
         batches = read_batches(engine, query)
-    found = [rollup_part(p, latency_values=True) for p, _ in in_parts(batches, query)]
-    return found if request.percentiles else [to_sums(f) for f in found]
+    # Each part's latencies for percentiles, else only their sum, count and maximum.
+    latency = {"latency_values": True} if request.percentiles else {"latency_sums": True}
+    return [rollup_part(p, **latency) for p, _ in in_parts(batches, query)]
 
 
 @contextmanager

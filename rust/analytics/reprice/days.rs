@@ -74,4 +74,3 @@ impl DayTable {
         self.entries[day * self.routes + route]
     }
 }
-

@@ -163,4 +163,3 @@ pub(crate) fn reprice_all(
 fn tokens_at(c: &Cols, i: usize) -> [i64; 8] {
     std::array::from_fn(|b| c.tokens[b].raw(i))
 }
-
