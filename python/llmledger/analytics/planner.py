@@ -180,9 +180,9 @@ def plan(connection: Connection, request: Request, archive: Archive | None) -> P
     elif refusal := request.daily_refusal(daily[1]):
         found.notes.append(f"daily rollup table not used: {refusal}")
         daily = None
-    elif (ratio := _rows_per_call(connection, _table(request))) > DAILY_ROWS_PER_CALL and (
-        pruned_before_us(connection) is None
-    ):
+    elif (
+        ratio := _rows_per_call(connection, _DAILY_TABLES[_daily_source(request)])
+    ) > DAILY_ROWS_PER_CALL and (pruned_before_us(connection) is None):
         found.notes.append(
             f"{_daily_source(request)} not used: its newest day has {ratio:.2f} rows per call, "
             "no fewer rows to read than the ledger's"
@@ -234,12 +234,11 @@ def _daily_state(connection: Connection) -> tuple[int, list[str], int] | None:
 
 
 def _daily_source(request: Request) -> str:
+    """The daily table that answers `request`: the models table when it names no tag."""
     return DAILY_MODELS if request.untagged else DAILY
 
 
-def _table(request: Request) -> Table:
-    """The daily table that answers `request`: the models table when it names no tag."""
-    return daily_models if request.untagged else daily_rollup
+_DAILY_TABLES = {DAILY: daily_rollup, DAILY_MODELS: daily_models}
 
 
 def _rows_per_call(connection: Connection, table: Table) -> float:
