@@ -156,6 +156,9 @@ def rolled_up(
             return rollup_part(part)
         rolled.append(rollup_part(part, **latency))
         del part
+        # Arrow's allocator keeps the part's freed memory for Arrow alone: handed back, the
+        # merge (Polars' allocator) reuses it instead of growing the process by as much.
+        pa.default_memory_pool().release_unused()
     return merge_parts(rolled, keys) if percentiles else merge_sums(rolled, keys)
 
 
