@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from archive.ledgers import PRICED_LATER, QUERIES, archive_then_change, by_id, run
 from llmledger.analytics import archived as archived_module
-from llmledger.analytics import memory as memory_module
+from llmledger.analytics import pooled as pooled_module
 from llmledger.analytics import rollup
 from llmledger.analytics import sql as sql_module
 from llmledger.analytics.source import read_batches
@@ -184,7 +184,7 @@ def test_a_rollup_of_the_archive_in_parts_gives_the_one_part_result(
         monkeypatch.setattr(sql_module, name, counting(getattr(sql_module, name)))
     monkeypatch.setattr(archived_module, "ARCHIVE_PART_ROWS", 50)
     # The pooled latencies handed to the core in runs of a few groups.
-    monkeypatch.setattr(memory_module, "_POOLED_VALUES", 20)
+    monkeypatch.setattr(pooled_module, "POOLED_VALUES", 20)
     in_parts = rollup(uri, by, latency=latency, **options).sort(keys, nulls_last=True)
     assert len(merged) == 1 and merged[0] > 2
     assert in_parts.columns == whole.columns

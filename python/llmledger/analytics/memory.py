@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import polars as pl
 import polars.selectors as cs
 import pyarrow as pa
@@ -18,6 +17,7 @@ from ..pricing import Pricer, build_pricer, pricer_from_snapshot
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared, call_cost, prepare, repricing
+from .pooled import pooled_runs
 
 __all__ = [
     "merge_parts",
@@ -214,7 +214,6 @@ def reprice_frame(
 
 _COUNTS = ("calls", "unpriced_calls", *BUCKETS)
 _VALUES = "latency_ms_values"
-_POOLED_VALUES = 4_000_000
 
 
 def merge_parts(
@@ -239,7 +238,7 @@ def merge_parts(
         merged = grouped.agg(*sums, _VALUES)
     else:
         merged = frame.with_columns(rows).select(*sums, pl.col(_VALUES).implode())
-    runs = _pooled(frame.get_column(_VALUES), merged.get_column(_VALUES))
+    runs = pooled_runs(parts, merged.get_column(_VALUES))
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
     if latency_values:
@@ -252,31 +251,6 @@ def merge_parts(
     return (
         merged.drop("latency_ms_values").hstack(stats).select(cs.by_name(*columns, *stats.columns))
     )
-
-
-def _pooled(values: pl.Series, rows: pl.Series) -> Iterator[pa.LargeListArray]:
-    """Each group's latencies: the lists `values` of the group's `rows`, in order, joined;
-    in runs of consecutive groups of about `_POOLED_VALUES` latencies (a group is never
-    cut). Each run is one copy of its latencies, gathered in group order and cut at the
-    groups' ends: the merge of a 50M-call rollup holds every call's latency once, in the
-    parts, not three times more as a `group_by` exploding and gathering the lists did."""
-    if not rows.len():  # no group: one empty run, for the statistics' columns
-        yield pa.array([], pa.large_list(pa.float64()))
-        return
-    order = rows.explode(empty_as_null=False).drop_nulls()
-    lengths = values.list.len().fill_null(0).cast(pl.Int64).gather(order)
-    row_ends = rows.list.len().cast(pl.Int64).cum_sum().to_numpy()
-    value_ends = np.concatenate([[0], lengths.cum_sum().to_numpy()])[row_ends]
-    group_starts = np.concatenate([[0], value_ends[:-1]])
-    runs = np.flatnonzero(np.diff(group_starts // _POOLED_VALUES)) + 1
-    for first, end in zip([0, *runs], [*runs, len(row_ends)], strict=True):
-        if first == end:
-            continue
-        row_first = 0 if first == 0 else row_ends[first - 1]
-        gathered = values.gather(order.slice(row_first, row_ends[end - 1] - row_first))
-        base = group_starts[first]
-        offsets = np.concatenate([[0], value_ends[first:end] - base])
-        yield pa.LargeListArray.from_arrays(pa.array(offsets), gathered.to_arrow().flatten())
 
 
 def same_key_types(parts: Sequence[pl.DataFrame], keys: Sequence[str]) -> list[pl.DataFrame]:
