@@ -5,8 +5,9 @@ The archive is built straight from generated calls, not by the nightly job from 
 ledger (an hour at 50M calls): `bench_sql_rollup.ledger`'s workload (90 days, 200 models of
 5 providers, 5% unpriced, 50 features, 10,000 Zipf tenants, 1,000,000 users), generated a
 day at a time, shaped as the job writes it (`archive.write._schema`: a `day` partition, each
-tag a column `tags.<key>`) and written in one Delta commit carrying the job's watermark
-(`archive.state.transactions`), so `archive_state` and `rollup(uri)` take it as the job's.
+tag a column `tags.<key>`) and written with delta-rs, the last commit carrying the job's
+watermark (`archive.state.transactions`), so `archive_state` and `rollup(uri)` take it as
+the job's.
 `test_the_archive_holds_the_generated_calls` holds the generator to that: the archive's
 rollup equals, exactly, the in-memory rollup of the same calls.
 
@@ -48,6 +49,7 @@ from llmledger.store.schema import BUCKETS
 N = int(os.environ.get("LLMLEDGER_BENCH_ARCHIVE_SCALE_ROWS", "20000"))
 ROUNDS = int(os.environ.get("LLMLEDGER_BENCH_ARCHIVE_SCALE_ROUNDS", "3"))
 DAYS = 90
+_DAYS_A_COMMIT = 15
 TAGS = ["feature", "tenant", "user_id"]
 CASES = {
     "by feature, tenant": {"by": ["feature", "tenant"]},
@@ -104,31 +106,35 @@ def day_sizes(n: int) -> list[int]:
     return [n // DAYS + (d < n % DAYS) for d in range(DAYS)]
 
 
-def _batches(n: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    first_id = 1
-    for day, size in enumerate(day_sizes(n)):
-        table = day_calls(day, size, first_id).to_arrow()
-        first_id += size
+def _batches(n: int, days: range, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    sizes = day_sizes(n)
+    for day in days:
+        table = day_calls(day, sizes[day], 1 + sum(sizes[:day])).to_arrow()
         missing = [f for f in schema if f.name not in table.column_names]
         for field in missing:
-            table = table.append_column(field, pa.nulls(size, field.type))
+            table = table.append_column(field, pa.nulls(sizes[day], field.type))
         yield from table.select(schema.names).cast(schema).to_batches()
 
 
 def build_archive(uri: str, n: int) -> None:
     """An archive of `n` generated calls at `uri`, as the nightly job would leave it after a
-    run through the workload's last day: one commit, the job's watermark."""
+    run through the workload's last day: a day's calls in one file, the job's watermark in
+    the last commit. Written `_DAYS_A_COMMIT` days at a time: the writer holds every day of
+    a commit until it commits (5.3 GB for 90 days of 50M calls)."""
     schema = _schema(TAGS)
-    write_deltalake(
-        uri,
-        pa.RecordBatchReader.from_batches(schema, _batches(n, schema)),
-        partition_by=["day"],
-        mode="overwrite",
-        commit_properties=CommitProperties(
-            custom_metadata={"llmledger.operation": "archive closed days"},
-            app_transactions=transactions(n, START_US + DAYS * DAY_US, 0),
-        ),
-    )
+    for first in range(0, DAYS, _DAYS_A_COMMIT):
+        days = range(first, min(first + _DAYS_A_COMMIT, DAYS))
+        last = days.stop == DAYS
+        write_deltalake(
+            uri,
+            pa.RecordBatchReader.from_batches(schema, _batches(n, days, schema)),
+            partition_by=["day"],
+            mode="overwrite" if first == 0 else "append",
+            commit_properties=CommitProperties(
+                custom_metadata={"llmledger.operation": "archive closed days"},
+                app_transactions=transactions(n, START_US + DAYS * DAY_US, 0) if last else None,
+            ),
+        )
 
 
 def ledger_frame(n: int) -> pl.DataFrame:
