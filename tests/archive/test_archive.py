@@ -15,7 +15,10 @@ from deltalake import DeltaTable
 from sqlalchemy import func, select
 
 from archive.ledgers import PRICED_LATER, QUERIES, archive_then_change, by_id, run
+from llmledger.analytics import archived as archived_module
+from llmledger.analytics import pooled as pooled_module
 from llmledger.analytics import rollup
+from llmledger.analytics import sql as sql_module
 from llmledger.analytics.source import read_batches
 from llmledger.archive import archive_closed_days, archive_state, read_archive
 from llmledger.archive import write as archive_write
@@ -155,6 +158,43 @@ def test_rollup_of_the_archive_equals_rollup_of_the_database(engine, uri, by, op
     from_database = rollup(engine, by, **options).sort(keys, nulls_last=True)
     assert from_archive.height > 0
     assert from_archive.to_dicts() == from_database.to_dicts()
+
+
+@pytest.mark.parametrize("latency", ["percentiles", "mean"])
+@pytest.mark.parametrize(
+    "by, options",
+    [(["feature", "tenant"], {}), (["model"], {"bucket": "day"}), ([], {}), (["user_id"], {})],
+)
+def test_a_rollup_of_the_archive_in_parts_gives_the_one_part_result(
+    engine, uri, monkeypatch, by, options, latency
+):
+    archive_then_change(engine, uri)
+    keys = ([options["bucket"]] if "bucket" in options else []) + by
+    whole = rollup(uri, by, latency=latency, **options).sort(keys, nulls_last=True)
+    merged: list[int] = []
+
+    def counting(merge):
+        def counted(parts, keys):
+            merged.append(len(parts))
+            return merge(parts, keys)
+
+        return counted
+
+    for name in ("merge_parts", "merge_sums"):
+        monkeypatch.setattr(sql_module, name, counting(getattr(sql_module, name)))
+    monkeypatch.setattr(archived_module, "ARCHIVE_PART_ROWS", 50)
+    # The pooled latencies handed to the core in runs of a few groups.
+    monkeypatch.setattr(pooled_module, "POOLED_VALUES", 20)
+    in_parts = rollup(uri, by, latency=latency, **options).sort(keys, nulls_last=True)
+    assert len(merged) == 1 and merged[0] > 2
+    assert in_parts.columns == whole.columns
+    assert "latency_ms_p95" in whole.columns or latency == "mean"
+    # The mean of latency sums merged from parts may differ in its last bits (floating point).
+    exact = [c for c in whole.columns if c != "latency_ms_mean" or latency == "percentiles"]
+    assert in_parts.select(exact).to_dicts() == whole.select(exact).to_dicts()
+    assert in_parts["latency_ms_mean"].to_list() == pytest.approx(
+        whole["latency_ms_mean"].to_list(), rel=1e-12
+    )
 
 
 def test_a_server_database_without_a_location_keeps_no_archive(engine, monkeypatch):

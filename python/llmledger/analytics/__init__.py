@@ -115,10 +115,15 @@ def rollup(
 
         result = rollup_archive_on_ray(str(source), by, since, until, bucket, tz, where, reprice)
     elif archive:
-        result = rollup_archive(str(source), by, since, until, bucket, tz, where, reprice)
+        result = rollup_archive(
+            str(source), by, since, until, bucket, tz, where, reprice, latency=latency
+        )
     else:
         result = rollup_frame(source, by, since, until, bucket, tz, where, reprice)
-    return result if latency == "percentiles" else result.drop("latency_ms_p50", "latency_ms_p95")
+    if latency == "percentiles":
+        return result
+    # An archive rolled up in parts gives none (it kept no percentiles to drop).
+    return result.drop("latency_ms_p50", "latency_ms_p95", strict=False)
 
 
 def reprice(

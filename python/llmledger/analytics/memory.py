@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 import polars.selectors as cs
+import pyarrow as pa
 
 from .. import _core
 from ..config import current_pricer
@@ -16,6 +17,7 @@ from ..pricing import Pricer, build_pricer, pricer_from_snapshot
 from ..store.filters import warn_unknown_tags, window
 from ..store.schema import BUCKETS
 from .frame import TIME_UNITS, Prepared, call_cost, prepare, repricing
+from .pooled import pooled_runs
 
 __all__ = [
     "merge_parts",
@@ -211,6 +213,7 @@ def reprice_frame(
 
 
 _COUNTS = ("calls", "unpriced_calls", *BUCKETS)
+_VALUES = "latency_ms_values"
 
 
 def merge_parts(
@@ -227,17 +230,23 @@ def merge_parts(
     # Money stays null where every part's is: the core decided which groups were priced.
     sums = [pl.col(c).sum() for c in counts]
     sums += [pl.when(pl.col(c).is_not_null().any()).then(pl.col(c).sum()).alias(c) for c in money]
-    pooled = pl.col("latency_ms_values").list.explode(keep_nulls=False, empty_as_null=False)
+    # Each group's rows of `frame` (by index, in part order) in place of their latencies.
+    rows = pl.int_range(pl.len(), dtype=pl.Int64).alias(_VALUES)
     if keys:
         # By exact name: a key may be a tag named `*` or `^...$`, patterns to `group_by`.
-        merged = frame.group_by(cs.by_name(keys), maintain_order=True).agg(*sums, pooled)
+        grouped = frame.with_columns(rows).group_by(cs.by_name(keys), maintain_order=True)
+        merged = grouped.agg(*sums, _VALUES)
     else:
-        merged = frame.select(*sums, pooled.implode())
+        merged = frame.with_columns(rows).select(*sums, pl.col(_VALUES).implode())
+    runs = pooled_runs(parts, merged.get_column(_VALUES))
     if repriced:
         merged = merged.with_columns(cost_difference=pl.col("repriced_cost") - pl.col("cost"))
     if latency_values:
+        pooled = pl.Series(_VALUES, pa.chunked_array(runs, pa.large_list(pa.float64())))
+        merged = merged.with_columns(pooled)
         return merged.select(cs.by_name(*parts[0].columns))
-    stats = pl.DataFrame(_core.latency_stats(merged.select("latency_ms_values")))
+    # Run by run: the core copies the latencies it is given.
+    stats = pl.concat(pl.DataFrame(_core.latency_stats(pa.table({_VALUES: r}))) for r in runs)
     columns = [c for c in parts[0].columns if c != "latency_ms_values"]
     return (
         merged.drop("latency_ms_values").hstack(stats).select(cs.by_name(*columns, *stats.columns))

@@ -112,10 +112,13 @@ def _warn_unknown(
     return result
 
 
-def in_parts(batches: Iterable[pa.RecordBatch], query: Query) -> Iterator[tuple[Prepared, bool]]:
-    """`batches` of `query` in parts of at most `PART_ROWS` rows (or one batch, if larger),
-    each with whether it is the last, read as they are needed and handed to the core as
-    Arrow (tag `k` as column `tags.k`, as the frame layer names it)."""
+def in_parts(
+    batches: Iterable[pa.RecordBatch], query: Query, part_rows: int | None = None
+) -> Iterator[tuple[Prepared, bool]]:
+    """`batches` of `query` in parts of at most `part_rows` rows (`PART_ROWS` when None; or
+    one batch, if larger), each with whether it is the last, read as they are needed and
+    handed to the core as Arrow (tag `k` as column `tags.k`, as the frame layer names it)."""
+    part_rows = part_rows or PART_ROWS
     held: list[pa.RecordBatch] = []
     rows = 0
 
@@ -123,7 +126,7 @@ def in_parts(batches: Iterable[pa.RecordBatch], query: Query) -> Iterator[tuple[
         return Prepared.from_arrow(pa.Table.from_batches(held, query.schema()), query.tags)
 
     for batch in batches:
-        if held and rows + batch.num_rows > PART_ROWS:
+        if held and rows + batch.num_rows > part_rows:
             yield part(), False
             held, rows = [], 0
         held.append(batch)
@@ -136,18 +139,27 @@ def rolled_up(
     query: Query,
     keys: Sequence[str],
     rollup_part: Callable[..., pl.DataFrame],
+    *,
+    part_rows: int | None = None,
+    percentiles: bool = True,
 ) -> pl.DataFrame:
     """`rollup_part(frame)` over `batches`, the rows of `query` (from the ledger or the
-    archive). Past `PART_ROWS` rows, each part is rolled up with its latencies kept
-    (`latency_values=True`) and dropped before the next is read, and the results are merged
-    exactly."""
+    archive). Past `part_rows` rows (see `in_parts`), each part is rolled up and dropped
+    before the next is read, and the results are merged: with its latencies kept
+    (`latency_values=True`, merged exactly), or without `percentiles` only their sum,
+    count and maximum (`latency_sums=True`, merged by `merge_sums`: the result then has no
+    `latency_ms_p50` and `_p95`)."""
+    latency = {"latency_values": True} if percentiles else {"latency_sums": True}
     rolled: list[pl.DataFrame] = []
-    for part, last in in_parts(batches, query):
+    for part, last in in_parts(batches, query, part_rows):
         if last and not rolled:  # it all fits in one part: the in-memory rollup, as it is
             return rollup_part(part)
-        rolled.append(rollup_part(part, latency_values=True))
+        rolled.append(rollup_part(part, **latency))
         del part
-    return merge_parts(rolled, keys)
+        # Arrow's allocator keeps the part's freed memory for Arrow alone: handed back, the
+        # merge (Polars' allocator) reuses it instead of growing the process by as much.
+        pa.default_memory_pool().release_unused()
+    return merge_parts(rolled, keys) if percentiles else merge_sums(rolled, keys)
 
 
 def rollup_engine(
