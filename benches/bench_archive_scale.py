@@ -37,14 +37,13 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-from bench_sql_rollup import DAY_US, START_US
+from bench_sql_rollup import DAY_US, START_US, workload_tokens
 from deltalake import CommitProperties, write_deltalake
 
 import llmledger
 from llmledger.archive import archive_state
 from llmledger.archive.state import transactions
 from llmledger.archive.write import _schema
-from llmledger.store.schema import BUCKETS
 
 N = int(os.environ.get("LLMLEDGER_BENCH_ARCHIVE_SCALE_ROWS", "20000"))
 ROUNDS = int(os.environ.get("LLMLEDGER_BENCH_ARCHIVE_SCALE_ROUNDS", "3"))
@@ -66,13 +65,7 @@ def day_calls(day: int, n: int, first_id: int) -> pl.DataFrame:
     `tags.<key>`."""
     rng = np.random.default_rng([1, day])
     model = rng.integers(0, 200, n)
-    sparse = {"input_tokens": 4000, "output_tokens": 2000, "cache_read_tokens": 4000}
-    tokens = {
-        b: rng.integers(0, sparse[b], n)
-        if b in sparse
-        else np.where(rng.random(n) < 0.1, rng.integers(0, 2000, n), 0)
-        for b in BUCKETS
-    }
+    tokens = workload_tokens(rng, n)
     tenant = np.minimum(rng.zipf(1.3, n), 10_000) - 1
     cost = rng.integers(0, 50_000_000_000, n)
     ids = np.arange(first_id, first_id + n)

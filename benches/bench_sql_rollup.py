@@ -47,18 +47,24 @@ DAY_US = 86_400_000_000
 START_US = 20_454 * DAY_US  # 2026-01-01
 
 
-def ledger(n: int, seed: int = 1) -> pl.DataFrame:
-    """`n` calls over 90 days in id order: 200 models of 5 providers (5% unpriced), 50
-    features, 10,000 Zipf-skewed tenants, 1,000,000 users, tags as JSON text."""
-    rng = np.random.default_rng(seed)
-    model = rng.integers(0, 200, n)
+def workload_tokens(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """The workload's token counts of `n` calls, per bucket: input, output and cache reads on
+    every call, the other buckets on one call in ten."""
     sparse = {"input_tokens": 4000, "output_tokens": 2000, "cache_read_tokens": 4000}
-    tokens = {
+    return {
         b: rng.integers(0, sparse[b], n)
         if b in sparse
         else np.where(rng.random(n) < 0.1, rng.integers(0, 2000, n), 0)
         for b in BUCKETS
     }
+
+
+def ledger(n: int, seed: int = 1) -> pl.DataFrame:
+    """`n` calls over 90 days in id order: 200 models of 5 providers (5% unpriced), 50
+    features, 10,000 Zipf-skewed tenants, 1,000,000 users, tags as JSON text."""
+    rng = np.random.default_rng(seed)
+    model = rng.integers(0, 200, n)
+    tokens = workload_tokens(rng, n)
     tenant = np.minimum(rng.zipf(1.3, n), 10_000) - 1
     tags = pl.concat_str(
         [
