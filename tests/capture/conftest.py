@@ -3,47 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for fakeprovider
 
-from fakeprovider import FakeProvider
-
-import llmledger
-from llmledger.store.schema import BUCKETS
-
-
-@pytest.fixture(scope="session")
-def fake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
-
-
-class Ledger:
-    """The embedded SQLite ledger of one test, read back as a user would."""
-
-    def rows(self) -> list[Any]:
-        """Every recorded call, oldest first, with `tokens` gathered into one dict and
-        `cost_pico` the exact total in pico-USD (None when unpriced)."""
-        out = []
-        for row in llmledger.calls().to_dicts():
-            row["tokens"] = {b: row[b] for b in BUCKETS}
-            cost = row["cost"]
-            row["cost_pico"] = None if cost is None else int(cost * Decimal(10**12))
-            row["tags"] = {k: v for k, v in (row["tags"] or {}).items() if v is not None}
-            out.append(SimpleNamespace(**row))
-        return out
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    llmledger.configure(f"sqlite:///{tmp_path / 'ledger.db'}", spool_path=tmp_path / "spool.jsonl")
-    yield Ledger()
-    llmledger.shutdown()
+from recorded import fake, ledger  # noqa: F401  (fixtures of this suite)
